@@ -1,0 +1,303 @@
+// The WireGuard device: our identity, the peers, cryptokey routing and the index table. It does no
+// I/O and reads no clock: the runner feeds it datagrams, TUN packets and ticks with `now`, and it
+// answers through DeviceIO. Sending lives in send.ts, receiving in receive.ts.
+
+import { formatIp, parseIp, type Endpoint, type IpPrefix } from '../../../shared/src/ip.ts';
+import type { DeviceChange, DeviceSnapshot, PeerChange, UapiDevice } from '../uapi/types.ts';
+import { UapiError } from '../uapi/types.ts';
+import { AllowedIps } from './allowed-ips.ts';
+import { DEFAULT_MTU, MAX_TIMER_HANDSHAKES, REJECT_AFTER_MESSAGES, REKEY_AFTER_TIME } from './constants.ts';
+import { CookieChecker } from './cookie.ts';
+import { equalConstantTime, isZero, staticKey, wipe, type StaticKey } from './crypto.ts';
+import { IndexTable } from './index-table.ts';
+import type { Keypair } from './keypair.ts';
+import { Peer } from './peer.ts';
+import { RateLimiter } from './ratelimiter.ts';
+import { receiveDatagram } from './receive.ts';
+import { sendHandshakeInitiation, sendKeepalive, sendPacket } from './send.ts';
+import type { DropReason } from './stats.ts';
+import { DeviceStats } from './stats.ts';
+
+export interface DeviceIO {
+  sendDatagram(packet: Uint8Array, to: Endpoint): void;
+  writeTun(packet: Uint8Array): void;
+  /** Rebinds the UDP socket; resolves with the port actually bound (0 asks for a random one). */
+  setListenPort(port: number): Promise<number>;
+  setFwmark(mark: number): void;
+}
+
+export interface DeviceOptions {
+  io: DeviceIO;
+  mtu?: number;
+  /** Timer jitter source, [0, 1). */
+  random?: () => number;
+  /** Wall clock in ms since the epoch, for TAI64N and "latest handshake". */
+  wallClock?: () => number;
+  /** Initiator rekey age; only tests shorten it. */
+  rekeyAfterTime?: number;
+  /** Handshake messages per second beyond which we answer with cookies instead (under load). */
+  underLoadThreshold?: number;
+  log?: (message: string) => void;
+}
+
+/** What the index table maps our u32 indices to: a handshake in flight or a keypair. */
+export interface IndexEntry {
+  peer: Peer;
+  keypair: Keypair | null;
+}
+
+const hexKey = (key: Uint8Array) => Buffer.from(key).toString('hex');
+
+export class Device implements UapiDevice {
+  readonly io: DeviceIO;
+  readonly mtu: number;
+  readonly random: () => number;
+  readonly wallClock: () => number;
+  readonly rekeyAfterTime: number;
+  readonly underLoadThreshold: number;
+  readonly log: (message: string) => void;
+
+  identity: StaticKey | null = null;
+  listenPort = 0;
+  fwmark = 0;
+  isUp = false;
+  readonly peers = new Map<string, Peer>();
+  readonly allowedIps = new AllowedIps<Peer>();
+  readonly indexTable = new IndexTable<IndexEntry>();
+  readonly cookieChecker = new CookieChecker(null);
+  readonly rateLimiter = new RateLimiter();
+  readonly stats = new DeviceStats();
+
+  private handshakeWindowStart = -Infinity;
+  private handshakesInWindow = 0;
+  private underLoadUntil = -Infinity;
+
+  constructor(options: DeviceOptions) {
+    this.io = options.io;
+    this.mtu = options.mtu ?? DEFAULT_MTU;
+    this.random = options.random ?? Math.random;
+    this.wallClock = options.wallClock ?? Date.now;
+    this.rekeyAfterTime = options.rekeyAfterTime ?? REKEY_AFTER_TIME;
+    this.underLoadThreshold = options.underLoadThreshold ?? 128;
+    this.log = options.log ?? (() => {});
+  }
+
+  drop(reason: DropReason): void {
+    this.stats.drop(reason);
+  }
+
+  /** Counts a handshake message and reports whether we are under load (cookies required). */
+  noteHandshakeAndCheckLoad(now: number): boolean {
+    if (now - this.handshakeWindowStart >= 1000) {
+      this.handshakeWindowStart = now;
+      this.handshakesInWindow = 0;
+    }
+    if (++this.handshakesInWindow > this.underLoadThreshold) this.underLoadUntil = now + 1000;
+    return now < this.underLoadUntil;
+  }
+
+  /** A datagram from the UDP socket. Never throws: bad input is dropped and counted. */
+  receiveDatagram(packet: Buffer, from: Endpoint, now: number): void {
+    receiveDatagram(this, packet, from, now);
+  }
+
+  /** An IP packet read from the TUN, to encrypt for the peer that owns its destination. */
+  sendPacket(packet: Buffer, now: number): void {
+    sendPacket(this, packet, now);
+  }
+
+  /** Brings the device up: peers with a persistent keepalive start their handshake at once. */
+  up(now: number): void {
+    this.isUp = true;
+    for (const peer of this.peers.values()) if (peer.persistentKeepalive > 0) sendKeepalive(this, peer, now);
+  }
+
+  /** Runs every peer's due timers; the runner calls it often (every 100 ms). */
+  tick(now: number): void {
+    for (const peer of this.peers.values()) {
+      for (const timer of peer.timers.expired(now)) {
+        switch (timer) {
+          case 'retransmitHandshake':
+            this.retransmitHandshake(peer, now);
+            break;
+          case 'sendKeepalive':
+            sendKeepalive(this, peer, now);
+            if (peer.timers.needAnotherKeepalive) {
+              peer.timers.needAnotherKeepalive = false;
+              peer.timers.dataReceived(now);
+            }
+            break;
+          case 'newHandshake':
+            this.log(`peer ${this.peerName(peer)}: no reply for a while, starting a new handshake`);
+            sendHandshakeInitiation(this, peer, false, now);
+            break;
+          case 'zeroKeyMaterial':
+            this.zeroKeyMaterial(peer);
+            break;
+          case 'persistentKeepalive':
+            if (peer.persistentKeepalive > 0) sendKeepalive(this, peer, now);
+            break;
+        }
+      }
+    }
+  }
+
+  private retransmitHandshake(peer: Peer, now: number): void {
+    if (peer.timers.handshakeAttempts > MAX_TIMER_HANDSHAKES) {
+      this.log(`peer ${this.peerName(peer)}: handshake did not complete after 90 s, giving up`);
+      peer.timers.stop('sendKeepalive');
+      this.stats.drop('stagedFlushed', peer.staged.length);
+      peer.staged = [];
+      if (!peer.timers.isPending('zeroKeyMaterial')) peer.timers.sessionDerived(now);
+      return;
+    }
+    peer.timers.handshakeAttempts++;
+    sendHandshakeInitiation(this, peer, true, now);
+  }
+
+  /** Forgets every keypair and the handshake in flight (540 s after the last session). */
+  zeroKeyMaterial(peer: Peer): void {
+    const { keypairs } = peer;
+    for (const keypair of [keypairs.previous, keypairs.current, keypairs.next]) this.deleteKeypair(keypair);
+    keypairs.previous = keypairs.current = keypairs.next = null;
+    this.releaseHandshakeIndex(peer);
+    peer.handshake.clear();
+  }
+
+  deleteKeypair(keypair: Keypair | null): void {
+    if (!keypair) return;
+    if (this.indexTable.get(keypair.localIndex)?.keypair === keypair) this.indexTable.delete(keypair.localIndex);
+    keypair.wipe();
+  }
+
+  releaseHandshakeIndex(peer: Peer): void {
+    const index = peer.handshake.localIndex;
+    const entry = this.indexTable.get(index);
+    if (entry && entry.peer === peer && entry.keypair === null) this.indexTable.delete(index);
+    peer.handshake.localIndex = 0;
+  }
+
+  peerName(peer: Peer): string {
+    return peer.publicKey.toString('base64');
+  }
+
+  // ---- configuration (UAPI) ----
+
+  snapshot(): DeviceSnapshot {
+    return {
+      privateKey: this.identity ? Buffer.from(this.identity.privateKey) : null,
+      listenPort: this.listenPort,
+      fwmark: this.fwmark,
+      peers: [...this.peers.values()].map((peer) => ({
+        publicKey: peer.publicKey,
+        presharedKey: isZero(peer.handshake.presharedKey) ? null : Buffer.from(peer.handshake.presharedKey),
+        endpoint: peer.endpoint,
+        persistentKeepalive: peer.persistentKeepalive,
+        lastHandshake: peer.lastHandshakeWallMs
+          ? {
+              sec: Math.floor(peer.lastHandshakeWallMs / 1000),
+              nsec: (peer.lastHandshakeWallMs % 1000) * 1_000_000,
+            }
+          : null,
+        rxBytes: peer.rxBytes,
+        txBytes: peer.txBytes,
+        allowedIps: this.allowedIps.entriesFor(peer).map(({ ip, bits }) => ({
+          address: formatIp(ip),
+          bits,
+          family: ip.length === 4 ? 4 : 6,
+        })),
+      })),
+    };
+  }
+
+  async apply(change: DeviceChange, now: number = performance.now()): Promise<void> {
+    if (change.privateKey !== undefined) this.setPrivateKey(change.privateKey);
+    if (change.listenPort !== undefined) {
+      try {
+        this.listenPort = await this.io.setListenPort(change.listenPort);
+      } catch (error) {
+        throw new UapiError(-98, `cannot listen on UDP port ${change.listenPort}: ${(error as Error).message}`);
+      }
+    }
+    if (change.fwmark !== undefined) {
+      this.io.setFwmark(change.fwmark);
+      this.fwmark = change.fwmark;
+    }
+    if (change.replacePeers) for (const peer of [...this.peers.values()]) this.removePeer(peer);
+    for (const peerChange of change.peers) this.applyPeer(peerChange, now);
+  }
+
+  private applyPeer(change: PeerChange, now: number): void {
+    // A peer with our own public key would be ourselves; wireguard-go ignores it the same way.
+    if (this.identity && equalConstantTime(change.publicKey, this.identity.publicKey)) return;
+    let peer = this.peers.get(hexKey(change.publicKey));
+    if (change.remove) {
+      if (peer) this.removePeer(peer);
+      return;
+    }
+    if (!peer) {
+      if (change.updateOnly) return;
+      peer = new Peer(change.publicKey, this.identity, this.random);
+      this.peers.set(hexKey(change.publicKey), peer);
+    }
+    if (change.presharedKey !== undefined) {
+      // Applies from the next handshake; the running session keeps its keys.
+      wipe(peer.handshake.presharedKey);
+      peer.handshake.presharedKey = change.presharedKey ? Buffer.from(change.presharedKey) : Buffer.alloc(32);
+    }
+    if (change.endpoint) peer.endpoint = change.endpoint;
+    if (change.replaceAllowedIps) this.allowedIps.removeByValue(peer);
+    for (const prefix of change.removeAllowedIps) this.allowedIps.remove(prefixBytes(prefix), prefix.bits, peer);
+    for (const prefix of change.addAllowedIps) this.allowedIps.insert(prefixBytes(prefix), prefix.bits, peer);
+    if (change.persistentKeepalive !== undefined) {
+      const wasOff = peer.persistentKeepalive === 0;
+      peer.persistentKeepalive = change.persistentKeepalive;
+      if (wasOff && peer.persistentKeepalive > 0 && this.isUp) sendKeepalive(this, peer, now);
+    }
+  }
+
+  private setPrivateKey(privateKey: Uint8Array | null): void {
+    if (privateKey && this.identity && equalConstantTime(privateKey, this.identity.privateKey)) return;
+    if (this.identity) wipe(this.identity.privateKey);
+    this.identity = privateKey ? staticKey(privateKey) : null;
+    this.cookieChecker.init(this.identity?.publicKey ?? null);
+    const self = this.identity && this.peers.get(hexKey(this.identity.publicKey));
+    if (self) this.removePeer(self);
+    for (const peer of this.peers.values()) {
+      peer.handshake.setLocalKey(this.identity);
+      this.expireCurrentKeypairs(peer);
+    }
+  }
+
+  /** Stops sending on the current keys (they were made with an old identity) and forces a handshake. */
+  private expireCurrentKeypairs(peer: Peer): void {
+    this.releaseHandshakeIndex(peer);
+    peer.handshake.clear();
+    peer.handshake.lastSentHandshake = -Infinity;
+    for (const keypair of [peer.keypairs.current, peer.keypairs.next]) {
+      if (keypair) keypair.sendNonce = REJECT_AFTER_MESSAGES;
+    }
+  }
+
+  removePeer(peer: Peer): void {
+    this.zeroKeyMaterial(peer);
+    this.allowedIps.removeByValue(peer);
+    peer.timers.stopAll();
+    peer.staged = [];
+    wipe(peer.handshake.presharedKey, peer.handshake.precomputedStaticStatic);
+    this.peers.delete(hexKey(peer.publicKey));
+  }
+
+  close(): void {
+    for (const peer of [...this.peers.values()]) this.removePeer(peer);
+    if (this.identity) wipe(this.identity.privateKey);
+    this.identity = null;
+    this.isUp = false;
+  }
+}
+
+export function prefixBytes(prefix: IpPrefix): Uint8Array {
+  const bytes = parseIp(prefix.address);
+  if (!bytes) throw new UapiError(-22, `invalid address ${prefix.address}`);
+  return bytes;
+}

@@ -1,0 +1,35 @@
+// Why packets were dropped. Every packet the device refuses is counted under one reason, so a
+// malformed or hostile packet is visible in statistics instead of silently lost.
+
+export type DropReason =
+  | 'tooShort'
+  | 'unknownType'
+  | 'badLength'
+  | 'noPrivateKey'
+  | 'invalidMac1'
+  | 'cookieSent'
+  | 'rateLimited'
+  | 'invalidHandshake'
+  | 'invalidCookieReply'
+  | 'unknownIndex'
+  | 'keypairExpired'
+  | 'decryptFailed'
+  | 'replayed'
+  | 'notIp'
+  | 'sourceNotAllowed'
+  | 'noRoute'
+  | 'noEndpoint'
+  | 'stagedOverflow'
+  | 'stagedFlushed'
+  | 'tunWriteFailed';
+
+export class DeviceStats {
+  dropped = 0;
+  readonly droppedBy = new Map<DropReason, number>();
+
+  drop(reason: DropReason, count = 1): void {
+    if (count === 0) return;
+    this.dropped += count;
+    this.droppedBy.set(reason, (this.droppedBy.get(reason) ?? 0) + count);
+  }
+}
