@@ -75,8 +75,9 @@ test('the responder never rekeys on time; a session is refused after REJECT_AFTE
   const pair = await connected();
   pair.linkUp = false;
   pair.advance(REJECT_AFTER_TIME + 1000);
+  const before = pair.sentBy('b', TRANSPORT).length;
   pair.sendFromB();
-  assert.equal(pair.sentBy('b', TRANSPORT).length, 0, 'expired keys are not used');
+  assert.equal(pair.sentBy('b', TRANSPORT).length, before, 'expired keys are not used');
   assert.equal(pair.sentBy('b', INITIATION).length, 1, 'a fresh handshake starts instead');
 });
 
@@ -119,7 +120,8 @@ test('a passive keepalive follows received data after 10 s of silence', async ()
 
 test('a new handshake starts ~15 s after sending data with no reply', async () => {
   const pair = await connected();
-  pair.advance(1000);
+  // B's passive keepalive at 10 s answers the first packet and disarms the timer.
+  pair.advance(KEEPALIVE_TIMEOUT + 1000);
   pair.linkUp = false;
   pair.sendFromA();
   const sentAt = pair.now;

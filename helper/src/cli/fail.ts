@@ -5,7 +5,9 @@ import { PhantomError } from '../../../shared/src/errors.ts';
 export function fail(program: string): (error: unknown) => void {
   return (error) => {
     const known = error instanceof PhantomError || (error instanceof Error && error.name === 'UapiError');
-    console.error(`${program}: ${known ? (error as Error).message : String((error as Error)?.stack ?? error)}`);
+    console.error(
+      `${program}: ${known ? (error as Error).message : String((error as Error)?.stack ?? error)}`,
+    );
     process.exitCode = 1;
   };
 }

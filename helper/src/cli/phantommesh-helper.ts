@@ -20,7 +20,9 @@ const log = (line: string) => {
 
 if (command === 'tunnel' && args.length === 1) {
   const rekey = Number(process.env.PHANTOMMESH_TEST_REKEY_AFTER_SECONDS ?? 0);
-  runTunnel(args[0]!, { log, ...(rekey > 0 ? { rekeyAfterSeconds: rekey } : {}) }).catch(fail('phantommesh-helper'));
+  runTunnel(args[0]!, { log, ...(rekey > 0 ? { rekeyAfterSeconds: rekey } : {}) }).catch(
+    fail('phantommesh-helper'),
+  );
 } else if (command === '--help' || command === '-h') {
   console.log(USAGE);
 } else {

@@ -82,7 +82,10 @@ async function resolveEndpoint(host: string, port: number): Promise<Endpoint> {
     const { address, family } = await lookup(host);
     return { address, port, family: family === 6 ? 6 : 4 };
   } catch (error) {
-    throw new PhantomError('ENDPOINT_UNRESOLVED', `cannot resolve endpoint ${host}: ${(error as Error).message}`);
+    throw new PhantomError(
+      'ENDPOINT_UNRESOLVED',
+      `cannot resolve endpoint ${host}: ${(error as Error).message}`,
+    );
   }
 }
 
@@ -121,7 +124,8 @@ function routesFor(config: TunnelConfig): IpPrefix[] {
 
 function signalled(): Promise<string> {
   return new Promise((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(`received ${signal}`));
+    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+      process.once(signal, () => resolve(`received ${signal}`));
   });
 }
 

@@ -37,7 +37,10 @@ export class CookieChecker {
   checkMac1(msg: Buffer): boolean {
     if (this.mac1Key.length === 0) return false;
     const offset = mac1Offset(msg);
-    return equalConstantTime(mac(this.mac1Key, msg.subarray(0, offset)), msg.subarray(offset, offset + MAC_SIZE));
+    return equalConstantTime(
+      mac(this.mac1Key, msg.subarray(0, offset)),
+      msg.subarray(offset, offset + MAC_SIZE),
+    );
   }
 
   /** `source` identifies the sender's address; any stable encoding of IP and port will do. */
@@ -61,7 +64,10 @@ export class CookieChecker {
     const nonce = randomBytes(NONCE_SIZE);
     nonce.copy(reply, 8);
     const offset = mac1Offset(msg);
-    xseal(this.encryptionKey, nonce, cookie, msg.subarray(offset, offset + MAC_SIZE)).copy(reply, 8 + NONCE_SIZE);
+    xseal(this.encryptionKey, nonce, cookie, msg.subarray(offset, offset + MAC_SIZE)).copy(
+      reply,
+      8 + NONCE_SIZE,
+    );
     return reply;
   }
 }

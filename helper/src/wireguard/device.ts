@@ -166,7 +166,8 @@ export class Device implements UapiDevice {
 
   deleteKeypair(keypair: Keypair | null): void {
     if (!keypair) return;
-    if (this.indexTable.get(keypair.localIndex)?.keypair === keypair) this.indexTable.delete(keypair.localIndex);
+    if (this.indexTable.get(keypair.localIndex)?.keypair === keypair)
+      this.indexTable.delete(keypair.localIndex);
     keypair.wipe();
   }
 
@@ -216,7 +217,10 @@ export class Device implements UapiDevice {
       try {
         this.listenPort = await this.io.setListenPort(change.listenPort);
       } catch (error) {
-        throw new UapiError(-98, `cannot listen on UDP port ${change.listenPort}: ${(error as Error).message}`);
+        throw new UapiError(
+          -98,
+          `cannot listen on UDP port ${change.listenPort}: ${(error as Error).message}`,
+        );
       }
     }
     if (change.fwmark !== undefined) {
@@ -247,7 +251,8 @@ export class Device implements UapiDevice {
     }
     if (change.endpoint) peer.endpoint = change.endpoint;
     if (change.replaceAllowedIps) this.allowedIps.removeByValue(peer);
-    for (const prefix of change.removeAllowedIps) this.allowedIps.remove(prefixBytes(prefix), prefix.bits, peer);
+    for (const prefix of change.removeAllowedIps)
+      this.allowedIps.remove(prefixBytes(prefix), prefix.bits, peer);
     for (const prefix of change.addAllowedIps) this.allowedIps.insert(prefixBytes(prefix), prefix.bits, peer);
     if (change.persistentKeepalive !== undefined) {
       const wasOff = peer.persistentKeepalive === 0;

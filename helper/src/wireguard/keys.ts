@@ -15,6 +15,7 @@ export function genpsk(): string {
 /** The public key for a base64 private key; like `wg pubkey`, surrounding white space is ignored. */
 export function pubkey(privateKeyText: string): string {
   const key = decodeKey(privateKeyText.trim());
-  if (!key) throw new PhantomError('KEY_INVALID', 'unable to decode private key: expected 44 base64 characters');
+  if (!key)
+    throw new PhantomError('KEY_INVALID', 'unable to decode private key: expected 44 base64 characters');
   return encodeKey(publicKeyOf(key));
 }

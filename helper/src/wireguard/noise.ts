@@ -31,11 +31,7 @@ export const INITIAL_HASH = hash(INITIAL_CHAIN_KEY, IDENTIFIER);
 const EMPTY = Buffer.alloc(0);
 
 export type HandshakeState =
-  | 'zeroed'
-  | 'initiation-created'
-  | 'initiation-consumed'
-  | 'response-created'
-  | 'response-consumed';
+  'zeroed' | 'initiation-created' | 'initiation-consumed' | 'response-created' | 'response-consumed';
 
 /** The per-peer handshake: the peer's static key, the PSK, and the transcript in flight. */
 export class Handshake {

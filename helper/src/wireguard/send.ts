@@ -54,7 +54,9 @@ export function sendKeepalive(device: Device, peer: Peer, now: number): void {
 }
 
 function usableKeypair(keypair: Keypair | null, now: number): keypair is Keypair {
-  return keypair !== null && keypair.sendNonce < REJECT_AFTER_MESSAGES && now - keypair.created < REJECT_AFTER_TIME;
+  return (
+    keypair !== null && keypair.sendNonce < REJECT_AFTER_MESSAGES && now - keypair.created < REJECT_AFTER_TIME
+  );
 }
 
 export function sendStagedPackets(device: Device, peer: Peer, now: number): void {
@@ -117,7 +119,10 @@ export function sendHandshakeInitiation(device: Device, peer: Peer, isRetry: boo
   device.releaseHandshakeIndex(peer);
   const entry = { peer, keypair: null };
   const localIndex = device.indexTable.allocate(entry);
-  const message = createInitiation(device.identity, hs, { localIndex, timestamp: tai64n(device.wallClock()) });
+  const message = createInitiation(device.identity, hs, {
+    localIndex,
+    timestamp: tai64n(device.wallClock()),
+  });
   if (!message) {
     device.indexTable.delete(localIndex);
     return;

@@ -10,11 +10,7 @@ import {
 } from './constants.ts';
 
 export type TimerName =
-  | 'retransmitHandshake'
-  | 'sendKeepalive'
-  | 'newHandshake'
-  | 'zeroKeyMaterial'
-  | 'persistentKeepalive';
+  'retransmitHandshake' | 'sendKeepalive' | 'newHandshake' | 'zeroKeyMaterial' | 'persistentKeepalive';
 
 const TIMER_NAMES: TimerName[] = [
   'retransmitHandshake',
@@ -87,7 +83,8 @@ export class Timers {
   }
 
   anyAuthenticatedPacketTraversal(now: number, persistentKeepaliveSeconds: number): void {
-    if (persistentKeepaliveSeconds > 0) this.set('persistentKeepalive', now + persistentKeepaliveSeconds * 1000);
+    if (persistentKeepaliveSeconds > 0)
+      this.set('persistentKeepalive', now + persistentKeepaliveSeconds * 1000);
   }
 
   anyAuthenticatedPacketSent(): void {

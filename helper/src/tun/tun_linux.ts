@@ -1,0 +1,213 @@
+// Linux TUN through /dev/net/tun with libc called by koffi: open + TUNSETIFF give a non-blocking fd
+// that libuv polls on the main loop. IFF_NO_PI makes every read and write exactly one bare IP packet.
+
+import koffi from 'koffi';
+import { PhantomError } from '../../../shared/src/errors.ts';
+import type { Tun } from './tun.ts';
+
+const O_RDWR = 0o2;
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+const TUNSETIFF = 0x400454ca;
+const IFF_TUN = 0x0001;
+const IFF_NO_PI = 0x1000;
+const IFNAMSIZ = 16;
+const IFREQ_SIZE = 40;
+
+const EPERM = 1;
+const ENOENT = 2;
+const EINTR = 4;
+const ENXIO = 6;
+const EAGAIN = 11;
+const EACCES = 13;
+const EBUSY = 16;
+const ENODEV = 19;
+const EINVAL = 22;
+// What read and write return once the interface behind the fd is gone (tun_get() finds no device).
+const EBADFD = 77;
+
+// A TUN's MTU is at most 65535, so one read never returns more.
+const MAX_PACKET = 65535;
+// Packets read per readiness callback before yielding to the event loop, so a flood from the OS cannot
+// starve the UDP side. libuv polls level-triggered, so whatever is left is reported again at once.
+const READ_BATCH = 128;
+
+interface Libc {
+  open: (path: string, flags: number) => number;
+  ioctl: (fd: number, request: number, type: string, arg: Buffer) => number;
+  read: (fd: number, buf: Buffer, count: number) => number;
+  write: (fd: number, buf: Uint8Array, count: number) => number;
+  close: (fd: number) => number;
+  strerror: (errno: number) => string;
+  if_nametoindex: (name: string) => number;
+}
+
+interface PollHandle {
+  close(): void;
+}
+
+// koffi 3.3.4 calls a poll callback with (status, events) although its typings only declare events.
+// A negative status is a libuv error; the one we care about is UV_EBADF, which libuv reports when the
+// kernel flags EPOLLERR on the fd.
+type Poll = (fd: number, options: { readable: boolean }, callback: (status: number) => void) => PollHandle;
+
+let libc: Libc | undefined;
+
+// Loaded on first use so that merely importing this module works on every OS.
+function loadLibc(): Libc {
+  if (libc) return libc;
+  const lib = koffi.load('libc.so.6');
+  libc = {
+    // open and ioctl are variadic in C and must be declared so: the ABI differs on some platforms.
+    open: lib.func('int open(const char *path, int flags, ...)'),
+    ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
+    read: lib.func('long read(int fd, void *buf, size_t count)'),
+    write: lib.func('long write(int fd, const void *buf, size_t count)'),
+    close: lib.func('int close(int fd)'),
+    strerror: lib.func('const char *strerror(int errnum)'),
+    if_nametoindex: lib.func('unsigned int if_nametoindex(const char *ifname)'),
+  };
+  return libc;
+}
+
+// The kernel's dev_valid_name(), plus '%': TUNSETIFF would treat "tun%d" as a template and pick a
+// name of its own.
+function checkName(name: string): void {
+  const bytes = Buffer.byteLength(name);
+  if (bytes === 0 || bytes >= IFNAMSIZ)
+    throw new PhantomError(
+      'TUN_NAME_INVALID',
+      `interface name "${name}" must be 1 to ${IFNAMSIZ - 1} bytes long (it is ${bytes})`,
+    );
+  if (name === '.' || name === '..' || /[/:%\s\0]/.test(name))
+    throw new PhantomError(
+      'TUN_NAME_INVALID',
+      `interface name "${name}" is not valid (no "/", ":", "%" or whitespace, not "." or "..")`,
+    );
+}
+
+function openError(name: string, step: string, errno: number, c: Libc): PhantomError {
+  switch (errno) {
+    case EPERM:
+    case EACCES:
+      return new PhantomError(
+        'PERMISSION_DENIED',
+        `creating TUN interface ${name} needs root (CAP_NET_ADMIN): ${step}: ${c.strerror(errno)}`,
+      );
+    case ENOENT:
+    case ENODEV:
+    case ENXIO:
+      return new PhantomError(
+        'TUN_UNAVAILABLE',
+        `/dev/net/tun is missing or has no driver (is the tun module loaded?): ${c.strerror(errno)}`,
+      );
+    case EBUSY:
+    case EINVAL:
+      // Someone created the name between our check and TUNSETIFF (EBUSY: a TUN in use, EINVAL: not a TUN).
+      return new PhantomError('TUN_NAME_TAKEN', `a network interface named ${name} already exists`);
+    default:
+      return new PhantomError(
+        'TUN_OPEN_FAILED',
+        `opening TUN interface ${name}: ${step}: ${c.strerror(errno)}`,
+      );
+  }
+}
+
+export function openTunLinux(name: string): Tun {
+  checkName(name);
+  const c = loadLibc();
+  // TUNSETIFF silently attaches to an existing persistent TUN of that name, so refuse existing names
+  // first. if_nametoindex asks the current network namespace; /sys/class/net would show the namespace
+  // sysfs was mounted in, which differs under `unshare -n`.
+  if (c.if_nametoindex(name) !== 0)
+    throw new PhantomError('TUN_NAME_TAKEN', `a network interface named ${name} already exists`);
+
+  const fd = c.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw openError(name, 'open /dev/net/tun', koffi.errno(), c);
+  const ifr = Buffer.alloc(IFREQ_SIZE);
+  ifr.write(name, 0, 'utf8');
+  ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI, IFNAMSIZ); // ifr_flags: host order, little-endian on our targets
+  if (c.ioctl(fd, TUNSETIFF, 'void *', ifr) < 0) {
+    const errno = koffi.errno();
+    c.close(fd);
+    throw openError(name, 'TUNSETIFF', errno, c);
+  }
+  return new LinuxTun(name, fd, c);
+}
+
+class LinuxTun implements Tun {
+  readonly name: string;
+  readonly closed: Promise<string>;
+  #fd: number;
+  #libc: Libc;
+  #poll: PollHandle | undefined;
+  #buffer = Buffer.allocUnsafe(MAX_PACKET);
+  #onPacket: ((packet: Buffer) => void) | undefined;
+  #resolveClosed!: (reason: string) => void;
+
+  constructor(name: string, fd: number, c: Libc) {
+    this.name = name;
+    this.#fd = fd;
+    this.#libc = c;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  start(onPacket: (packet: Buffer) => void): void {
+    if (this.#fd < 0) throw new PhantomError('TUN_CLOSED', `TUN interface ${this.name} is closed`);
+    if (this.#onPacket)
+      throw new PhantomError('TUN_STARTED', `TUN interface ${this.name} is already started`);
+    this.#onPacket = onPacket;
+    const poll = koffi.node.poll as unknown as Poll;
+    this.#poll = poll(this.#fd, { readable: true }, this.#onReadable);
+  }
+
+  // One bound callback for the life of the device: no closure per packet or per wakeup.
+  #onReadable = (status: number): void => {
+    if (status < 0) {
+      // Measured: after `ip link del` the next wakeup has status UV_EBADF (-9), from EPOLLERR.
+      this.#shut(`interface ${this.name} was deleted`);
+      return;
+    }
+    const { read } = this.#libc;
+    const buffer = this.#buffer;
+    const onPacket = this.#onPacket!;
+    for (let i = 0; i < READ_BATCH && this.#fd >= 0; i++) {
+      const n = read(this.#fd, buffer, MAX_PACKET);
+      if (n > 0) {
+        onPacket(buffer.subarray(0, n));
+        continue;
+      }
+      if (n === 0) continue;
+      const errno = koffi.errno();
+      if (errno === EAGAIN) return;
+      if (errno === EINTR) continue;
+      this.#shut(
+        errno === EBADFD
+          ? `interface ${this.name} was deleted`
+          : `reading ${this.name} failed: ${this.#libc.strerror(errno)}`,
+      );
+      return;
+    }
+  };
+
+  write(packet: Uint8Array): boolean {
+    if (this.#fd < 0) return false;
+    // EAGAIN (queue full), EIO (link down), EINVAL (not an IP packet), EBADFD (deleted): all mean the
+    // packet is lost, and deletion is reported through `closed` by the reader.
+    return this.#libc.write(this.#fd, packet, packet.length) === packet.length;
+  }
+
+  close(): void {
+    this.#shut('closed');
+  }
+
+  #shut(reason: string): void {
+    if (this.#fd < 0) return;
+    this.#poll?.close();
+    this.#poll = undefined;
+    // Closing the last fd of a non-persistent TUN deletes the interface.
+    this.#libc.close(this.#fd);
+    this.#fd = -1;
+    this.#resolveClosed(reason);
+  }
+}

@@ -1,0 +1,195 @@
+// The UAPI socket /var/run/wireguard/NAME.sock, where `wg` finds userspace implementations
+// (wireguard-go ipc/uapi_unix.go and device/uapi.go IpcHandle).
+
+import { mkdir, unlink } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { PhantomError } from '../../../shared/src/errors.ts';
+import { formatGetResponse, parseSetRequest } from './protocol.ts';
+import { UapiError, type UapiDevice } from './types.ts';
+
+const EINVAL = -22;
+const EPROTO = -71;
+/** ENOANO: wireguard-go's answer to an error it did not classify. */
+const EUNKNOWN = -55;
+
+/** Real lines are under 100 bytes; anything near this is not a WireGuard client. */
+const MAX_LINE_BYTES = 4096;
+/** `wg setconf` with 255*256*2 allowed IPs sends under 8 MB. */
+const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+
+export interface UapiServer {
+  path: string;
+  close(): Promise<void>;
+}
+
+/** Linux's rule for interface names (dev_valid_name); it also keeps the socket inside the directory. */
+function checkName(name: string): void {
+  const bytes = Buffer.byteLength(name);
+  if (bytes === 0 || bytes > 15 || name === '.' || name === '..' || /[/:\s\0]/.test(name))
+    throw new PhantomError('INVALID_INTERFACE_NAME', `${JSON.stringify(name)} is not a valid interface name`);
+}
+
+/** A socket that nobody answers on was left by a dead process and is removed, as wireguard-go does. */
+async function claimPath(path: string, name: string): Promise<void> {
+  const state = await new Promise<'free' | 'stale' | 'live'>((resolve, reject) => {
+    const probe = connect(path);
+    probe.on('connect', () => {
+      probe.destroy();
+      resolve('live');
+    });
+    probe.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') resolve('free');
+      else if (error.code === 'ECONNREFUSED') resolve('stale');
+      else reject(error);
+    });
+  });
+  if (state === 'live') throw new PhantomError('INTERFACE_EXISTS', `${name} is already served at ${path}`);
+  if (state === 'stale') await unlink(path);
+}
+
+function listen(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    // listen() binds synchronously: under umask 077 the socket never exists open to others
+    // (whoever can connect controls the tunnel). wireguard-go does the same.
+    const umask = process.umask(0o077);
+    try {
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    } finally {
+      process.umask(umask);
+    }
+  });
+}
+
+/**
+ * Splits the byte stream into requests: lines up to a blank line. A passed limit is yielded as a
+ * UapiError, after which the stream cannot be followed any more.
+ */
+function requestReader() {
+  let partial = Buffer.alloc(0);
+  let lines: string[] = [];
+  let requestBytes = 0;
+  return {
+    *push(chunk: Buffer): Generator<string[] | UapiError> {
+      let start = 0;
+      for (let end = chunk.indexOf(10); end !== -1; start = end + 1, end = chunk.indexOf(10, start)) {
+        const piece = chunk.subarray(start, end);
+        const bytes = partial.length > 0 ? Buffer.concat([partial, piece]) : piece;
+        partial = Buffer.alloc(0);
+        requestBytes += bytes.length + 1;
+        if (bytes.length > MAX_LINE_BYTES) {
+          yield new UapiError(EPROTO, `request line over ${MAX_LINE_BYTES} bytes`);
+          return;
+        }
+        if (requestBytes > MAX_REQUEST_BYTES) {
+          yield new UapiError(EPROTO, `request over ${MAX_REQUEST_BYTES} bytes`);
+          return;
+        }
+        const line = bytes.toString();
+        if (line !== '') {
+          lines.push(line);
+          continue;
+        }
+        if (lines.length > 0) yield lines;
+        lines = [];
+        requestBytes = 0;
+      }
+      partial = Buffer.concat([partial, chunk.subarray(start)]);
+      if (partial.length > MAX_LINE_BYTES)
+        yield new UapiError(EPROTO, `request line over ${MAX_LINE_BYTES} bytes`);
+    },
+    /** The lines of a request the client ended with EOF instead of a blank line. */
+    rest(): string[] {
+      const tail = partial.length > 0 ? [partial.toString()] : [];
+      return [...lines, ...tail];
+    },
+  };
+}
+
+function send(socket: Socket, text: string): Promise<void> {
+  return new Promise((resolve, reject) => socket.write(text, (error) => (error ? reject(error) : resolve())));
+}
+
+/**
+ * Serves WireGuard's UAPI for `name` on DIRECTORY/NAME.sock. Requests from all connections are answered
+ * one at a time, in order, like wireguard-go's ipcMutex, so a `get` never sees half of a `set`.
+ */
+export async function serveUapi(
+  name: string,
+  device: UapiDevice,
+  options: { directory?: string; log?: (line: string) => void } = {},
+): Promise<UapiServer> {
+  checkName(name);
+  const directory = options.directory ?? '/var/run/wireguard';
+  const log = options.log ?? (() => {});
+  const path = join(directory, `${name}.sock`);
+  await mkdir(directory, { recursive: true, mode: 0o755 });
+  await claimPath(path, name);
+
+  const respond = async (request: string[] | UapiError): Promise<string> => {
+    try {
+      if (request instanceof UapiError) throw request;
+      const [operation, ...body] = request;
+      if (operation === 'get=1') {
+        if (body.length > 0)
+          throw new UapiError(EINVAL, `unexpected line after get=1: ${JSON.stringify(body[0])}`);
+        return formatGetResponse(device.snapshot());
+      }
+      if (operation === 'set=1') {
+        await device.apply(parseSetRequest(body));
+        return 'errno=0\n\n';
+      }
+      throw new UapiError(EPROTO, `unknown operation ${JSON.stringify(operation)}`);
+    } catch (error) {
+      log(`UAPI: ${error instanceof Error ? error.message : String(error)}`);
+      return `errno=${error instanceof UapiError ? error.errno : EUNKNOWN}\n\n`;
+    }
+  };
+  let turn = Promise.resolve('');
+  const answer = (request: string[] | UapiError) => (turn = turn.then(() => respond(request)));
+
+  let closing = false;
+  const connections = new Set<Socket>();
+  const serveConnection = async (socket: Socket): Promise<void> => {
+    const reader = requestReader();
+    // Leaving the loop early destroys the socket, after the last answer was written.
+    for await (const chunk of socket) {
+      for (const request of reader.push(chunk as Buffer)) {
+        await send(socket, await answer(request));
+        if (request instanceof UapiError) return;
+      }
+    }
+    // wireguard-go also applies a set request ended by EOF; `wg` itself always sends the blank line.
+    const rest = reader.rest();
+    if (rest.length > 0) await send(socket, await answer(rest));
+    socket.end();
+  };
+
+  // allowHalfOpen: a client that shuts down its side after a request still gets the answer.
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    connections.add(socket);
+    // Socket errors also reach serveConnection, through the read loop or the write callback.
+    socket.on('error', () => {});
+    socket.on('close', () => connections.delete(socket));
+    serveConnection(socket).catch((error: Error) => {
+      if (!closing) log(`UAPI connection: ${error.message}`);
+      socket.destroy();
+    });
+  });
+  await listen(server, path);
+  server.on('error', (error) => log(`UAPI listener: ${error.message}`));
+
+  return {
+    path,
+    close: async () => {
+      closing = true;
+      for (const socket of connections) socket.destroy();
+      // Closing the listener also unlinks the socket file (libuv does it).
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,226 @@
+// The Linux UDP bind against the real kernel, each scenario in a network namespace of its own (see
+// test/lib/run-in-netns.ts).
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { PhantomError } from '../../shared/src/errors.ts';
+import type { Endpoint } from '../../shared/src/ip.ts';
+import { openBind, type Bind } from '../../helper/src/conn/bind.ts';
+import { endpointOf } from '../../helper/src/conn/bind_linux.ts';
+import { netnsUnavailable, runScenario, scenarioRequested, serveScenario } from '../lib/run-in-netns.ts';
+
+interface Received {
+  text: string;
+  from: Endpoint;
+}
+
+/** A bind that records what it receives and answers "re:<text>" to every datagram not itself an answer. */
+async function echoBind(
+  port = 0,
+): Promise<{ bind: Bind; received: Received[]; next: () => Promise<Received> }> {
+  const received: Received[] = [];
+  const waiting: ((r: Received) => void)[] = [];
+  const bind: Bind = await openBind({
+    port,
+    onDatagram: (packet, from) => {
+      const entry = { text: packet.toString(), from };
+      received.push(entry);
+      if (!entry.text.startsWith('re:')) bind.send(Buffer.from(`re:${entry.text}`), from);
+      waiting.shift()?.(entry);
+    },
+  });
+  let taken = 0;
+  const next = (): Promise<Received> =>
+    taken < received.length
+      ? Promise.resolve(received[taken++]!)
+      : Promise.race([
+          new Promise<Received>((resolve) => waiting.push((r) => (taken++, resolve(r)))),
+          new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error('no datagram within 2 s')), 2000).unref(),
+          ),
+        ]);
+  return { bind, received, next };
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof PhantomError, `not a PhantomError: ${String(error)}`);
+    return { code: error.code, message: error.message };
+  }
+  throw new Error('did not fail');
+}
+
+const udpSockets = (): string => execFileSync('ss', ['-uanep'], { encoding: 'utf8' });
+const loopbackUp = (): void => void execFileSync('ip', ['link', 'set', 'lo', 'up']);
+
+// ---- scenarios, run inside the namespace
+
+const scenarios = {
+  async exchange() {
+    loopbackUp();
+    const a = await echoBind();
+    const b = await echoBind();
+    a.bind.send(Buffer.from('hello4'), { address: '127.0.0.1', port: b.bind.port, family: 4 });
+    const atB4 = await b.next();
+    const atA4 = await a.next();
+    a.bind.send(Buffer.from('hello6'), { address: '::1', port: b.bind.port, family: 6 });
+    const atB6 = await b.next();
+    const atA6 = await a.next();
+    const sockets = udpSockets();
+    await a.bind.close();
+    await b.bind.close();
+    return {
+      portA: a.bind.port,
+      portB: b.bind.port,
+      atB4,
+      atA4,
+      atB6,
+      atA6,
+      sockets,
+      afterClose: udpSockets(),
+    };
+  },
+
+  async portInUse() {
+    loopbackUp();
+    const a = await echoBind();
+    const bothTaken = await errorOf(openBind({ port: a.bind.port, onDatagram: () => {} }));
+    // Only the IPv6 side taken, by someone else.
+    const other = dgram.createSocket({ type: 'udp6', ipv6Only: true });
+    await new Promise<void>((resolve) => other.bind(0, '::', resolve));
+    const v6Taken = await errorOf(openBind({ port: other.address().port, onDatagram: () => {} }));
+    return { port: a.bind.port, bothTaken, v6Port: other.address().port, v6Taken, sockets: udpSockets() };
+  },
+
+  async randomPortRetry() {
+    loopbackUp();
+    // Two ephemeral ports, the IPv6 side of one taken: port 0 must end up on the other one, retrying
+    // whenever the kernel hands IPv4 the taken one.
+    writeFileSync('/proc/sys/net/ipv4/ip_local_port_range', '40000 40001');
+    const other = dgram.createSocket({ type: 'udp6', ipv6Only: true });
+    await new Promise<void>((resolve) => other.bind(40000, '::', resolve));
+    const ports: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const bind = await openBind({ port: 0, onDatagram: () => {} });
+      ports.push(bind.port);
+      await bind.close();
+    }
+    return { ports };
+  },
+
+  async buffers() {
+    const bind = await openBind({ port: 0, onDatagram: () => {} });
+    return { port: bind.port, memory: execFileSync('ss', ['-uanm'], { encoding: 'utf8' }) };
+  },
+
+  async fwmark() {
+    loopbackUp();
+    const a = await openBind({ port: 0, fwmark: 0xca6c, onDatagram: () => {} });
+    const marked = udpSockets();
+    a.setFwmark(0x1234);
+    const remarked = udpSockets();
+    a.setFwmark(0);
+    const cleared = udpSockets();
+    return { port: a.port, marked, remarked, cleared };
+  },
+};
+
+const requested = scenarioRequested();
+if (requested) {
+  await serveScenario(scenarios, requested);
+} else {
+  const skip = netnsUnavailable();
+  type Result<K extends keyof typeof scenarios> = Awaited<ReturnType<(typeof scenarios)[K]>>;
+  const run = <K extends keyof typeof scenarios>(name: K): Promise<Result<K>> =>
+    runScenario<Result<K>>(import.meta.url, name);
+  /** ss lines of UDP sockets bound to `port`. */
+  const linesFor = (ss: string, port: number): string[] =>
+    ss.split('\n').filter((line) => new RegExp(`(0\\.0\\.0\\.0|\\[::\\]):${port}\\s`).test(line));
+
+  test(
+    'two binds exchange datagrams over IPv4 and IPv6 and see each other as senders',
+    { skip },
+    async () => {
+      const r = await run('exchange');
+      assert.notEqual(r.portA, r.portB);
+      assert.deepEqual(r.atB4, { text: 'hello4', from: { address: '127.0.0.1', port: r.portA, family: 4 } });
+      assert.deepEqual(r.atA4, {
+        text: 're:hello4',
+        from: { address: '127.0.0.1', port: r.portB, family: 4 },
+      });
+      assert.deepEqual(r.atB6, { text: 'hello6', from: { address: '::1', port: r.portA, family: 6 } });
+      assert.deepEqual(r.atA6, { text: 're:hello6', from: { address: '::1', port: r.portB, family: 6 } });
+      for (const port of [r.portA, r.portB]) {
+        const lines = linesFor(r.sockets, port);
+        assert.equal(lines.length, 2, `one IPv4 and one IPv6 socket on ${port}:\n${r.sockets}`);
+        assert.ok(lines.some((line) => line.includes('0.0.0.0:') && !line.includes('v6only')));
+        assert.ok(lines.some((line) => line.includes('[::]:') && line.includes('v6only:1')));
+        assert.deepEqual(linesFor(r.afterClose, port), [], 'close() closes both sockets');
+      }
+    },
+  );
+
+  test('a port in use is reported as PORT_IN_USE', { skip }, async () => {
+    const r = await run('portInUse');
+    assert.deepEqual(r.bothTaken, { code: 'PORT_IN_USE', message: `UDP port ${r.port} is already in use` });
+    assert.deepEqual(r.v6Taken, { code: 'PORT_IN_USE', message: `UDP port ${r.v6Port} is already in use` });
+    assert.equal(linesFor(r.sockets, r.v6Port).length, 1, 'the failed bind left no IPv4 socket behind');
+  });
+
+  test('port 0 retries until a port is free for both families', { skip }, async () => {
+    const { ports } = await run('randomPortRetry');
+    assert.deepEqual(ports, [40001, 40001, 40001, 40001, 40001]);
+  });
+
+  test('setFwmark sets SO_MARK on both sockets and 0 clears it', { skip }, async () => {
+    const r = await run('fwmark');
+    const marks = (ss: string): string[] =>
+      linesFor(ss, r.port).map((line) => /fwmark:(0x[0-9a-f]+)/.exec(line)?.[1] ?? 'none');
+    assert.deepEqual(marks(r.marked), ['0xca6c', '0xca6c']);
+    assert.deepEqual(marks(r.remarked), ['0x1234', '0x1234']);
+    assert.deepEqual(marks(r.cleared), ['none', 'none']);
+  });
+
+  test('as root the sockets get 7 MB buffers whatever net.core.rmem_max says', { skip }, async () => {
+    const r = await run('buffers');
+    // ss prints the address line, then the socket's memory on the next one; the kernel doubles the size.
+    const lines = r.memory.split('\n');
+    const sizes = lines.flatMap((line, i) =>
+      line.includes(`:${r.port} `)
+        ? [
+            /rb(\d+),t\d+,tb(\d+)/
+              .exec(lines[i + 1]!)!
+              .slice(1)
+              .map(Number),
+          ]
+        : [],
+    );
+    assert.deepEqual(sizes, [
+      [2 * 7 * 2 ** 20, 2 * 7 * 2 ** 20],
+      [2 * 7 * 2 ** 20, 2 * 7 * 2 ** 20],
+    ]);
+  });
+
+  test('IPv4-mapped IPv6 senders come out as plain IPv4', () => {
+    assert.deepEqual(endpointOf({ address: '::ffff:192.0.2.7', family: 'IPv6', port: 51820, size: 1 }), {
+      address: '192.0.2.7',
+      port: 51820,
+      family: 4,
+    });
+    assert.deepEqual(endpointOf({ address: '2001:db8::7', family: 'IPv6', port: 1, size: 1 }), {
+      address: '2001:db8::7',
+      port: 1,
+      family: 6,
+    });
+    assert.deepEqual(endpointOf({ address: '203.0.113.9', family: 'IPv4', port: 2, size: 1 }), {
+      address: '203.0.113.9',
+      port: 2,
+      family: 4,
+    });
+  });
+}
