@@ -118,6 +118,8 @@ test('roaming: the peer follows our new address and our new port', (t) =>
   withPair(t, {}, async (pair) => {
     const { a, b } = pair.topology;
     assert.equal((await ping(a.ns, INNER.theirs4)).received, 3);
+    // Otherwise deleting the primary address takes the new (secondary) one with it.
+    await execIn(a.ns, 'sysctl', ['-q', '-w', `net.ipv4.conf.${a.veth}.promote_secondaries=1`]);
     await execIn(a.ns, 'ip', ['address', 'add', '198.51.100.3/24', 'dev', a.veth]);
     await execIn(a.ns, 'ip', ['address', 'del', `${a.ipv4}/24`, 'dev', a.veth]);
     assert.ok((await ping(a.ns, INNER.theirs4)).received > 0);

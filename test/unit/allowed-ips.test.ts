@@ -297,7 +297,8 @@ for (const size of [4, 16]) {
       const entries = t.entriesFor(value);
       const expected = naive.routes.filter((r) => r.value === value);
       assert.equal(entries.length, expected.length);
-      for (const entry of entries) assert.ok(expected.some((r) => r.bits === entry.bits && sameBytes(r.ip, entry.ip)));
+      for (const entry of entries)
+        assert.ok(expected.some((r) => r.bits === entry.bits && sameBytes(r.ip, entry.ip)));
     }
 
     // Single removals, a third of them by a value that does not hold the prefix.
