@@ -89,7 +89,7 @@ export function formatIp(bytes: Uint8Array): string {
   for (let i = 0; i < 16; i += 2) words.push((bytes[i]! << 8) | bytes[i + 1]!);
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;
@@ -156,12 +156,17 @@ export function parseHostPort(text: string): HostPort | null {
   if (!/^[0-9]{1,5}$/.test(portText)) return null;
   const port = Number(portText);
   if (port < 1 || port > 65535) return null;
-  if (!parseIp(host) && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(host))
+  if (
+    !parseIp(host) &&
+    !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(host)
+  )
     return null;
   return { host, port };
 }
 
 /** `1.2.3.4:51820` or `[2001:db8::1]:51820`, as `wg` prints endpoints. */
 export function formatEndpoint(endpoint: { address: string; port: number }): string {
-  return endpoint.address.includes(':') ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
+  return endpoint.address.includes(':')
+    ? `[${endpoint.address}]:${endpoint.port}`
+    : `${endpoint.address}:${endpoint.port}`;
 }

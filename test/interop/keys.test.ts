@@ -6,7 +6,8 @@ import { exec, hasCommand } from '../lib/netns.ts';
 
 const CLI = new URL('../../helper/src/cli/phantommesh.ts', import.meta.url).pathname;
 const skip = hasCommand('wg') ? false : 'wg (wireguard-tools) is not installed';
-const ours = (args: string[], input?: string) => exec(process.execPath, [CLI, ...args], input ? { input } : {});
+const ours = (args: string[], input?: string) =>
+  exec(process.execPath, [CLI, ...args], input ? { input } : {});
 const KEY_LINE = /^[A-Za-z0-9+/]{43}=\n$/;
 
 test('genkey: a clamped 32-byte key, one base64 line like wg genkey', { skip }, async () => {

@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTopology, exec, execIn, genKeyPair, missingPrerequisites, spawnIn, uniqueName, type Topology } from '../lib/netns.ts';
+import {
+  createTopology,
+  exec,
+  execIn,
+  genKeyPair,
+  missingPrerequisites,
+  spawnIn,
+  uniqueName,
+  type Topology,
+} from '../lib/netns.ts';
 import { ourConfigText, RUNNER, writeTunnelFile } from '../lib/tunnel-pair.ts';
 
 const skip = missingPrerequisites();
@@ -93,18 +102,22 @@ test('no /dev/net/tun: refused with a clear message', { skip }, async () => {
   assert.match(error, /\/dev\/net\/tun/);
 });
 
-test('an interface name that is taken is refused, and the other interface is untouched', { skip }, async () => {
-  const name = uniqueName('pme');
-  // A persistent TUN: exactly what TUNSETIFF would otherwise silently attach to.
-  await execIn(topology.a.ns, 'ip', ['tuntap', 'add', 'dev', name, 'mode', 'tun']);
-  const file = await writeTunnelFile(dir, name, goodText);
-  const error = await execIn(topology.a.ns, process.execPath, [RUNNER, 'tunnel', file]).then(
-    () => assert.fail('the runner should have failed'),
-    (e: Error) => e.message,
-  );
-  assert.match(error, /already exists|taken/);
-  assert.match(await execIn(topology.a.ns, 'ip', ['link', 'show', name]), /state/);
-});
+test(
+  'an interface name that is taken is refused, and the other interface is untouched',
+  { skip },
+  async () => {
+    const name = uniqueName('pme');
+    // A persistent TUN: exactly what TUNSETIFF would otherwise silently attach to.
+    await execIn(topology.a.ns, 'ip', ['tuntap', 'add', 'dev', name, 'mode', 'tun']);
+    const file = await writeTunnelFile(dir, name, goodText);
+    const error = await execIn(topology.a.ns, process.execPath, [RUNNER, 'tunnel', file]).then(
+      () => assert.fail('the runner should have failed'),
+      (e: Error) => e.message,
+    );
+    assert.match(error, /already exists|taken/);
+    assert.match(await execIn(topology.a.ns, 'ip', ['link', 'show', name]), /state/);
+  },
+);
 
 test('a listen port in use is refused and the half-made interface removed', { skip }, async () => {
   const first = spawnIn(topology.a.ns, process.execPath, [

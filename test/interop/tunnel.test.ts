@@ -66,7 +66,9 @@ test('TCP both ways with iperf3, and a full-MTU ping with DF set', (t) =>
     await iperf3Server(b.ns);
     const up = await iperf3Client(a.ns, INNER.theirs4, { seconds: 2 });
     const down = await iperf3Client(a.ns, INNER.theirs4, { seconds: 2, reverse: true });
-    t.diagnostic(`iperf3 through PhantomMesh: up ${(up / 1e6).toFixed(0)} Mbit/s, down ${(down / 1e6).toFixed(0)} Mbit/s`);
+    t.diagnostic(
+      `iperf3 through PhantomMesh: up ${(up / 1e6).toFixed(0)} Mbit/s, down ${(down / 1e6).toFixed(0)} Mbit/s`,
+    );
     assert.ok(up > 0 && down > 0);
   }));
 
@@ -98,7 +100,10 @@ test('preshared key: matching works; a wrong one fails without crashing; fixing 
       await execIn(a.ns, 'wg', ['set', pair.ours.name, 'peer', theirKeyOf(pair), 'preshared-key', right]);
       // The rate limit allows a new initiation 5 s after the last one.
       await new Promise((resolve) => setTimeout(resolve, 5500));
-      assert.ok((await ping(a.ns, INNER.theirs4, { count: 5 })).received > 0, 'the next handshake uses the new PSK');
+      assert.ok(
+        (await ping(a.ns, INNER.theirs4, { count: 5 })).received > 0,
+        'the next handshake uses the new PSK',
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -148,7 +153,10 @@ test('rekeying under an open TCP stream does not break it', (t) =>
   }));
 
 function countInitiations(pair: TunnelPair): number {
-  return pair.theirs.process.output().split('\n').filter((line) => /Received handshake initiation/.test(line)).length;
+  return pair.theirs.process
+    .output()
+    .split('\n')
+    .filter((line) => /Received handshake initiation/.test(line)).length;
 }
 
 test('SIGTERM removes the interface, its routes and the UAPI socket', (t) =>

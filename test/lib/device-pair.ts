@@ -70,7 +70,8 @@ export class DevicePair {
         ...extra,
         io: {
           sendDatagram: (packet) => holder.pair!.record(side, Buffer.from(packet)),
-          writeTun: (packet) => (side === 'a' ? holder.pair!.tunA : holder.pair!.tunB).push(Buffer.from(packet)),
+          writeTun: (packet) =>
+            (side === 'a' ? holder.pair!.tunA : holder.pair!.tunB).push(Buffer.from(packet)),
           setListenPort: async (port) => port,
           setFwmark: () => {},
         },
@@ -78,38 +79,44 @@ export class DevicePair {
     const a = make('a', options.a);
     const b = make('b', options.b);
     const psk = options.presharedKey ?? null;
-    await a.apply({
-      privateKey: keyA,
-      replacePeers: false,
-      peers: [
-        {
-          publicKey: publicKeyOf(keyB),
-          remove: false,
-          updateOnly: false,
-          presharedKey: psk,
-          endpoint: ENDPOINT_B,
-          persistentKeepalive: options.persistentKeepaliveA ?? 0,
-          replaceAllowedIps: true,
-          addAllowedIps: [parsePrefix('192.0.2.2/32')!, parsePrefix('203.0.113.0/24')!],
-          removeAllowedIps: [],
-        },
-      ],
-    }, 0);
-    await b.apply({
-      privateKey: keyB,
-      replacePeers: false,
-      peers: [
-        {
-          publicKey: publicKeyOf(keyA),
-          remove: false,
-          updateOnly: false,
-          presharedKey: psk,
-          replaceAllowedIps: true,
-          addAllowedIps: [parsePrefix('192.0.2.1/32')!],
-          removeAllowedIps: [],
-        },
-      ],
-    }, 0);
+    await a.apply(
+      {
+        privateKey: keyA,
+        replacePeers: false,
+        peers: [
+          {
+            publicKey: publicKeyOf(keyB),
+            remove: false,
+            updateOnly: false,
+            presharedKey: psk,
+            endpoint: ENDPOINT_B,
+            persistentKeepalive: options.persistentKeepaliveA ?? 0,
+            replaceAllowedIps: true,
+            addAllowedIps: [parsePrefix('192.0.2.2/32')!, parsePrefix('203.0.113.0/24')!],
+            removeAllowedIps: [],
+          },
+        ],
+      },
+      0,
+    );
+    await b.apply(
+      {
+        privateKey: keyB,
+        replacePeers: false,
+        peers: [
+          {
+            publicKey: publicKeyOf(keyA),
+            remove: false,
+            updateOnly: false,
+            presharedKey: psk,
+            replaceAllowedIps: true,
+            addAllowedIps: [parsePrefix('192.0.2.1/32')!],
+            removeAllowedIps: [],
+          },
+        ],
+      },
+      0,
+    );
     holder.pair = new DevicePair(a, b);
     return holder.pair;
   }

@@ -37,7 +37,10 @@ test('a packet to a peer triggers a handshake and arrives decrypted on the other
 test('transport messages are padded to 16 bytes', async () => {
   const pair = await connected();
   const lengths = pair.sentBy('a', TRANSPORT).map((s) => s.packet.length - 32);
-  assert.ok(lengths.every((n) => n % 16 === 0), `plaintext lengths ${lengths}`);
+  assert.ok(
+    lengths.every((n) => n % 16 === 0),
+    `plaintext lengths ${lengths}`,
+  );
 });
 
 test('cryptokey routing: a packet with a source the peer does not own is dropped', async () => {
@@ -103,7 +106,10 @@ test('key material is zeroed 540 s after the last session', async () => {
   pair.linkUp = false;
   pair.advance(ZERO_KEY_MATERIAL_AFTER + 200);
   assert.equal(pair.peerOfA.keypairs.current, null);
-  assert.ok(keypair.sendKey.every((b) => b === 0), 'the key bytes were wiped');
+  assert.ok(
+    keypair.sendKey.every((b) => b === 0),
+    'the key bytes were wiped',
+  );
   assert.equal(pair.a.indexTable.size, 0);
 });
 
@@ -129,7 +135,10 @@ test('a new handshake starts ~15 s after sending data with no reply', async () =
   const next = pair.sentBy('a', INITIATION)[1];
   assert.ok(next, 'a second initiation');
   const delay = next.at - sentAt;
-  assert.ok(delay >= KEEPALIVE_TIMEOUT + REKEY_TIMEOUT && delay <= KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + 400, `${delay}`);
+  assert.ok(
+    delay >= KEEPALIVE_TIMEOUT + REKEY_TIMEOUT && delay <= KEEPALIVE_TIMEOUT + REKEY_TIMEOUT + 400,
+    `${delay}`,
+  );
 });
 
 test('persistent keepalive: a handshake at interface up, then a keepalive every interval', async () => {
@@ -254,7 +263,10 @@ test('100k random and mutated datagrams: nothing throws, nothing changes, all ar
   assert.deepEqual(peer.endpoint, before.endpoint, 'no roaming to a forger');
   assert.equal(pair.tunB.length, before.tun);
   const replies = pair.sent.slice(before.sent);
-  assert.ok(replies.every((s) => s.packet.readUInt32LE(0) === COOKIE), 'at most cookie replies went out');
+  assert.ok(
+    replies.every((s) => s.packet.readUInt32LE(0) === COOKIE),
+    'at most cookie replies went out',
+  );
   pair.sendFromA();
   assert.equal(pair.tunB.length, before.tun + 1, 'the tunnel still works');
 });

@@ -20,7 +20,9 @@ import { encryptTransport } from '../../helper/src/wireguard/send.ts';
 
 // The fixed transcript an independent implementation produced and checked against wireguard-go.
 const vectors = new Map<string, Buffer>();
-for (const line of readFileSync(new URL('../fixtures/wireguard-vectors.txt', import.meta.url), 'utf8').split('\n')) {
+for (const line of readFileSync(new URL('../fixtures/wireguard-vectors.txt', import.meta.url), 'utf8').split(
+  '\n',
+)) {
   // "name[(size)] [notes] HEX": the name is the first word, the value the last.
   const words = line.trim().split(/\s+/);
   const value = words.at(-1)!;
@@ -55,7 +57,12 @@ function runHandshake() {
   })!;
   const toResponder = new CookieGenerator(Sr.publicKey);
   toResponder.addMacs(initiation, 0);
-  const found = consumeInitiation(Sr, initiation, (pub) => (pub.equals(Si.publicKey) ? responder : undefined), 0);
+  const found = consumeInitiation(
+    Sr,
+    initiation,
+    (pub) => (pub.equals(Si.publicKey) ? responder : undefined),
+    0,
+  );
   assert.equal(found, responder);
   const response = createResponse(responder, { localIndex: RESPONDER_INDEX, ephemeral: v('Er_priv') })!;
   new CookieGenerator(Si.publicKey).addMacs(response, 0);
@@ -63,8 +70,14 @@ function runHandshake() {
 }
 
 test('the construction constants match the whitepaper', () => {
-  assert.equal(INITIAL_CHAIN_KEY.toString('hex'), '60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36');
-  assert.equal(INITIAL_HASH.toString('hex'), '2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3');
+  assert.equal(
+    INITIAL_CHAIN_KEY.toString('hex'),
+    '60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36',
+  );
+  assert.equal(
+    INITIAL_HASH.toString('hex'),
+    '2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3',
+  );
 });
 
 test('static public keys match the vectors', () => {
@@ -101,7 +114,10 @@ test('both sides derive the vector transport keys', () => {
   assert.equal(i.remoteIndex, RESPONDER_INDEX);
   assert.equal(r.remoteIndex, INITIATOR_INDEX);
   assert.equal(initiator.state, 'zeroed');
-  assert.ok(initiator.chainKey.every((b) => b === 0), 'the transcript is wiped');
+  assert.ok(
+    initiator.chainKey.every((b) => b === 0),
+    'the transcript is wiped',
+  );
 });
 
 test('the first keepalive and data messages match the vectors', () => {
@@ -125,7 +141,10 @@ test('a replayed initiation is refused', () => {
 
 test('an initiation from an unknown static key is refused', () => {
   const { initiation } = runHandshake();
-  assert.equal(consumeInitiation(Sr, initiation, () => undefined, 0), null);
+  assert.equal(
+    consumeInitiation(Sr, initiation, () => undefined, 0),
+    null,
+  );
 });
 
 test('a wrong preshared key fails the response', () => {
@@ -158,7 +177,11 @@ test('cookie checker: mac1, cookie reply, mac2 round trip', () => {
   const retry = Buffer.from(initiation);
   toResponder.addMacs(retry, 10);
   assert.ok(checker.checkMac2(retry, source, 10));
-  assert.equal(checker.checkMac2(retry, Buffer.from('203.0.113.9:1'), 10), false, 'cookie is bound to the source');
+  assert.equal(
+    checker.checkMac2(retry, Buffer.from('203.0.113.9:1'), 10),
+    false,
+    'cookie is bound to the source',
+  );
   assert.equal(checker.checkMac2(retry, source, 200_000), false, 'the secret expires after 120 s');
   const tampered = Buffer.from(initiation);
   tampered[20]! ^= 1;
