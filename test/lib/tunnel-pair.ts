@@ -148,3 +148,33 @@ export async function startTunnelPair(options: PairOptions = {}): Promise<Tunnel
     throw error;
   }
 }
+
+/** The same path with wireguard-go on both ends: the reference PhantomMesh is measured against. */
+export async function startReferencePair(): Promise<{ topology: Topology; destroy(): Promise<void> }> {
+  const topology = await createTopology();
+  try {
+    const [keysA, keysB] = await Promise.all([genKeyPair(), genKeyPair()]);
+    await startWireguardGo(topology.b.ns, uniqueName('pmr'), {
+      privateKey: keysB.privateKey,
+      listenPort: THEIR_PORT,
+      addresses: [`${INNER.theirs4}/24`, `${INNER.theirs6}/64`],
+      peers: [{ publicKey: keysA.publicKey, allowedIps: [`${INNER.ours4}/32`, `${INNER.ours6}/128`] }],
+    });
+    await startWireguardGo(topology.a.ns, uniqueName('pmr'), {
+      privateKey: keysA.privateKey,
+      listenPort: OUR_PORT,
+      addresses: [`${INNER.ours4}/24`, `${INNER.ours6}/64`],
+      peers: [
+        {
+          publicKey: keysB.publicKey,
+          endpoint: `${topology.b.ipv4}:${THEIR_PORT}`,
+          allowedIps: ['192.0.2.0/24', 'fd00:6::/64'],
+        },
+      ],
+    });
+    return { topology, destroy: () => topology.destroy() };
+  } catch (error) {
+    await topology.destroy();
+    throw error;
+  }
+}

@@ -119,7 +119,7 @@ function receiveTransport(device: Device, packet: Buffer, from: Endpoint, now: n
   if (!entry || !keypair) return device.drop('unknownIndex');
   if (now - keypair.created >= REJECT_AFTER_TIME) return device.drop('keypairExpired');
   const counter = packet.readBigUInt64LE(8);
-  const plaintext = open(keypair.receiveKey, counter, packet.subarray(MESSAGE_TRANSPORT_HEADER_SIZE));
+  const plaintext = open(keypair.receiveCipherKey, counter, packet.subarray(MESSAGE_TRANSPORT_HEADER_SIZE));
   if (!plaintext) return device.drop('decryptFailed');
   // The window only moves for authentic packets, so forged counters cannot push it forward.
   if (!keypair.replay.validateCounter(counter, REJECT_AFTER_MESSAGES)) return device.drop('replayed');

@@ -92,7 +92,7 @@ export function encryptTransport(keypair: Keypair, counter: bigint, packet: Buff
   message.writeUInt32LE(MESSAGE_TRANSPORT_TYPE, 0);
   message.writeUInt32LE(keypair.remoteIndex, 4);
   message.writeBigUInt64LE(counter, 8);
-  seal(keypair.sendKey, counter, plaintext).copy(message, MESSAGE_TRANSPORT_HEADER_SIZE);
+  seal(keypair.sendCipherKey, counter, plaintext).copy(message, MESSAGE_TRANSPORT_HEADER_SIZE);
   return message;
 }
 

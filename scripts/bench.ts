@@ -1,0 +1,99 @@
+// `npm run bench`: what the data path costs. Handshake time, per-packet AEAD through node:crypto and
+// through noble, and TCP throughput through PhantomMesh <-> wireguard-go against wireguard-go <->
+// wireguard-go on the same namespace path, printed as a ratio. Figures only: nothing here passes or
+// fails on speed.
+
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { CookieGenerator } from '../helper/src/wireguard/cookie.ts';
+import { aeadKey, generatePrivateKey, open, seal, staticKey } from '../helper/src/wireguard/crypto.ts';
+import {
+  consumeInitiation,
+  consumeResponse,
+  createInitiation,
+  createResponse,
+  deriveSessionKeys,
+  Handshake,
+} from '../helper/src/wireguard/noise.ts';
+import { tai64n } from '../helper/src/wireguard/tai64n.ts';
+import { iperf3Client, iperf3Server, missingPrerequisites, ping } from '../test/lib/netns.ts';
+import { INNER, startReferencePair, startTunnelPair } from '../test/lib/tunnel-pair.ts';
+
+function measure(label: string, iterations: number, body: () => void): number {
+  for (let i = 0; i < Math.min(1000, iterations / 10); i++) body();
+  const start = performance.now();
+  for (let i = 0; i < iterations; i++) body();
+  const micros = ((performance.now() - start) * 1000) / iterations;
+  console.log(`  ${label.padEnd(44)} ${micros.toFixed(2).padStart(9)} µs`);
+  return micros;
+}
+
+console.log('Handshake (both roles, in process, including X25519 and macs)');
+const initiatorKey = staticKey(generatePrivateKey());
+const responderKey = staticKey(generatePrivateKey());
+let wall = Date.now();
+measure('initiation + response + session keys', 300, () => {
+  const initiator = new Handshake(responderKey.publicKey, initiatorKey);
+  const responder = new Handshake(initiatorKey.publicKey, responderKey);
+  const initiation = createInitiation(initiatorKey, initiator, {
+    localIndex: 1,
+    timestamp: tai64n((wall += 50)),
+  })!;
+  new CookieGenerator(responderKey.publicKey).addMacs(initiation, 0);
+  consumeInitiation(responderKey, initiation, () => responder, 0);
+  const response = createResponse(responder, { localIndex: 2 })!;
+  new CookieGenerator(initiatorKey.publicKey).addMacs(response, 0);
+  consumeResponse(initiatorKey, initiator, response);
+  deriveSessionKeys(initiator);
+  deriveSessionKeys(responder);
+});
+
+console.log('\nChaCha20-Poly1305 per 1420-byte packet');
+const key = generatePrivateKey();
+const packet = Buffer.alloc(1420, 7);
+const nonce = Buffer.alloc(12);
+const cipherKey = aeadKey(key);
+const sealed = seal(cipherKey, 1n, packet);
+measure('seal, node:crypto, raw key bytes', 20_000, () => seal(key, 1n, packet));
+const nodeSeal = measure('seal, node:crypto, key object (the helper)', 50_000, () =>
+  seal(cipherKey, 1n, packet),
+);
+const nodeOpen = measure('open, node:crypto, key object (the helper)', 50_000, () =>
+  open(cipherKey, 1n, sealed),
+);
+const nobleSeal = measure('seal, @noble/ciphers', 20_000, () => chacha20poly1305(key, nonce).encrypt(packet));
+console.log(`  node:crypto seals ${(nobleSeal / nodeSeal).toFixed(1)}x faster than noble`);
+console.log(`  one core: ${(1e6 / (nodeSeal + nodeOpen)).toFixed(0)} packets/s sealed and opened`);
+
+const reason = missingPrerequisites();
+if (reason) {
+  console.log(`\nThroughput: skipped, ${reason}`);
+} else {
+  console.log('\nTCP throughput, iperf3 5 s each way through the tunnel (Mbit/s)');
+  const seconds = 5;
+  const run = async (
+    setup: () => Promise<{ topology: { a: { ns: string }; b: { ns: string } }; destroy(): Promise<void> }>,
+  ) => {
+    const pair = await setup();
+    try {
+      await ping(pair.topology.a.ns, INNER.theirs4, { count: 1 });
+      const server = await iperf3Server(pair.topology.b.ns);
+      const up = await iperf3Client(pair.topology.a.ns, INNER.theirs4, { seconds });
+      const down = await iperf3Client(pair.topology.a.ns, INNER.theirs4, { seconds, reverse: true });
+      await server.stop();
+      return { up: up / 1e6, down: down / 1e6 };
+    } finally {
+      await pair.destroy();
+    }
+  };
+  const ours = await run(() => startTunnelPair());
+  const reference = await run(startReferencePair);
+  const row = (label: string, r: { up: number; down: number }) =>
+    console.log(
+      `  ${label.padEnd(36)} up ${r.up.toFixed(0).padStart(5)}   down ${r.down.toFixed(0).padStart(5)}`,
+    );
+  row('PhantomMesh <-> wireguard-go', ours);
+  row('wireguard-go <-> wireguard-go', reference);
+  console.log(
+    `  ratio PhantomMesh / wireguard-go:     up ${(ours.up / reference.up).toFixed(2)}   down ${(ours.down / reference.down).toFixed(2)}`,
+  );
+}
