@@ -41,6 +41,10 @@ test('we initiate: ping both families, wg show reports the handshake and transfe
     assert.equal(dump.listenPort, OUR_PORT);
     const endpoints = await pair.theirs.wgShow('endpoints');
     assert.equal(endpoints.get(ourKeyOf(pair)), `${a.ipv4}:${OUR_PORT}`);
+    const showconf = await execIn(a.ns, 'wg', ['showconf', pair.ours.name]);
+    assert.ok(showconf.includes(`PublicKey = ${theirKeyOf(pair)}`), showconf);
+    assert.match(showconf, /AllowedIPs = 192\.0\.2\.0\/24, fd00:6::\/64, 203\.0\.113\.0\/24/);
+    assert.ok(showconf.includes(`ListenPort = ${OUR_PORT}`), showconf);
   }));
 
 test('they initiate: wireguard-go starts the handshake and traffic flows', (t) =>

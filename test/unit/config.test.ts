@@ -210,21 +210,8 @@ test('numbers, off values, Table and SaveConfig', () => {
 });
 
 test('serializeConfig writes canonical wg-quick text', () => {
-  assert.equal(
-    serializeConfig(TYPICAL_CONFIG),
-    conf(
-      '[Interface]',
-      `PrivateKey = ${PRIV}`,
-      'Address = 10.64.0.2/32, fd00:64::2/128',
-      'DNS = 10.64.0.1',
-      '',
-      '[Peer]',
-      `PublicKey = ${PEER1}`,
-      'AllowedIPs = 0.0.0.0/0, ::/0',
-      'Endpoint = 203.0.113.7:51820',
-      'PersistentKeepalive = 25',
-    ),
-  );
+  // TYPICAL is written the way wg-quick writes files, so it is its own canonical form.
+  assert.equal(serializeConfig(TYPICAL_CONFIG), TYPICAL);
 });
 
 test('parse(serialize(c)) gives c back, every field set', () => {

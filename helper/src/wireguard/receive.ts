@@ -1,7 +1,7 @@
 // Everything the device receives. A datagram is checked in the order wireguard-go's receive.go
 // uses, cheapest first, and anything that fails a check is dropped and counted, never thrown.
 
-import { formatEndpoint, type Endpoint } from '../../../shared/src/ip.ts';
+import { formatEndpoint, parseIp, type Endpoint } from '../../../shared/src/ip.ts';
 import {
   MESSAGE_COOKIE_REPLY_SIZE,
   MESSAGE_COOKIE_REPLY_TYPE,
@@ -60,10 +60,16 @@ function receiveHandshake(device: Device, packet: Buffer, from: Endpoint, now: n
       device.io.sendDatagram(device.cookieChecker.createReply(packet, senderIndex, source, now), from);
       return device.drop('cookieSent');
     }
-    if (!device.rateLimiter.allow(from.address, now)) return device.drop('rateLimited');
+    if (!device.rateLimiter.allow(rateLimitKey(from), now)) return device.drop('rateLimited');
   }
   if (packet.readUInt32LE(0) === MESSAGE_INITIATION_TYPE) receiveInitiation(device, packet, from, now);
   else receiveResponse(device, packet, from, now);
+}
+
+/** An IPv6 host usually holds a whole /64, so it gets one bucket per /64, as in the kernel. */
+function rateLimitKey(from: Endpoint): string {
+  const bytes = from.family === 6 ? parseIp(from.address) : null;
+  return bytes ? Buffer.from(bytes.subarray(0, 8)).toString('hex') : from.address;
 }
 
 function receiveInitiation(device: Device, packet: Buffer, from: Endpoint, now: number): void {
