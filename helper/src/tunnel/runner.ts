@@ -193,10 +193,18 @@ export async function runTunnel(path: string, options: RunOptions): Promise<void
 
     for (const address of config.interface.addresses) await net.addAddress(name, address);
     await net.setLinkUp(name, mtu);
-    for (const route of routesFor(config)) {
-      await net.addRoute(name, route);
-      undo.push(() => net.deleteRoute(name, route));
+    // wg-quick's Table: 'off' adds no routes, a number or name puts them in that table.
+    const table = config.interface.table;
+    if (table !== 'off') {
+      const inTable = table && table !== 'auto' ? table : undefined;
+      for (const route of routesFor(config)) {
+        await net.addRoute(name, route, inTable);
+        undo.push(() => net.deleteRoute(name, route, inTable));
+      }
     }
+    if (config.interface.dns.length + config.interface.dnsSearch.length > 0)
+      log(`${name}: DNS is not applied by the foreground runner (the helper service applies it)`);
+    if (config.interface.saveConfig) log(`${name}: SaveConfig is ignored: the file is never rewritten`);
 
     const uapi = await serveUapi(name, device, { log });
     undo.push(() => uapi.close());

@@ -1,4 +1,5 @@
-// The foreground runner's refusals: each one a clear message, a non-zero exit, and nothing left behind.
+// The foreground runner's routing options, and its refusals: each one a clear message, a non-zero
+// exit, and nothing left behind.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -141,4 +142,41 @@ test('usage errors exit with 2', { skip }, async () => {
   );
   assert.match(error, /exit 2/);
   assert.match(error, /usage: phantommesh-helper tunnel FILE\.conf/);
+});
+
+/** Brings a tunnel up from `text` in namespace A, hands its name to `check`, then stops it. */
+async function whileUp(text: string, check: (name: string) => Promise<void>): Promise<void> {
+  const name = uniqueName('pmr');
+  const runner = spawnIn(topology.a.ns, process.execPath, [
+    RUNNER,
+    'tunnel',
+    await writeTunnelFile(dir, name, text),
+  ]);
+  try {
+    await runner.waitForLine(/is up/, 10_000);
+    await check(name);
+  } finally {
+    await runner.stop();
+  }
+}
+
+test('Table = N puts the AllowedIPs routes in table N instead of main', { skip }, async () => {
+  await whileUp(goodText.replace('[Peer]', 'Table = 1234\n\n[Peer]'), async (name) => {
+    assert.match(
+      await execIn(topology.a.ns, 'ip', ['route', 'show', 'table', '1234']),
+      new RegExp(`203\\.0\\.113\\.0/24 dev ${name}`),
+    );
+    assert.doesNotMatch(await execIn(topology.a.ns, 'ip', ['route', 'show']), /203\.0\.113/);
+  });
+  assert.doesNotMatch(
+    await execIn(topology.a.ns, 'ip', ['route', 'show', 'table', 'all']),
+    /203\.0\.113/,
+    'removed on exit',
+  );
+});
+
+test('Table = off adds no routes', { skip }, async () => {
+  await whileUp(goodText.replace('[Peer]', 'Table = off\n\n[Peer]'), async () => {
+    assert.doesNotMatch(await execIn(topology.a.ns, 'ip', ['route', 'show', 'table', 'all']), /203\.0\.113/);
+  });
 });
