@@ -106,6 +106,12 @@ export class Device implements UapiDevice {
     sendPacket(this, packet, now);
   }
 
+  /** Starts a fresh handshake now, regardless of the 5 s initiation rate limit (a deliberate retry). */
+  initiateHandshake(peer: Peer, now: number): void {
+    peer.handshake.lastSentHandshake = -Infinity;
+    sendHandshakeInitiation(this, peer, false, now);
+  }
+
   /** Brings the device up: peers with a persistent keepalive start their handshake at once. */
   up(now: number): void {
     this.isUp = true;
