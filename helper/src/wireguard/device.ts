@@ -158,6 +158,7 @@ export class Device implements UapiDevice {
       return;
     }
     peer.timers.handshakeAttempts++;
+    this.stats.handshakeRetries++;
     sendHandshakeInitiation(this, peer, true, now);
   }
 

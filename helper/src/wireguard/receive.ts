@@ -115,6 +115,7 @@ function authenticated(peer: Peer, packet: Buffer, from: Endpoint, now: number):
 }
 
 function handshakeComplete(device: Device, peer: Peer): void {
+  device.stats.handshakesCompleted++;
   peer.timers.handshakeComplete();
   peer.lastHandshakeWallMs = device.wallClock();
 }

@@ -24,6 +24,9 @@ export type DropReason =
   | 'tunWriteFailed';
 
 export class DeviceStats {
+  handshakesCompleted = 0;
+  /** Initiations sent again because the previous one got no answer in REKEY_TIMEOUT. */
+  handshakeRetries = 0;
   dropped = 0;
   readonly droppedBy = new Map<DropReason, number>();
 

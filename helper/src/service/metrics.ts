@@ -1,0 +1,114 @@
+// An opt-in Prometheus text endpoint on 127.0.0.1: only local scrapers, never the network.
+
+import { createServer, type Server } from 'node:http';
+import type { DropReason } from '../wireguard/stats.ts';
+
+export interface TunnelMetrics {
+  name: string;
+  connected: boolean;
+  /** Wall-clock ms the tunnel came up; undefined when it is down. */
+  upSince: number | undefined;
+  handshakesCompleted: number;
+  handshakeRetries: number;
+  reconnects: number;
+  rxBytes: bigint;
+  txBytes: bigint;
+  dropped: ReadonlyMap<DropReason, number>;
+}
+
+const escapeLabel = (value: string) =>
+  value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+export function renderMetrics(tunnels: TunnelMetrics[], now = Date.now()): string {
+  const out: string[] = [];
+  const family = (
+    name: string,
+    type: 'counter' | 'gauge',
+    help: string,
+    rows: Array<[string, number | bigint]>,
+  ) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of rows) out.push(`${name}{${labels}} ${value}`);
+  };
+  const each = (value: (t: TunnelMetrics) => number | bigint): Array<[string, number | bigint]> =>
+    tunnels.map((t) => [`tunnel="${escapeLabel(t.name)}"`, value(t)]);
+  family(
+    'phantommesh_tunnel_connected',
+    'gauge',
+    'Whether the tunnel has a live session.',
+    each((t) => (t.connected ? 1 : 0)),
+  );
+  family(
+    'phantommesh_tunnel_up_seconds',
+    'gauge',
+    'Seconds since the tunnel was brought up.',
+    each((t) => (t.upSince === undefined ? 0 : Math.max(0, Math.round((now - t.upSince) / 1000)))),
+  );
+  family(
+    'phantommesh_handshakes_total',
+    'counter',
+    'Handshakes completed.',
+    each((t) => t.handshakesCompleted),
+  );
+  family(
+    'phantommesh_handshake_retries_total',
+    'counter',
+    'Handshake initiations that got no answer and were sent again.',
+    each((t) => t.handshakeRetries),
+  );
+  family(
+    'phantommesh_reconnects_total',
+    'counter',
+    'Reconnection attempts.',
+    each((t) => t.reconnects),
+  );
+  family(
+    'phantommesh_received_bytes_total',
+    'counter',
+    'Bytes received from peers.',
+    each((t) => t.rxBytes),
+  );
+  family(
+    'phantommesh_sent_bytes_total',
+    'counter',
+    'Bytes sent to peers.',
+    each((t) => t.txBytes),
+  );
+  family(
+    'phantommesh_dropped_packets_total',
+    'counter',
+    'Packets dropped, by reason.',
+    tunnels.flatMap((t) =>
+      [...t.dropped].map(([reason, count]): [string, number] => [
+        `tunnel="${escapeLabel(t.name)}",reason="${reason}"`,
+        count,
+      ]),
+    ),
+  );
+  return out.join('\n') + '\n';
+}
+
+export interface MetricsServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export function serveMetrics(port: number, collect: () => TunnelMetrics[]): Promise<MetricsServer> {
+  const server: Server = createServer((request, response) => {
+    if (request.method !== 'GET' || request.url !== '/metrics') {
+      response.writeHead(404).end('not found\n');
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(collect()));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      resolve({
+        port: typeof address === 'object' && address ? address.port : port,
+        close: () => new Promise((done) => server.close(() => done())),
+      });
+    });
+  });
+}
