@@ -27,7 +27,7 @@ test('renders Prometheus text with escaped labels and one line per drop reason',
   assert.match(text, /^phantommesh_dropped_packets_total\{tunnel="wg\\"0",reason="decryptFailed"\} 1$/m);
 });
 
-test('serves /metrics on loopback only, 404 elsewhere', async () => {
+test('serves /metrics on 127.0.0.1, 404 elsewhere', async () => {
   const server = await serveMetrics(0, () => [sample]);
   try {
     const response = await fetch(`http://127.0.0.1:${server.port}/metrics`);

@@ -71,9 +71,11 @@ export class Connection {
     return peers.find((peer) => peer.endpoint) ?? peers[0];
   }
 
+  /** A live session, and no handshake left unanswered for longer than a first connection may take. */
   private healthy(peer: Peer | undefined, now: number): boolean {
     const keypair = peer?.keypairs.current;
-    return keypair !== null && keypair !== undefined && now - keypair.created < REJECT_AFTER_TIME;
+    if (!peer || !keypair || now - keypair.created >= REJECT_AFTER_TIME) return false;
+    return peer.awaitingHandshakeSince === null || now - peer.awaitingHandshakeSince < CONNECT_TIMEOUT;
   }
 
   /** Called about once a second. */

@@ -19,6 +19,8 @@ export class Peer {
   staged: Buffer[] = [];
   rxBytes = 0n;
   txBytes = 0n;
+  /** Monotonic ms of the first initiation still unanswered (nothing authentic received since). */
+  awaitingHandshakeSince: number | null = null;
   /** Wall-clock ms of the latest completed handshake, 0 for never. */
   lastHandshakeWallMs = 0;
 

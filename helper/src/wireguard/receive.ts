@@ -109,6 +109,7 @@ function receiveCookieReply(device: Device, packet: Buffer, now: number): void {
 /** Roaming and timer bookkeeping shared by every authenticated message. */
 function authenticated(peer: Peer, packet: Buffer, from: Endpoint, now: number): void {
   peer.endpoint = from;
+  peer.awaitingHandshakeSince = null;
   peer.rxBytes += BigInt(packet.length);
   peer.timers.anyAuthenticatedPacketTraversal(now, peer.persistentKeepalive);
   peer.timers.anyAuthenticatedPacketReceived();

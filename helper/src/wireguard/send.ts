@@ -115,6 +115,7 @@ export function sendHandshakeInitiation(device: Device, peer: Peer, isRetry: boo
   if (now - hs.lastSentHandshake < REKEY_TIMEOUT) return;
   if (!device.identity) return device.drop('noPrivateKey');
   hs.lastSentHandshake = now;
+  peer.awaitingHandshakeSince ??= now;
 
   device.releaseHandshakeIndex(peer);
   const entry = { peer, keypair: null };

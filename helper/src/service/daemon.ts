@@ -1,0 +1,209 @@
+// `phantommesh-helper serve`: the privileged helper service. It undoes what a crashed run left,
+// loads the stored tunnels and settings, serves the control API to root and the phantommesh group,
+// and on SIGTERM takes every tunnel down and gives the system its network back.
+
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { hostname, release } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Handlers } from '../control/server.ts';
+import { serveControl } from '../control/server.ts';
+import type { HelperEvent } from '../../../shared/src/control/protocol.ts';
+import { PhantomError } from '../../../shared/src/errors.ts';
+import { NetworkJournal } from '../net/journal.ts';
+import { HelperLog } from './log.ts';
+import { serveMetrics, type MetricsServer, type TunnelMetrics } from './metrics.ts';
+import { watchNetwork } from './network-watch.ts';
+import { CONTROL_GROUP } from './paths.ts';
+import { sdNotify } from './sd-notify.ts';
+import { SettingsStore } from './settings-store.ts';
+import { TunnelStore } from './store.ts';
+import { TunnelManager } from './tunnels.ts';
+
+export const HELPER_VERSION = '0.1.0';
+
+export interface ServeOptions {
+  socketPath: string;
+  stateDir: string;
+  group?: string;
+  /** Resolves when the service should stop (SIGINT/SIGTERM by default). */
+  stop?: Promise<string>;
+}
+
+function signalled(): Promise<string> {
+  return new Promise((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal));
+  });
+}
+
+const run = promisify(execFile);
+async function commandOutput(command: string, args: string[]): Promise<string> {
+  try {
+    return (await run(command, args, { timeout: 5000 })).stdout.trimEnd();
+  } catch (error) {
+    return `(${command} ${args.join(' ')} failed: ${(error as Error).message.split('\n')[0]})`;
+  }
+}
+
+export async function serve(options: ServeOptions): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    throw new PhantomError(
+      'NOT_ROOT',
+      'the helper service must run as root (it owns TUN devices and routes)',
+    );
+  }
+  const stop = options.stop ?? signalled();
+  const log = new HelperLog();
+  const say = (source: string, message: string) => log.add('info', source, message);
+
+  const journal = await NetworkJournal.open(join(options.stateDir, 'network-journal.json'));
+  const recovery = await journal.recover();
+  if (recovery.undone > 0) say('helper', `undid ${recovery.undone} network changes left by a previous run`);
+  for (const failure of recovery.failures) log.add('warn', 'helper', `could not undo: ${failure}`);
+  if (recovery.killSwitchKept)
+    log.add(
+      'warn',
+      'helper',
+      'the kill switch was on when the previous run stopped: traffic stays blocked until you disconnect',
+    );
+
+  const store = await TunnelStore.open(join(options.stateDir, 'tunnels'), {
+    log: (line) => say('store', line),
+  });
+  const settings = await SettingsStore.open(options.stateDir, { log: (line) => say('settings', line) });
+
+  // The manager reports through the control server, which is started after it.
+  const events: { broadcast: (event: HelperEvent) => void } = { broadcast: () => {} };
+  const broadcast = (event: HelperEvent) => events.broadcast(event);
+  const manager = new TunnelManager({
+    store,
+    journal,
+    settings: () => settings.get(),
+    log: say,
+    onStatus: (status) => broadcast({ type: 'tunnel-state', status }),
+    onTunnelsChanged: () => broadcast({ type: 'tunnels-changed' }),
+  });
+  manager.failedClosed = recovery.killSwitchKept;
+
+  const metrics: { server: MetricsServer | null } = { server: null };
+  const collectMetrics = (): TunnelMetrics[] =>
+    manager.activeTunnels().map((active) => {
+      const status = active.status();
+      return {
+        name: active.name,
+        connected: status.state === 'connected',
+        upSince: active.upSince,
+        handshakesCompleted: active.tunnel.device.stats.handshakesCompleted,
+        handshakeRetries: active.tunnel.device.stats.handshakeRetries,
+        reconnects: active.reconnects,
+        rxBytes: BigInt(status.rxBytes),
+        txBytes: BigInt(status.txBytes),
+        dropped: active.tunnel.device.stats.droppedBy,
+      };
+    });
+  const applyMetricsPort = async (port: number | null) => {
+    if (metrics.server?.port === port) return;
+    await metrics.server?.close();
+    metrics.server = port === null ? null : await serveMetrics(port, collectMetrics);
+    if (metrics.server) say('helper', `Prometheus metrics on http://127.0.0.1:${metrics.server.port}/metrics`);
+  };
+
+  const diagnostics = async (): Promise<string> => {
+    const sections: Array<[string, string]> = [
+      [
+        'versions',
+        `helper ${HELPER_VERSION}, node ${process.version}, linux ${release()}, host ${hostname()}`,
+      ],
+      ['settings', JSON.stringify(settings.get(), null, 2)],
+      ['status', JSON.stringify(manager.statuses(), null, 2)],
+    ];
+    for (const name of await store.list()) {
+      const exported = await manager.export({ name }, false);
+      sections.push([`tunnel ${name} (secrets removed)`, exported.text.trimEnd()]);
+    }
+    sections.push(
+      ['ip rule', await commandOutput('/usr/sbin/ip', ['rule'])],
+      ['ip -6 rule', await commandOutput('/usr/sbin/ip', ['-6', 'rule'])],
+      ['routes', await commandOutput('/usr/sbin/ip', ['route', 'show', 'table', 'all'])],
+      [
+        'firewall (our table)',
+        await commandOutput('/usr/sbin/nft', ['list', 'table', 'inet', 'phantommesh']),
+      ],
+      ['/etc/resolv.conf', await readFile('/etc/resolv.conf', 'utf8').catch((e: Error) => `(${e.message})`)],
+      ['network journal', JSON.stringify(journal.changes, null, 2)],
+      [
+        'recent log',
+        log
+          .tail(200)
+          .map((l) => `${new Date(l.time).toISOString()} ${l.level} ${l.source}: ${l.message}`)
+          .join('\n'),
+      ],
+    );
+    return sections.map(([title, body]) => `== ${title} ==\n${body}\n`).join('\n');
+  };
+
+  const handlers: Handlers = {
+    'tunnels.list': () => manager.list(),
+    'tunnels.get': (params) => manager.get(params),
+    'tunnels.import': (params) => manager.import(params),
+    'tunnels.create': (params) => manager.create(params),
+    'tunnels.update': (params) => manager.update(params),
+    'tunnels.rename': (params) => manager.rename(params),
+    'tunnels.delete': (params) => manager.delete(params),
+    'tunnels.export': (params, caller) => manager.export(params, caller.isRoot),
+    'tunnels.connect': (params) => manager.connect(params),
+    'tunnels.disconnect': (params) => manager.disconnect(params),
+    status: async () => ({ tunnels: manager.statuses(), settings: settings.get() }),
+    'settings.get': async () => settings.get(),
+    'settings.set': async (changes) => {
+      const updated = await settings.update(changes);
+      await manager.applyKillSwitch();
+      await applyMetricsPort(updated.metricsPort);
+      broadcast({ type: 'settings', settings: updated });
+      return updated;
+    },
+    'logs.tail': async ({ lines }) => log.tail(lines ?? 100),
+    diagnostics: async () => ({ text: await diagnostics() }),
+  };
+
+  const server = await serveControl({
+    socketPath: options.socketPath,
+    group: options.group ?? CONTROL_GROUP,
+    handlers,
+    log: (line) => say('control', line),
+    helperVersion: HELPER_VERSION,
+  });
+  events.broadcast = (event) => server.broadcast(event);
+  const unsubscribeLog = log.subscribe((line) => server.broadcast({ type: 'log', line }));
+
+  await manager.applyKillSwitch();
+  await applyMetricsPort(settings.get().metricsPort);
+  const ticker = setInterval(() => {
+    manager.check();
+    const tunnels = manager.statuses();
+    if (tunnels.length > 0) server.broadcast({ type: 'stats', tunnels });
+  }, 1000);
+  const network = watchNetwork(
+    () => manager.networkChanged(),
+    () => manager.activeTunnels().map((active) => active.name),
+  );
+  const autoConnect = settings.get().autoConnect;
+  if (autoConnect) {
+    manager.connect({ name: autoConnect }).catch((error: Error) => {
+      log.add('error', 'helper', `auto-connect ${autoConnect}: ${error.message}`);
+    });
+  }
+
+  say('helper', `PhantomMesh helper ${HELPER_VERSION} is ready on ${server.path}`);
+  sdNotify('READY=1');
+  const reason = await stop;
+  sdNotify('STOPPING=1');
+  say('helper', `stopping (${reason}): taking tunnels down and restoring the network`);
+  clearInterval(ticker);
+  network.stop();
+  unsubscribeLog();
+  await server.close();
+  await manager.closeAll();
+  await metrics.server?.close();
+}

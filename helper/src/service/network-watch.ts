@@ -1,0 +1,47 @@
+// Notices when the machine's network changes (a link, address or route comes or goes), so tunnels
+// can handshake again at once instead of waiting for their backoff. iproute2's monitor reads the
+// kernel's netlink notifications for us.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+const DEBOUNCE = 1000;
+
+export interface NetworkWatch {
+  stop(): void;
+}
+
+/**
+ * Calls `onChange` (at most once per second) for changes that do not concern our own interfaces;
+ * `ours` names them, since bringing a tunnel up is itself a burst of changes.
+ */
+export function watchNetwork(onChange: () => void, ours: () => string[]): NetworkWatch {
+  let timer: NodeJS.Timeout | undefined;
+  let child: ChildProcess | undefined;
+  let stopped = false;
+  const start = () => {
+    child = spawn('/usr/sbin/ip', ['-o', 'monitor', 'link', 'address', 'route'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (ours().some((name) => line.includes(` ${name} `) || line.includes(`dev ${name}`))) return;
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        onChange();
+      }, DEBOUNCE);
+    });
+    // The watcher is an optimisation: if it dies, reconnects still happen on their backoff.
+    child.on('error', () => {});
+    child.on('exit', () => {
+      if (!stopped) setTimeout(start, 5000).unref();
+    });
+  };
+  start();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      child?.kill();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// systemd's service notification protocol (sd_notify(3)): one datagram such as "READY=1",
+// "STOPPING=1" or "STATUS=..." to the AF_UNIX socket named by $NOTIFY_SOCKET. Spoken directly
+// through libc so that the helper needs no libsystemd, which not every distribution installs.
+
+import koffi from 'koffi';
+import { endianness } from 'node:os';
+import { NotSupportedError, PhantomError } from '../../../shared/src/errors.ts';
+
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_NOSIGNAL = 0x4000;
+/** sizeof(sockaddr_un.sun_path) on Linux. */
+const SUN_PATH_BYTES = 108;
+
+interface Libc {
+  socket: (domain: number, type: number, protocol: number) => number;
+  sendto: (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
+  close: (fd: number) => number;
+  strerror: (errno: number) => string;
+}
+
+let libc: Libc | undefined;
+
+// Loaded on first use so that merely importing this module works on every OS.
+function loadLibc(): Libc {
+  if (libc) return libc;
+  const lib = koffi.load('libc.so.6');
+  libc = {
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    sendto: lib.func(
+      'long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
+    ),
+    close: lib.func('int close(int fd)'),
+    strerror: lib.func('const char *strerror(int errnum)'),
+  };
+  return libc;
+}
+
+const failure = (target: string, problem: string) =>
+  new PhantomError('SD_NOTIFY_FAILED', `cannot notify systemd at NOTIFY_SOCKET=${target}: ${problem}`);
+
+/** sockaddr_un for a path ("/run/...") or an abstract name ("@..."), with the length to pass. */
+function socketAddress(target: string): Buffer {
+  let path: Buffer;
+  // An abstract name starts with a NUL byte and its length is exact: it is not NUL-terminated.
+  if (target.startsWith('@')) path = Buffer.concat([Buffer.of(0), Buffer.from(target.slice(1))]);
+  else if (target.startsWith('/')) path = Buffer.concat([Buffer.from(target), Buffer.of(0)]);
+  else throw failure(target, 'it is neither an absolute path nor an abstract socket name (@...)');
+  if (path.length > SUN_PATH_BYTES) throw failure(target, `longer than ${SUN_PATH_BYTES} bytes`);
+  const address = Buffer.alloc(2 + path.length);
+  // sun_family is in host byte order.
+  if (endianness() === 'LE') address.writeUInt16LE(AF_UNIX, 0);
+  else address.writeUInt16BE(AF_UNIX, 0);
+  path.copy(address, 2);
+  return address;
+}
+
+/**
+ * Sends `state` (newline-separated KEY=VALUE lines) to systemd. Returns false when the helper does not
+ * run under systemd's notify protocol ($NOTIFY_SOCKET unset) and true once the datagram is sent;
+ * throws SD_NOTIFY_FAILED if it cannot be.
+ */
+export function sdNotify(state: string): boolean {
+  const target = process.env.NOTIFY_SOCKET;
+  if (!target) return false;
+  if (process.platform !== 'linux') throw new NotSupportedError('systemd notification');
+  const address = socketAddress(target);
+  const c = loadLibc();
+  const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw failure(target, c.strerror(koffi.errno()));
+  try {
+    const message = Buffer.from(state);
+    if (c.sendto(fd, message, message.length, MSG_NOSIGNAL, address, address.length) < 0)
+      throw failure(target, c.strerror(koffi.errno()));
+  } finally {
+    c.close(fd);
+  }
+  return true;
+}
