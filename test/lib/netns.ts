@@ -257,6 +257,9 @@ export interface SideOptions {
 export interface TopologyOptions {
   a?: SideOptions;
   b?: SideOptions;
+  /** Adds `c`, an "internet" host (203.0.113.1) behind `b`, which routes between them; `a`'s
+   *  default route then points at `b`, so `c` is reachable from `a` directly or through a tunnel. */
+  internet?: boolean;
 }
 
 /** One namespace with its end of the veth pair; addresses without prefix, ready for endpoints. */
@@ -270,6 +273,8 @@ export interface Side {
 export interface Topology {
   a: Side;
   b: Side;
+  /** With `internet`: the host behind `b`; its veth is `veth-c`, `b`'s end of that link `veth-bc`. */
+  c?: Side;
   /** Stops the processes started in both namespaces, removes their files and the namespaces. */
   destroy(): Promise<void>;
 }
@@ -327,7 +332,60 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
     ipv4: side.ipv4.split('/')[0],
     ipv6: side.ipv6.split('/')[0],
   });
-  return { a: plain(sides[0]), b: plain(sides[1]), destroy };
+  const c = options.internet ? await addInternetHost(sides[0], sides[1], owned, destroy) : undefined;
+  return { a: plain(sides[0]), b: plain(sides[1]), ...(c ? { c } : {}), destroy };
+}
+
+async function addInternetHost(
+  a: { ns: string; ipv4: string },
+  b: { ns: string; ipv4: string },
+  owned: Set<string>,
+  destroy: () => Promise<void>,
+): Promise<Side> {
+  const c: Side = { ns: uniqueName('pm-c-'), veth: 'veth-c', ipv4: '203.0.113.1', ipv6: 'fd00:7::1' };
+  try {
+    await exec('ip', ['netns', 'add', c.ns]);
+    namespaces.add(c.ns);
+    owned.add(c.ns);
+    await execIn(c.ns, 'sysctl', [
+      '-q',
+      '-w',
+      'net.ipv6.conf.all.accept_dad=0',
+      'net.ipv6.conf.default.accept_dad=0',
+    ]);
+    await execIn(c.ns, 'ip', ['link', 'set', 'lo', 'up']);
+    await exec('ip', [
+      'link',
+      'add',
+      'veth-bc',
+      'netns',
+      b.ns,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      c.veth,
+      'netns',
+      c.ns,
+    ]);
+    await execIn(b.ns, 'ip', ['address', 'add', '203.0.113.254/24', 'dev', 'veth-bc']);
+    await execIn(b.ns, 'ip', ['address', 'add', 'fd00:7::fe/64', 'dev', 'veth-bc', 'nodad']);
+    await execIn(b.ns, 'ip', ['link', 'set', 'veth-bc', 'up']);
+    await execIn(c.ns, 'ip', ['address', 'add', `${c.ipv4}/24`, 'dev', c.veth]);
+    await execIn(c.ns, 'ip', ['address', 'add', `${c.ipv6}/64`, 'dev', c.veth, 'nodad']);
+    await execIn(c.ns, 'ip', ['link', 'set', c.veth, 'up']);
+    // c answers everything through b: the outer network, and the tunnel's inner addresses, which b
+    // routes back into its WireGuard interface.
+    await execIn(c.ns, 'ip', ['route', 'add', 'default', 'via', '203.0.113.254']);
+    await execIn(c.ns, 'ip', ['-6', 'route', 'add', 'default', 'via', 'fd00:7::fe']);
+    await execIn(b.ns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    await execIn(a.ns, 'ip', ['route', 'add', 'default', 'via', b.ipv4.split('/')[0]!]);
+    await execIn(a.ns, 'ip', ['-6', 'route', 'add', 'default', 'via', 'fd00:5::2']);
+    return c;
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,281 @@
+// The helper's control API: the one contract the helper, the `phantommesh` CLI and the app's main
+// process share. JSON-RPC 2.0 over a Unix socket, one message per frame (framing.ts).
+//
+// Every method's params and result are zod schemas in `methods`; the helper validates params before a
+// handler sees them and results before they leave (which also strips any field the schema does not
+// name, so a secret a handler forgets to remove never reaches a client), and the client validates
+// results again. Params objects are strict (a misspelt key is an error); results are not, so an older
+// client of the same protocol version ignores fields a newer helper adds.
+//
+// Raise PROTOCOL_VERSION on any change an older peer would misread. `hello` itself must never change:
+// it is how two versions find out they differ.
+
+import { z } from 'zod';
+import type { TunnelConfig } from '../config/types.ts';
+
+export const PROTOCOL_VERSION = 1;
+export const MAX_FRAME_BYTES = 1024 * 1024;
+/** A wg-quick file is a few KiB; this leaves room for thousands of peers and stays well under a frame. */
+export const MAX_CONFIG_TEXT = 256 * 1024;
+
+/** wg-quick's rule for interface names (also Linux's, which refuses "." and ".."). */
+export const TunnelName = z
+  .string()
+  .regex(/^[a-zA-Z0-9_=+.-]{1,15}$/, 'a tunnel name is 1-15 letters, digits or _=+.-')
+  .refine((name) => name !== '.' && name !== '..', 'a tunnel name cannot be "." or ".."');
+
+const ConfigText = z
+  .string()
+  .max(MAX_CONFIG_TEXT, `a configuration is at most ${MAX_CONFIG_TEXT} characters`);
+const Count = z.number().int().nonnegative();
+/** Unix time in milliseconds. */
+const Time = z.number().int().nonnegative();
+
+export const TunnelState = z.enum([
+  'disconnected',
+  'connecting',
+  'connected',
+  'reconnecting',
+  'disconnecting',
+  'error',
+]);
+
+export const PeerStatus = z.object({
+  publicKey: z.string(),
+  endpoint: z.string().optional(),
+  allowedIps: z.array(z.string()),
+  latestHandshake: Time.optional(),
+  rxBytes: Count,
+  txBytes: Count,
+});
+
+export const TunnelStatus = z.object({
+  name: TunnelName,
+  state: TunnelState,
+  /** For people, e.g. "Handshake did not complete: no answer from 192.0.2.2:51820 for 20 s". */
+  reason: z.string().optional(),
+  attempt: z.number().int().positive().optional(),
+  nextRetrySeconds: z.number().nonnegative().optional(),
+  /** When the tunnel entered `state`. */
+  since: Time.optional(),
+  interfaceAddresses: z.array(z.string()),
+  endpoint: z.string().optional(),
+  latestHandshake: Time.optional(),
+  rxBytes: Count,
+  txBytes: Count,
+  peers: z.array(PeerStatus),
+});
+
+const IpPrefix = z.object({
+  address: z.string(),
+  bits: z.number().int().min(0).max(128),
+  family: z.union([z.literal(4), z.literal(6)]),
+});
+
+const HostPort = z.object({ host: z.string(), port: z.number().int().min(0).max(65535) });
+
+/** A wg-quick configuration without its secrets: what a client may see of a tunnel. */
+export const PublicTunnelConfig = z.object({
+  interface: z.object({
+    publicKey: z.string(),
+    addresses: z.array(IpPrefix),
+    dns: z.array(z.string()),
+    dnsSearch: z.array(z.string()),
+    mtu: z.number().int().optional(),
+    listenPort: z.number().int().optional(),
+    table: z.string().optional(),
+    fwMark: z.number().int().optional(),
+    preUp: z.array(z.string()),
+    postUp: z.array(z.string()),
+    preDown: z.array(z.string()),
+    postDown: z.array(z.string()),
+    saveConfig: z.boolean(),
+  }),
+  peers: z.array(
+    z.object({
+      publicKey: z.string(),
+      hasPresharedKey: z.boolean(),
+      allowedIps: z.array(IpPrefix),
+      endpoint: HostPort.optional(),
+      persistentKeepalive: z.number().int().optional(),
+    }),
+  ),
+});
+
+export const TunnelSummary = z.object({
+  name: TunnelName,
+  publicKey: z.string(),
+  addresses: z.array(z.string()),
+  endpoints: z.array(z.string()),
+  state: TunnelState,
+});
+
+export const Settings = z.object({
+  killSwitch: z.boolean(),
+  allowLan: z.boolean(),
+  /** The tunnel to bring up when the helper starts, or null. */
+  autoConnect: TunnelName.nullable(),
+  /** A localhost port for Prometheus metrics, or null for none. */
+  metricsPort: z.number().int().min(1024).max(65535).nullable(),
+});
+
+export const LogLine = z.object({
+  time: Time,
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  source: z.string(),
+  message: z.string(),
+});
+
+/** What the helper pushes to subscribed connections, as the JSON-RPC notification `event`. */
+export const HelperEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('tunnel-state'), status: TunnelStatus }),
+  z.object({ type: z.literal('stats'), tunnels: z.array(TunnelStatus) }),
+  z.object({ type: z.literal('log'), line: LogLine }),
+  z.object({ type: z.literal('settings'), settings: Settings }),
+  z.object({ type: z.literal('tunnels-changed') }),
+]);
+
+export type TunnelState = z.infer<typeof TunnelState>;
+export type PeerStatus = z.infer<typeof PeerStatus>;
+export type TunnelStatus = z.infer<typeof TunnelStatus>;
+export type PublicTunnelConfig = z.infer<typeof PublicTunnelConfig>;
+export type TunnelSummary = z.infer<typeof TunnelSummary>;
+export type Settings = z.infer<typeof Settings>;
+export type LogLine = z.infer<typeof LogLine>;
+export type HelperEvent = z.infer<typeof HelperEvent>;
+
+const Empty = z.strictObject({});
+const ByName = z.strictObject({ name: TunnelName });
+
+export const methods = {
+  hello: {
+    params: z.strictObject({ protocolVersion: z.number().int().nonnegative(), client: z.string().max(200) }),
+    result: z.object({ protocolVersion: z.number().int().nonnegative(), helperVersion: z.string() }),
+  },
+  'tunnels.list': { params: Empty, result: z.array(TunnelSummary) },
+  'tunnels.get': {
+    params: ByName,
+    result: z.object({ config: PublicTunnelConfig, status: TunnelStatus }),
+  },
+  'tunnels.import': { params: z.strictObject({ name: TunnelName, text: ConfigText }), result: TunnelSummary },
+  /** The helper generates the keys. */
+  'tunnels.create': { params: ByName, result: TunnelSummary },
+  /** `text` may leave out PrivateKey: the stored key is kept. */
+  'tunnels.update': { params: z.strictObject({ name: TunnelName, text: ConfigText }), result: TunnelSummary },
+  'tunnels.rename': {
+    params: z.strictObject({ name: TunnelName, newName: TunnelName }),
+    result: TunnelSummary,
+  },
+  'tunnels.delete': { params: ByName, result: Empty },
+  'tunnels.export': {
+    params: z.strictObject({ name: TunnelName, includePrivateKey: z.boolean().optional() }),
+    result: z.object({ text: z.string() }),
+  },
+  'tunnels.connect': { params: ByName, result: TunnelStatus },
+  /** Without a name: every tunnel that is up. */
+  'tunnels.disconnect': { params: z.strictObject({ name: TunnelName.optional() }), result: Empty },
+  status: {
+    params: Empty,
+    result: z.object({ tunnels: z.array(TunnelStatus), settings: Settings }),
+  },
+  'settings.get': { params: Empty, result: Settings },
+  'settings.set': { params: z.strictObject(Settings.partial().shape), result: Settings },
+  'logs.tail': {
+    params: z.strictObject({ lines: z.number().int().min(1).max(10000).optional() }),
+    result: z.array(LogLine),
+  },
+  diagnostics: { params: Empty, result: z.object({ text: z.string() }) },
+  /** From then on the connection receives every HelperEvent. */
+  'events.subscribe': { params: Empty, result: Empty },
+} as const;
+
+export type MethodName = keyof typeof methods;
+export type Params<M extends MethodName> = z.infer<(typeof methods)[M]['params']>;
+export type Result<M extends MethodName> = z.infer<(typeof methods)[M]['result']>;
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.hasOwn(methods, name);
+}
+
+/** The JSON-RPC method name of the helper's notifications; their params are a HelperEvent. */
+export const EVENT_METHOD = 'event';
+
+// JSON-RPC 2.0 error codes. Every error object also carries `data.code`, a stable string.
+export const PARSE_ERROR = -32700;
+export const INVALID_REQUEST = -32600;
+export const METHOD_NOT_FOUND = -32601;
+export const INVALID_PARAMS = -32602;
+/** Everything else; `data.code` says what (the codes below, or a PhantomError's code). */
+export const APPLICATION_ERROR = -32000;
+
+export const VERSION_MISMATCH = 'VERSION_MISMATCH';
+export const NOT_AUTHORIZED = 'NOT_AUTHORIZED';
+export const RATE_LIMITED = 'RATE_LIMITED';
+export const HELLO_REQUIRED = 'HELLO_REQUIRED';
+/** A handler failed in a way it did not describe; the helper logs the details. */
+export const INTERNAL = 'INTERNAL';
+
+export const ErrorData = z.object({
+  code: z.string(),
+  /** A ConfigError's line (1-based) and key, so the app can point at the line. */
+  line: z.number().int().positive().optional(),
+  key: z.string().optional(),
+  /** With VERSION_MISMATCH: the helper's protocol version. */
+  protocolVersion: z.number().int().nonnegative().optional(),
+});
+export type ErrorData = z.infer<typeof ErrorData>;
+
+const Id = z.union([z.number(), z.string()]);
+
+/**
+ * This protocol has no client notifications: every client message is a request with an id. Params
+ * may be left out for methods whose params are `{}`.
+ */
+export const Request = z.object({
+  jsonrpc: z.literal('2.0'),
+  id: Id,
+  method: z.string(),
+  params: z.unknown().optional(),
+});
+
+export const ErrorObject = z.object({ code: z.number().int(), message: z.string(), data: ErrorData });
+export type ErrorObject = z.infer<typeof ErrorObject>;
+
+/**
+ * What a client may see of a configuration: the public key instead of the private one, no PSKs. Field
+ * by field, so that a secret the config type gains one day stays out until it is named here.
+ */
+export function toPublicConfig(config: TunnelConfig, publicKey: string): PublicTunnelConfig {
+  const iface = config.interface;
+  return {
+    interface: {
+      publicKey,
+      addresses: iface.addresses,
+      dns: iface.dns,
+      dnsSearch: iface.dnsSearch,
+      mtu: iface.mtu,
+      listenPort: iface.listenPort,
+      table: iface.table,
+      fwMark: iface.fwMark,
+      preUp: iface.preUp,
+      postUp: iface.postUp,
+      preDown: iface.preDown,
+      postDown: iface.postDown,
+      saveConfig: iface.saveConfig,
+    },
+    peers: config.peers.map((peer) => ({
+      publicKey: peer.publicKey,
+      hasPresharedKey: peer.presharedKey !== undefined,
+      allowedIps: peer.allowedIps,
+      endpoint: peer.endpoint,
+      persistentKeepalive: peer.persistentKeepalive,
+    })),
+  };
+}
+
+/** One line per issue, `path: message`, for error replies. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
