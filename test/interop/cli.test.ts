@@ -134,6 +134,24 @@ test('exit codes mean something: 1 refused, 2 usage, 3 no helper', { skip }, asy
   assert.match(out, /helper is not available/);
 });
 
+test('a user outside the phantommesh group gets exit code 4', { skip }, async () => {
+  const denied = await exec('setpriv', [
+    '--reuid=65534',
+    '--regid=65534',
+    '--clear-groups',
+    process.execPath,
+    CLI,
+    '--socket',
+    service.socketPath,
+    'list',
+  ]).then(
+    () => ({ code: 0, out: '' }),
+    (e: Error) => ({ code: Number(/exit (\d+)/.exec(e.message)?.[1]), out: e.message }),
+  );
+  assert.equal(denied.code, 4, denied.out);
+  assert.match(denied.out, /not authorized|permission/i);
+});
+
 test('logs shows what the helper did', { skip }, async () => {
   assert.match((await cli('logs')).out, /connecting office/);
 });

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
-import { connectHelper, HelperError, type HelperClient } from '../../../shared/src/control/client.ts';
+import { connectHelper, type HelperClient } from '../../../shared/src/control/client.ts';
+import { PhantomError } from '../../../shared/src/errors.ts';
 import type { HelperEvent, TunnelStatus } from '../../../shared/src/control/protocol.ts';
 import { DEFAULT_SOCKET_PATH } from '../service/paths.ts';
 import { genkey, genpsk, pubkey } from '../wireguard/keys.ts';
@@ -224,13 +225,10 @@ async function main(): Promise<number> {
   try {
     client = await connectHelper({ socketPath: values.socket, client: 'phantommesh-cli' });
   } catch (error) {
-    if (error instanceof HelperError && error.code === 'VERSION_MISMATCH') {
-      console.error(`phantommesh: ${error.message}`);
-      return EXIT.version;
-    }
-    if (error instanceof HelperError && error.code === 'NOT_AUTHORIZED') {
-      console.error(`phantommesh: ${error.message}`);
-      return EXIT.unauthorized;
+    const code = error instanceof PhantomError ? error.code : '';
+    if (code === 'VERSION_MISMATCH' || code === 'NOT_AUTHORIZED') {
+      console.error(`phantommesh: ${(error as Error).message}`);
+      return code === 'VERSION_MISMATCH' ? EXIT.version : EXIT.unauthorized;
     }
     console.error(
       `phantommesh: the PhantomMesh helper is not available at ${values.socket}: ${(error as Error).message}\n` +
@@ -254,8 +252,8 @@ main().then(
       process.exitCode = EXIT.usage;
       return;
     }
-    const helperError = error instanceof HelperError ? error : null;
     console.error(`phantommesh: ${(error as Error).message ?? String(error)}`);
-    process.exitCode = helperError?.code === 'NOT_AUTHORIZED' ? EXIT.unauthorized : EXIT.failed;
+    const code = error instanceof PhantomError ? error.code : '';
+    process.exitCode = code === 'NOT_AUTHORIZED' ? EXIT.unauthorized : EXIT.failed;
   },
 );

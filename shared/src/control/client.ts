@@ -61,9 +61,18 @@ export interface ConnectOptions {
   checkOwner?: boolean;
 }
 
+/** The socket (or its directory) is closed to this user: the kernel enforces the group. */
+function accessDenied(path: string): PhantomError {
+  return new PhantomError(
+    'NOT_AUTHORIZED',
+    `permission denied on ${path}: only root and members of its group may use the helper`,
+  );
+}
+
 async function checkSocket(path: string, checkOwner: boolean): Promise<void> {
   const info = await lstat(path).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') throw new PhantomError('HELPER_UNAVAILABLE', `${path} does not exist`);
+    if (error.code === 'EACCES') throw accessDenied(path);
     throw error;
   });
   if (!info.isSocket()) throw new PhantomError('HELPER_UNTRUSTED', `${path} is not a socket`);
@@ -82,13 +91,7 @@ function open(path: string): Promise<Socket> {
       resolve(socket);
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EACCES')
-        reject(
-          new PhantomError(
-            'NOT_AUTHORIZED',
-            `permission denied on ${path}: only root and members of its group may use the helper`,
-          ),
-        );
+      if (error.code === 'EACCES') reject(accessDenied(path));
       else if (error.code === 'ECONNREFUSED')
         reject(new PhantomError('HELPER_UNAVAILABLE', `nothing is listening on ${path}`));
       else reject(error);
