@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import {
   createTopology,
   exec,
+  execIn,
   genKeyPair,
   missingPrerequisites,
   startWireguardGo,
@@ -150,6 +151,59 @@ test('a user outside the phantommesh group gets exit code 4', { skip }, async ()
   );
   assert.equal(denied.code, 4, denied.out);
   assert.match(denied.out, /not authorized|permission/i);
+});
+
+test('a tunnel whose routes clash with one that is up is refused, naming both', { skip }, async () => {
+  const clashing = join(dir, 'clash.conf');
+  await writeFile(
+    clashing,
+    ourConfigText({ privateKey: ours.privateKey, peerPublicKey: ours.publicKey, endpoint: '198.51.100.9:1' }),
+  );
+  assert.equal((await cli('import', clashing)).code, 0);
+  assert.equal((await cli('up', 'office')).code, 0);
+  const refused = await cli('up', 'clash');
+  assert.equal(refused.code, 1);
+  assert.match(refused.out, /clash cannot be up with office: its AllowedIPs 192\.0\.2\.0\/24 overlaps/);
+  await cli('down');
+  await cli('delete', 'clash');
+});
+
+test(
+  'status --json carries the counters; the opt-in metrics endpoint serves them on loopback',
+  { skip },
+  async () => {
+    await cli('up', 'office');
+    try {
+      const status = JSON.parse((await cli('--json', 'status')).out) as {
+        tunnels: Array<{ counters: { handshakesCompleted: number; dropped: Record<string, number> } }>;
+      };
+      assert.ok(status.tunnels[0]!.counters.handshakesCompleted >= 1);
+      await service.client.call('settings.set', { metricsPort: 9586 });
+      const scraped = await execIn(topology.a.ns, process.execPath, [
+        '-e',
+        "fetch('http://127.0.0.1:9586/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
+      ]);
+      assert.match(scraped, /^phantommesh_handshakes_total\{tunnel="office"\} [1-9]/m);
+      assert.match(scraped, /^phantommesh_tunnel_connected\{tunnel="office"\} 1$/m);
+    } finally {
+      await service.client.call('settings.set', { metricsPort: null });
+      await cli('down');
+    }
+  },
+);
+
+test('diagnostics: sections for a bug report, and no secrets', { skip }, async () => {
+  const report = (await cli('diagnostics')).out;
+  for (const section of [
+    'versions',
+    'tunnel office (secrets removed)',
+    'ip rule',
+    'routes',
+    '/etc/resolv.conf',
+    'recent log',
+  ])
+    assert.ok(report.includes(`== ${section} ==`), `has ${section}`);
+  assert.ok(!report.includes(ours.privateKey));
 });
 
 test('logs shows what the helper did', { skip }, async () => {

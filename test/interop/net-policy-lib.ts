@@ -140,20 +140,10 @@ export async function addTunnelLink(
   ifname: string,
   peer: string,
 ): Promise<void> {
-  await exec('ip', [
-    'link',
-    'add',
-    ifname,
-    'netns',
-    client,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    peer,
-    'netns',
-    server,
-  ]);
+  // Fixed MAC addresses, so that link-local addresses (and so snapshots) survive re-creating it.
+  const [clientMac, serverMac] = ['02:00:00:00:00:02', '02:00:00:00:00:01'];
+  const link = [ifname, 'address', clientMac, 'netns', client, 'type', 'veth'];
+  await exec('ip', ['link', 'add', ...link, 'peer', 'name', peer, 'address', serverMac, 'netns', server]);
   for (const [ns, dev, v4, v6] of [
     [client, ifname, '192.0.2.2/24', '2001:db8:7::2/64'],
     [server, peer, '192.0.2.1/24', '2001:db8:7::1/64'],
@@ -203,7 +193,7 @@ export async function udpProbe(address: string, port: number, fwmark?: number): 
   });
   try {
     bind.send(Buffer.from('probe'), { address, port, family: address.includes(':') ? 6 : 4 });
-    const timer = setTimeout(() => answer('nothing'), 1500);
+    const timer = setTimeout(() => answer('nothing'), 1000);
     const result = await answered;
     clearTimeout(timer);
     return result;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import {
   createTopology,
+  exec,
   execIn,
   genKeyPair,
   missingPrerequisites,
@@ -18,6 +19,7 @@ import {
   type WireguardGo,
 } from '../lib/netns.ts';
 import { networkSnapshot, ORIGINAL_RESOLV_CONF, startService, type Service } from '../lib/service.ts';
+import { RUNNER } from '../lib/tunnel-pair.ts';
 
 const skip = missingPrerequisites() ?? false;
 const SERVER_PORT = 51820;
@@ -203,3 +205,36 @@ test(
       }
     }),
 );
+
+test('SIGTERM takes the tunnels down and gives the network back', { skip, timeout: 60_000 }, () =>
+  withWorld(async (world) => {
+    const before = await networkSnapshot(world.service);
+    await world.service.client.call('settings.set', { killSwitch: true });
+    await world.service.client.call('tunnels.connect', { name: TUNNEL });
+    await world.service.kill('SIGTERM');
+    assert.equal(world.service.process.child.exitCode, 0, 'a clean exit');
+    assert.match(world.service.process.output(), /stopping \(SIGTERM\)/);
+    assert.equal(await networkSnapshot(world.service), before);
+    await world.service.restart();
+  }),
+);
+
+test('serve refuses to run as anyone but root', { skip }, async () => {
+  const error = await exec('setpriv', [
+    '--reuid=65534',
+    '--regid=65534',
+    '--clear-groups',
+    process.execPath,
+    RUNNER,
+    'serve',
+    '--socket',
+    '/tmp/pm-nobody.sock',
+    '--state-dir',
+    '/tmp/pm-nobody-state',
+  ]).then(
+    () => assert.fail('serve should fail'),
+    (e: Error) => e.message,
+  );
+  assert.match(error, /exit 1/);
+  assert.match(error, /must run as root/);
+});

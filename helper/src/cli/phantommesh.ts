@@ -27,6 +27,8 @@ Tunnels (through the PhantomMesh helper service):
   kill-switch on|off        block all traffic outside the tunnel while one is up
   export NAME [--private-key]   print the wg-quick file (the private key only for root)
   delete NAME               delete a stored tunnel
+  diagnostics               a report for bug reports: versions, configs without secrets, routes,
+                            rules, DNS, recent log
 
 Keys (no helper needed):
   genkey | pubkey | genpsk  exactly as wg genkey | wg pubkey | wg genpsk
@@ -79,7 +81,8 @@ async function waitForConnected(
   ms: number,
 ): Promise<TunnelStatus | null> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => finish(null), ms);
+    // Unref: a failed connect must not keep the process waiting for this timer.
+    const timer = setTimeout(() => finish(null), ms).unref();
     const stop = client.onEvent((event: HelperEvent) => {
       if (event.type === 'tunnel-state' && event.status.name === name && event.status.state === 'connected')
         finish(event.status);
@@ -198,6 +201,10 @@ async function helperCommand(
         includePrivateKey: values['private-key'],
       });
       return print(json, exported, () => exported.text.trimEnd());
+    }
+    case 'diagnostics': {
+      const report = await client.call('diagnostics', {});
+      return print(json, report, () => report.text.trimEnd());
     }
     case 'delete': {
       const [name] = need(positionals, 1, 'NAME');

@@ -114,6 +114,7 @@ export class ActiveTunnel {
     }));
     const latest = Math.max(0, ...peers.map((peer) => peer.lastHandshakeWallMs));
     const main = peers.find((peer) => peer.endpoint);
+    const { stats } = this.tunnel.device;
     return {
       name: this.name,
       state: connection.state,
@@ -127,6 +128,13 @@ export class ActiveTunnel {
       rxBytes: peerStatus.reduce((sum, peer) => sum + peer.rxBytes, 0),
       txBytes: peerStatus.reduce((sum, peer) => sum + peer.txBytes, 0),
       peers: peerStatus,
+      counters: {
+        handshakesCompleted: stats.handshakesCompleted,
+        handshakeRetries: stats.handshakeRetries,
+        reconnects: this.reconnects,
+        dropped: Object.fromEntries(stats.droppedBy),
+        upSince: this.upSince,
+      },
     };
   }
 }

@@ -88,20 +88,17 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   const metrics: { server: MetricsServer | null } = { server: null };
   const collectMetrics = (): TunnelMetrics[] =>
-    manager.activeTunnels().map((active) => {
-      const status = active.status();
-      return {
-        name: active.name,
-        connected: status.state === 'connected',
-        upSince: active.upSince,
-        handshakesCompleted: active.tunnel.device.stats.handshakesCompleted,
-        handshakeRetries: active.tunnel.device.stats.handshakeRetries,
-        reconnects: active.reconnects,
-        rxBytes: BigInt(status.rxBytes),
-        txBytes: BigInt(status.txBytes),
-        dropped: active.tunnel.device.stats.droppedBy,
-      };
-    });
+    manager.statuses().map((status) => ({
+      name: status.name,
+      connected: status.state === 'connected',
+      upSince: status.counters?.upSince,
+      handshakesCompleted: status.counters?.handshakesCompleted ?? 0,
+      handshakeRetries: status.counters?.handshakeRetries ?? 0,
+      reconnects: status.counters?.reconnects ?? 0,
+      rxBytes: BigInt(status.rxBytes),
+      txBytes: BigInt(status.txBytes),
+      dropped: new Map(Object.entries(status.counters?.dropped ?? {})),
+    }));
   const applyMetricsPort = async (port: number | null) => {
     if (metrics.server?.port === port) return;
     await metrics.server?.close();

@@ -1,7 +1,6 @@
 // An opt-in Prometheus text endpoint on 127.0.0.1: only local scrapers, never the network.
 
 import { createServer, type Server } from 'node:http';
-import type { DropReason } from '../wireguard/stats.ts';
 
 export interface TunnelMetrics {
   name: string;
@@ -13,7 +12,7 @@ export interface TunnelMetrics {
   reconnects: number;
   rxBytes: bigint;
   txBytes: bigint;
-  dropped: ReadonlyMap<DropReason, number>;
+  dropped: ReadonlyMap<string, number>;
 }
 
 const escapeLabel = (value: string) =>

@@ -64,6 +64,18 @@ export const TunnelStatus = z.object({
   rxBytes: Count,
   txBytes: Count,
   peers: z.array(PeerStatus),
+  /** What the Prometheus endpoint exports, for `phantommesh status --json`. */
+  counters: z
+    .object({
+      handshakesCompleted: Count,
+      handshakeRetries: Count,
+      reconnects: Count,
+      /** Packets dropped, by reason (e.g. replayed, decryptFailed, noRoute). */
+      dropped: z.record(z.string(), Count),
+      /** When the tunnel was brought up. */
+      upSince: Time,
+    })
+    .optional(),
 });
 
 const IpPrefix = z.object({
