@@ -21,6 +21,7 @@ import {
   snapshotOf,
   startUdpEcho,
   udpProbe,
+  warmUp,
 } from './net-policy-lib.ts';
 
 interface Args {
@@ -139,6 +140,7 @@ if (requested) {
     const run = <T>(name: keyof typeof scenarios) => runInNamespace<T>(client, import.meta.url, name, args);
     type Probes = Awaited<ReturnType<typeof scenarios.probes>>;
 
+    await warmUp(client, ['203.0.113.9', '2001:db8:9::9']);
     const before = await snapshotOf(client);
     assert.deepEqual(await run<Probes>('probes'), {
       v4: '198.51.100.1',
@@ -150,6 +152,7 @@ if (requested) {
     await execIn(server, 'ping', ['-c', '1', '-W', '1', '-I', 'veth-b', '192.0.2.2']);
 
     assert.deepEqual(await run('enable'), { table: 51820, fwmark: 51820 });
+    await warmUp(client, ['203.0.113.9', '2001:db8:9::9']); // now through the tunnel
     for (const family of ['-4', '-6']) {
       const rules = await execIn(client, 'ip', [family, 'rule']);
       assert.match(rules, /^32765:\s+not from all fwmark 0xca6c lookup 51820\s*$/m, rules);

@@ -23,6 +23,7 @@ import {
   snapshotOf,
   startUdpEcho,
   udpProbe,
+  warmUp,
 } from './net-policy-lib.ts';
 
 interface Args {
@@ -111,6 +112,7 @@ if (requested) {
     ];
     const ping = (address: string) => execIn(client, 'ping', ['-c', '1', '-W', '1', address]);
 
+    await warmUp(client, ['198.51.100.2', '192.0.2.1', 'fd00:5::2', '2001:db8:7::1']);
     const before = await snapshotOf(client);
     assert.deepEqual(await probeAll(), expect(names), 'without the kill switch every probe is answered');
     const arrivedBefore = blockedNeverArrive();
@@ -133,6 +135,7 @@ if (requested) {
     await execIn(client, 'ip', ['link', 'del', ifname]);
     assert.deepEqual(await probeAll(), expect(['endpoint']));
     await addTunnelLink(client, server, ifname, 'pmsrv');
+    await warmUp(client, ['192.0.2.1', '2001:db8:7::1']); // through the tunnel: allowed
     assert.deepEqual(await probeAll(), expect(closed));
 
     // With the tunnel's fwmark, only the marked socket reaches the endpoint.

@@ -10,7 +10,7 @@ import { lstat, mkdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openBind } from '../../helper/src/conn/bind.ts';
-import { exec, execIn, spawnIn, type Spawned } from '../lib/netns.ts';
+import { exec, execIn, ping, spawnIn, type Spawned } from '../lib/netns.ts';
 
 const RESULT_MARK = 'PMT_RESULT ';
 
@@ -152,11 +152,14 @@ export async function addTunnelLink(
     await execIn(ns, 'ip', ['address', 'add', v6, 'dev', dev, 'nodad']);
     await execIn(ns, 'ip', ['link', 'set', dev, 'up']);
   }
+  // Proxy answers come without the kernel's default random delay of up to 0.8 s.
   await execIn(server, 'sysctl', [
     '-q',
     '-w',
     `net.ipv4.conf.${peer}.proxy_arp=1`,
+    `net.ipv4.neigh.${peer}.proxy_delay=0`,
     'net.ipv6.conf.all.proxy_ndp=1',
+    `net.ipv6.neigh.${peer}.proxy_delay=0`,
   ]);
 }
 
@@ -179,6 +182,12 @@ export async function startUdpEcho(ns: string, ports: number[]): Promise<Spawned
   const server = spawnIn(ns, process.execPath, ['-e', ECHO_SERVER, ...ports.map(String)]);
   await server.waitForLine(/^listening$/, 5000);
   return server;
+}
+
+/** Pings each address until one answer came back (ARP and neighbour discovery done), so that a probe
+ *  that gets no answer later says something about the firewall, not about a slow first packet. */
+export async function warmUp(ns: string, addresses: string[]): Promise<void> {
+  for (const address of addresses) await ping(ns, address);
 }
 
 /** In the child: sends one datagram from a fresh socket of the helper's own UDP code (marked with

@@ -141,7 +141,7 @@ test('usage errors exit with 2', { skip }, async () => {
     (e: Error) => e.message,
   );
   assert.match(error, /exit 2/);
-  assert.match(error, /usage: phantommesh-helper tunnel FILE\.conf/);
+  assert.match(error, /phantommesh-helper tunnel FILE\.conf/);
 });
 
 /** Brings a tunnel up from `text` in namespace A, hands its name to `check`, then stops it. */
