@@ -1,0 +1,129 @@
+// The app's one IPC contract: what the renderer may ask the main process (invoke) and what the main
+// process pushes to it (events). The preload exposes exactly this; the main process validates every
+// payload against it; the browser host carries the same messages over a WebSocket. No method ever
+// returns a private key: the renderer never sees one.
+
+import { z } from 'zod';
+import {
+  HelperEvent,
+  LogLine,
+  PublicTunnelConfig,
+  Settings as HelperSettings,
+  TunnelName,
+  TunnelStatus,
+  TunnelSummary,
+} from '../control/protocol.ts';
+
+const ConfigText = z.string().max(256 * 1024);
+const Empty = z.strictObject({});
+const ByName = z.strictObject({ name: TunnelName });
+
+/** How the app's link to the helper is doing; the UI shows each with its fix. */
+export const HelperConnection = z.object({
+  state: z.enum(['connecting', 'connected', 'unavailable', 'out-of-date', 'unauthorized']),
+  /** For people: what is wrong and what to do. */
+  message: z.string().optional(),
+  /** The app can offer to start or install the helper (Linux: through polkit). */
+  canFix: z.boolean(),
+});
+
+export const Theme = z.enum(['system', 'light', 'dark']);
+
+/** Settings of the app itself, kept per user (the helper's settings are system-wide). */
+export const AppSettings = z.object({
+  startAtLogin: z.boolean(),
+  /** The tunnel to connect when the app starts, or null. */
+  connectOnLaunch: TunnelName.nullable(),
+  closeToTray: z.boolean(),
+  theme: Theme,
+});
+
+export const invokes = {
+  'app.state': {
+    params: Empty,
+    result: z.object({ helper: HelperConnection, settings: AppSettings, version: z.string() }),
+  },
+  'app.settings.set': { params: z.strictObject(AppSettings.partial().shape), result: AppSettings },
+  /** Asks the OS to start (or install) the helper service; resolves once it was asked. */
+  'app.fixHelper': { params: Empty, result: Empty },
+  /** A native open-file dialog for .conf files; null when cancelled. */
+  'app.openConfigFile': {
+    params: Empty,
+    result: z.object({ name: z.string(), text: ConfigText }).nullable(),
+  },
+  /** A native save dialog, then the helper's diagnostics report written there; null when cancelled. */
+  'app.saveDiagnostics': { params: Empty, result: z.object({ path: z.string() }).nullable() },
+  /** A native save dialog for the tunnel's config without secrets. */
+  'app.exportTunnel': { params: ByName, result: z.object({ path: z.string() }).nullable() },
+  /** Opens one of the app's known links (help, issue tracker) in the browser. */
+  'app.openLink': { params: z.strictObject({ link: z.enum(['help', 'issues']) }), result: Empty },
+
+  'tunnels.list': { params: Empty, result: z.array(TunnelSummary) },
+  'tunnels.get': { params: ByName, result: z.object({ config: PublicTunnelConfig, status: TunnelStatus }) },
+  /** The config text without its PrivateKey line, for the editor. */
+  'tunnels.text': { params: ByName, result: z.object({ text: z.string() }) },
+  'tunnels.import': { params: z.strictObject({ name: TunnelName, text: ConfigText }), result: TunnelSummary },
+  'tunnels.create': { params: ByName, result: TunnelSummary },
+  'tunnels.update': { params: z.strictObject({ name: TunnelName, text: ConfigText }), result: TunnelSummary },
+  'tunnels.rename': {
+    params: z.strictObject({ name: TunnelName, newName: TunnelName }),
+    result: TunnelSummary,
+  },
+  'tunnels.delete': { params: ByName, result: Empty },
+  'tunnels.connect': { params: ByName, result: TunnelStatus },
+  'tunnels.disconnect': { params: z.strictObject({ name: TunnelName.optional() }), result: Empty },
+  status: { params: Empty, result: z.object({ tunnels: z.array(TunnelStatus), settings: HelperSettings }) },
+  'helperSettings.set': { params: z.strictObject(HelperSettings.partial().shape), result: HelperSettings },
+  'logs.tail': {
+    params: z.strictObject({ lines: z.number().int().min(1).max(2000).optional() }),
+    result: z.array(LogLine),
+  },
+} as const;
+
+/** What the main process pushes; the renderer's stores are fed only by these and by invoke results. */
+export const AppEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('helper-connection'), connection: HelperConnection }),
+  z.object({ type: z.literal('helper'), event: HelperEvent }),
+  z.object({ type: z.literal('app-settings'), settings: AppSettings }),
+  /** The OS asked to show a tunnel (tray menu, notification click). */
+  z.object({ type: z.literal('select-tunnel'), name: TunnelName }),
+]);
+
+export type HelperConnection = z.infer<typeof HelperConnection>;
+export type AppSettings = z.infer<typeof AppSettings>;
+export type Theme = z.infer<typeof Theme>;
+export type AppEvent = z.infer<typeof AppEvent>;
+export type InvokeName = keyof typeof invokes;
+export type InvokeParams<M extends InvokeName> = z.infer<(typeof invokes)[M]['params']>;
+export type InvokeResult<M extends InvokeName> = z.infer<(typeof invokes)[M]['result']>;
+
+/** The IPC channel names: one for calls, one for events. */
+export const INVOKE_CHANNEL = 'phantommesh:invoke';
+export const EVENT_CHANNEL = 'phantommesh:event';
+
+export function isInvokeName(name: unknown): name is InvokeName {
+  return typeof name === 'string' && Object.hasOwn(invokes, name);
+}
+
+/**
+ * The API the preload exposes as `window.phantommesh` (and the browser host's shim too).
+ * `invoke` rejects with an Error whose message is for people; `code`, `line` and `key` ride along
+ * for config errors so the editor can point at the line.
+ */
+export interface PhantomMeshApi {
+  invoke<M extends InvokeName>(method: M, params: InvokeParams<M>): Promise<InvokeResult<M>>;
+  onEvent(listener: (event: AppEvent) => void): () => void;
+}
+
+/** How an invoke failure crosses IPC (Electron keeps only `message` of a thrown Error). */
+export const InvokeFailure = z.object({
+  message: z.string(),
+  code: z.string(),
+  line: z.number().int().optional(),
+  key: z.string().optional(),
+});
+export type InvokeFailure = z.infer<typeof InvokeFailure>;
+
+/** The reply envelope of every invoke: a result or a failure, never a thrown Error. */
+export type InvokeReply<M extends InvokeName> =
+  { ok: true; result: InvokeResult<M> } | { ok: false; error: InvokeFailure };
