@@ -223,6 +223,16 @@ async function restoreFile(path: string, original: FileSnapshot): Promise<void> 
   }
 }
 
+/** File operations fail with Node's errors; the helper reports PhantomErrors. */
+async function onFile<T>(path: string, task: () => Promise<T>): Promise<T> {
+  try {
+    return await task();
+  } catch (error) {
+    if (error instanceof PhantomError) throw error;
+    throw new PhantomError('NET_CONFIG_FAILED', `${path}: ${(error as Error).message}`);
+  }
+}
+
 function perform(change: NetworkChange): Promise<void> {
   switch (change.kind) {
     case 'route':
@@ -241,7 +251,7 @@ function perform(change: NetworkChange): Promise<void> {
     case 'resolvconf':
       return addResolvconfRecord(change.record, change.content);
     case 'file':
-      return writeFileContent(change.path, change.content, change.original);
+      return onFile(change.path, () => writeFileContent(change.path, change.content, change.original));
   }
 }
 
@@ -274,9 +284,11 @@ async function revert(change: NetworkChange, others: NetworkChange[]): Promise<v
     }
     case 'file': {
       const newest = others.findLast((other) => sameTarget(other, change)) as typeof change | undefined;
-      return newest
-        ? writeFileContent(change.path, newest.content, change.original)
-        : restoreFile(change.path, change.original);
+      return onFile(change.path, () =>
+        newest
+          ? writeFileContent(change.path, newest.content, change.original)
+          : restoreFile(change.path, change.original),
+      );
     }
   }
 }
@@ -393,7 +405,10 @@ export class NetworkJournal {
       change = { ...request, original };
     } else if (request.kind === 'file') {
       const shared = this.#changes.find((old) => old.kind === 'file' && old.path === request.path);
-      const original = shared?.kind === 'file' ? shared.original : await snapshotFile(request.path);
+      const original =
+        shared?.kind === 'file'
+          ? shared.original
+          : await onFile(request.path, () => snapshotFile(request.path));
       change = { ...request, original };
     } else {
       change = request;

@@ -24,7 +24,6 @@ import { decodeKey, encodeKey } from '../../../shared/src/keys.ts';
 import type { NetworkJournal } from '../net/journal.ts';
 import { setKillSwitch } from '../net/killswitch_linux.ts';
 import { checkRunnable } from '../tunnel/runner.ts';
-import { resolveEndpoint } from '../tunnel/tunnel.ts';
 import { generatePrivateKey, publicKeyOf } from '../wireguard/crypto.ts';
 import { ActiveTunnel } from './active-tunnel.ts';
 import type { TunnelStore } from './store.ts';
@@ -267,17 +266,16 @@ export class TunnelManager {
    */
   async applyKillSwitch(): Promise<void> {
     const settings = this.options.settings();
-    const tunnels = await Promise.all(
-      [...this.active.values()].map(async (active) => ({
+    // The endpoints the device uses now: no DNS lookups here, which the kill switch may be blocking.
+    const tunnels = [...this.active.values()].map((active) => {
+      const { device } = active.tunnel;
+      return {
         ifname: active.name,
-        endpoints: await Promise.all(
-          active.config.peers.flatMap((peer) =>
-            peer.endpoint ? [resolveEndpoint(peer.endpoint.host, peer.endpoint.port)] : [],
-          ),
-        ),
+        endpoints: [...device.peers.values()].flatMap((peer) => (peer.endpoint ? [peer.endpoint] : [])),
         dns: active.config.interface.dns.filter((server) => parseIp(server) !== null),
-      })),
-    );
+        ...(device.fwmark ? { fwmark: device.fwmark } : {}),
+      };
+    });
     await setKillSwitch(this.options.journal, {
       enabled: settings.killSwitch && (tunnels.length > 0 || this.failedClosed),
       allowLan: settings.allowLan,
