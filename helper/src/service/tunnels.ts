@@ -64,6 +64,7 @@ export class TunnelManager {
    * blocked until the user disconnects, so a failure never turns into a leak.
    */
   failedClosed = false;
+  private killSwitchEndpoints = '';
 
   constructor(options: TunnelManagerOptions) {
     this.options = options;
@@ -286,6 +287,15 @@ export class TunnelManager {
   /** Once a second: connection checks, and tunnels whose interface vanished are taken down. */
   check(): void {
     for (const active of this.active.values()) active.connection.check();
+    // A peer that roamed to a new address must stay reachable through the kill switch.
+    const endpoints = this.activeTunnels()
+      .flatMap((active) => [...active.tunnel.device.peers.values()].map((peer) => peer.endpoint))
+      .map((endpoint) => (endpoint ? formatEndpoint(endpoint) : '-'))
+      .join(',');
+    if (endpoints !== this.killSwitchEndpoints && this.options.settings().killSwitch) {
+      this.killSwitchEndpoints = endpoints;
+      this.applyKillSwitch().catch((error: Error) => this.log(`kill switch: ${error.message}`));
+    }
   }
 
   networkChanged(): void {
