@@ -103,7 +103,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     if (metrics.server?.port === port) return;
     await metrics.server?.close();
     metrics.server = port === null ? null : await serveMetrics(port, collectMetrics);
-    if (metrics.server) say('helper', `Prometheus metrics on http://127.0.0.1:${metrics.server.port}/metrics`);
+    if (metrics.server)
+      say('helper', `Prometheus metrics on http://127.0.0.1:${metrics.server.port}/metrics`);
   };
 
   const diagnostics = async (): Promise<string> => {
