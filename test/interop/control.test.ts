@@ -275,7 +275,7 @@ test('without the group the socket is root only, and a stale socket is replaced'
       log: () => {},
       helperVersion: 'x',
     }),
-    { code: 'CONTROL_PATH_TAKEN' },
+    { code: 'SOCKET_PATH_TAKEN' },
   );
 });
 

@@ -2,8 +2,8 @@
 // app and the `phantommesh` CLI. Only root and members of one group may use it, which the socket
 // file's mode enforces at connect() and SO_PEERCRED checks again on every connection.
 
-import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { chmod, chown, mkdir } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ConfigError, PhantomError } from '../../../shared/src/errors.ts';
@@ -31,6 +31,7 @@ import {
   type Params,
   type Result,
 } from '../../../shared/src/control/protocol.ts';
+import { claimSocketPath, listenPrivately } from '../unix-listen.ts';
 import { groupId, isGroupMember, peerCredentials } from './peercred.ts';
 
 /** Per connection: a token bucket far above what a UI or a script needs, far below what hurts. */
@@ -97,46 +98,9 @@ function idOf(message: unknown): Id {
   return typeof id === 'number' || typeof id === 'string' ? id : null;
 }
 
-/** A socket that nobody answers on was left by a dead helper and is replaced. */
-async function claimPath(path: string): Promise<void> {
-  const info = await lstat(path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return null;
-    throw error;
-  });
-  if (!info) return;
-  if (!info.isSocket())
-    throw new PhantomError('CONTROL_PATH_TAKEN', `${path} exists and is not a socket; not replacing it`);
-  const live = await new Promise<boolean>((resolve, reject) => {
-    const probe = connect(path);
-    probe.on('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.on('error', (error: NodeJS.ErrnoException) =>
-      error.code === 'ECONNREFUSED' ? resolve(false) : reject(error),
-    );
-  });
-  if (live) throw new PhantomError('HELPER_RUNNING', `another helper is already serving ${path}`);
-  await unlink(path);
-}
-
-/**
- * listen() binds synchronously, so under umask 077 the socket is born 0700 root:root; only then is it
- * given to the group and opened to it, so it is never open to anyone else, not even for a moment.
- */
+/** Born 0600 root:root (see listenPrivately), then given to the group and opened to it. */
 async function listen(server: Server, path: string, gid: number | null): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    const umask = process.umask(0o077);
-    try {
-      server.listen(path, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    } finally {
-      process.umask(umask);
-    }
-  });
+  await listenPrivately(server, path);
   if (gid === null) {
     await chmod(path, 0o600);
     return;
@@ -372,7 +336,8 @@ export async function serveControl(options: ControlOptions): Promise<ControlServ
   };
 
   await mkdir(dirname(socketPath), { recursive: true, mode: 0o755 });
-  await claimPath(socketPath);
+  if (await claimSocketPath(socketPath))
+    throw new PhantomError('HELPER_RUNNING', `another helper is already serving ${socketPath}`);
   const server = createServer((socket) => {
     connections.add(socket);
     // Errors (a peer that vanished) end in 'close', which is all the server needs to know.

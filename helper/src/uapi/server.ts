@@ -1,12 +1,13 @@
 // The UAPI socket /var/run/wireguard/NAME.sock, where `wg` finds userspace implementations
 // (wireguard-go ipc/uapi_unix.go and device/uapi.go IpcHandle).
 
-import { mkdir, unlink } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { mkdir } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { formatGetResponse, parseSetRequest } from './protocol.ts';
 import { UapiError, type UapiDevice } from './types.ts';
+import { claimSocketPath, listenPrivately } from '../unix-listen.ts';
 
 const EINVAL = -22;
 const EPROTO = -71;
@@ -28,41 +29,6 @@ function checkName(name: string): void {
   const bytes = Buffer.byteLength(name);
   if (bytes === 0 || bytes > 15 || name === '.' || name === '..' || /[/:\s\0]/.test(name))
     throw new PhantomError('INVALID_INTERFACE_NAME', `${JSON.stringify(name)} is not a valid interface name`);
-}
-
-/** A socket that nobody answers on was left by a dead process and is removed, as wireguard-go does. */
-async function claimPath(path: string, name: string): Promise<void> {
-  const state = await new Promise<'free' | 'stale' | 'live'>((resolve, reject) => {
-    const probe = connect(path);
-    probe.on('connect', () => {
-      probe.destroy();
-      resolve('live');
-    });
-    probe.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') resolve('free');
-      else if (error.code === 'ECONNREFUSED') resolve('stale');
-      else reject(error);
-    });
-  });
-  if (state === 'live') throw new PhantomError('INTERFACE_EXISTS', `${name} is already served at ${path}`);
-  if (state === 'stale') await unlink(path);
-}
-
-function listen(server: Server, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    // listen() binds synchronously: under umask 077 the socket never exists open to others
-    // (whoever can connect controls the tunnel). wireguard-go does the same.
-    const umask = process.umask(0o077);
-    try {
-      server.listen(path, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    } finally {
-      process.umask(umask);
-    }
-  });
 }
 
 /**
@@ -128,7 +94,8 @@ export async function serveUapi(
   const log = options.log ?? (() => {});
   const path = join(directory, `${name}.sock`);
   await mkdir(directory, { recursive: true, mode: 0o755 });
-  await claimPath(path, name);
+  if (await claimSocketPath(path))
+    throw new PhantomError('INTERFACE_EXISTS', `${name} is already served at ${path}`);
 
   const respond = async (request: string[] | UapiError): Promise<string> => {
     try {
@@ -180,7 +147,7 @@ export async function serveUapi(
       socket.destroy();
     });
   });
-  await listen(server, path);
+  await listenPrivately(server, path);
   server.on('error', (error) => log(`UAPI listener: ${error.message}`));
 
   return {

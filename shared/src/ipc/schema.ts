@@ -4,17 +4,9 @@
 // returns a private key: the renderer never sees one.
 
 import { z } from 'zod';
-import {
-  HelperEvent,
-  LogLine,
-  PublicTunnelConfig,
-  Settings as HelperSettings,
-  TunnelName,
-  TunnelStatus,
-  TunnelSummary,
-} from '../control/protocol.ts';
+import { HelperEvent, MAX_CONFIG_TEXT, methods, TunnelName } from '../control/protocol.ts';
 
-const ConfigText = z.string().max(256 * 1024);
+const ConfigText = z.string().max(MAX_CONFIG_TEXT);
 const Empty = z.strictObject({});
 const ByName = z.strictObject({ name: TunnelName });
 
@@ -58,26 +50,21 @@ export const invokes = {
   /** Opens one of the app's known links (help, issue tracker) in the browser. */
   'app.openLink': { params: z.strictObject({ link: z.enum(['help', 'issues']) }), result: Empty },
 
-  'tunnels.list': { params: Empty, result: z.array(TunnelSummary) },
-  'tunnels.get': { params: ByName, result: z.object({ config: PublicTunnelConfig, status: TunnelStatus }) },
+  // The helper's own methods, passed through unchanged (export never includes the private key).
+  'tunnels.list': methods['tunnels.list'],
+  'tunnels.get': methods['tunnels.get'],
   /** The config text without its PrivateKey line, for the editor. */
   'tunnels.text': { params: ByName, result: z.object({ text: z.string() }) },
-  'tunnels.import': { params: z.strictObject({ name: TunnelName, text: ConfigText }), result: TunnelSummary },
-  'tunnels.create': { params: ByName, result: TunnelSummary },
-  'tunnels.update': { params: z.strictObject({ name: TunnelName, text: ConfigText }), result: TunnelSummary },
-  'tunnels.rename': {
-    params: z.strictObject({ name: TunnelName, newName: TunnelName }),
-    result: TunnelSummary,
-  },
-  'tunnels.delete': { params: ByName, result: Empty },
-  'tunnels.connect': { params: ByName, result: TunnelStatus },
-  'tunnels.disconnect': { params: z.strictObject({ name: TunnelName.optional() }), result: Empty },
-  status: { params: Empty, result: z.object({ tunnels: z.array(TunnelStatus), settings: HelperSettings }) },
-  'helperSettings.set': { params: z.strictObject(HelperSettings.partial().shape), result: HelperSettings },
-  'logs.tail': {
-    params: z.strictObject({ lines: z.number().int().min(1).max(2000).optional() }),
-    result: z.array(LogLine),
-  },
+  'tunnels.import': methods['tunnels.import'],
+  'tunnels.create': methods['tunnels.create'],
+  'tunnels.update': methods['tunnels.update'],
+  'tunnels.rename': methods['tunnels.rename'],
+  'tunnels.delete': methods['tunnels.delete'],
+  'tunnels.connect': methods['tunnels.connect'],
+  'tunnels.disconnect': methods['tunnels.disconnect'],
+  status: methods.status,
+  'helperSettings.set': methods['settings.set'],
+  'logs.tail': methods['logs.tail'],
 } as const;
 
 /** What the main process pushes; the renderer's stores are fed only by these and by invoke results. */
