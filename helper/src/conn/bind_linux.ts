@@ -7,6 +7,7 @@
 
 import dgram from 'node:dgram';
 import koffi from 'koffi';
+import { libcFunctions, strerror } from '../libc.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import type { Endpoint, Family } from '../../../shared/src/ip.ts';
 import type { Bind, BindOptions } from './bind.ts';
@@ -47,25 +48,18 @@ interface Libc {
     len: number,
   ) => number;
   close: (fd: number) => number;
-  strerror: (errno: number) => string;
 }
 
-let libc: Libc | undefined;
-
 // Loaded on first use so that merely importing this module works on every OS.
-function loadLibc(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
-  libc = {
+const loadLibc = libcFunctions((lib): Libc => {
+  return {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
     getsockname: lib.func('int getsockname(int fd, void *addr, void *len)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
     close: lib.func('int close(int fd)'),
-    strerror: lib.func('const char *strerror(int errnum)'),
   };
-  return libc;
-}
+});
 
 function setInt(c: Libc, fd: number, level: number, name: number, value: number): number {
   return c.setsockopt(fd, level, name, new Int32Array([value]), 4) < 0 ? koffi.errno() : 0;
@@ -104,23 +98,23 @@ function boundPort(c: Libc, fd: number): number {
   return address.readUInt16BE(2);
 }
 
-function bindError(c: Libc, family: Family, port: number, errno: number): PhantomError {
+function bindError(family: Family, port: number, errno: number): PhantomError {
   if (errno === EADDRINUSE) return new PhantomError('PORT_IN_USE', `UDP port ${port} is already in use`);
-  return new PhantomError('BIND_FAILED', `binding UDP port ${port} over IPv${family}: ${c.strerror(errno)}`);
+  return new PhantomError('BIND_FAILED', `binding UDP port ${port} over IPv${family}: ${strerror(errno)}`);
 }
 
 /** Binds both families; IPv6 is left out only where the kernel has no IPv6 at all. */
 function bindPair(c: Libc, port: number): { v4: number; v6: number | undefined } {
   for (let attempt = 1; ; attempt++) {
     const v4 = bindSocket(c, 4, port);
-    if (v4 < 0) throw bindError(c, 4, port, -v4);
+    if (v4 < 0) throw bindError(4, port, -v4);
     const actual = boundPort(c, v4);
     const v6 = bindSocket(c, 6, actual);
     if (v6 >= 0) return { v4, v6 };
     if (-v6 === EAFNOSUPPORT) return { v4, v6: undefined };
     c.close(v4);
     if (-v6 === EADDRINUSE && port === 0 && attempt < RANDOM_PORT_ATTEMPTS) continue;
-    throw bindError(c, 6, actual, -v6);
+    throw bindError(6, actual, -v6);
   }
 }
 
@@ -244,7 +238,7 @@ class LinuxBind implements Bind {
       const errno = koffi.errno();
       throw new PhantomError(
         errno === EPERM ? 'PERMISSION_DENIED' : 'FWMARK_FAILED',
-        `setting fwmark ${mark} on UDP port ${this.port}: ${this.#libc.strerror(errno)}`,
+        `setting fwmark ${mark} on UDP port ${this.port}: ${strerror(errno)}`,
       );
     }
   }

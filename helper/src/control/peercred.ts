@@ -14,6 +14,7 @@
 import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import koffi from 'koffi';
+import { libcFunctions, strerror } from '../libc.ts';
 import { NotSupportedError, PhantomError } from '../../../shared/src/errors.ts';
 
 const SOL_SOCKET = 1;
@@ -33,21 +34,15 @@ type Async = (...args: unknown[]) => Promise<number>;
 
 interface Libc {
   getsockopt: (fd: number, level: number, name: number, value: Int32Array, length: Uint32Array) => number;
-  strerror: (errno: number) => string;
   getpwuid_r: Async;
   getgrnam_r: Async;
   getgrouplist: Async;
 }
 
-let libc: Libc | undefined;
-
 // Loaded on first use so that merely importing this module works on every OS. The NSS lookups run
 // on koffi's worker threads (they are reentrant) because NSS may ask a network directory (sssd, LDAP)
 // and the helper's event loop must not wait for it.
-function loadLibc(): Libc {
-  if (process.platform !== 'linux') throw new NotSupportedError('Checking control clients');
-  if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
+const declareLibc = libcFunctions((lib): Libc => {
   const passwd = koffi.struct({
     pw_name: 'char *',
     pw_passwd: 'char *',
@@ -64,9 +59,8 @@ function loadLibc(): Libc {
     gr_mem: 'void *',
   });
   const asyncOf = (fn: ReturnType<typeof lib.func>) => promisify(fn.async) as Async;
-  libc = {
+  return {
     getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *length)'),
-    strerror: lib.func('const char *strerror(int errnum)'),
     getpwuid_r: asyncOf(
       lib.func('getpwuid_r', 'int', [
         'uint32_t',
@@ -89,7 +83,11 @@ function loadLibc(): Libc {
       lib.func('int getgrouplist(const char *user, uint32_t group, void *groups, void *count)'),
     ),
   };
-  return libc;
+});
+
+function loadLibc(): Libc {
+  if (process.platform !== 'linux') throw new NotSupportedError('Checking control clients');
+  return declareLibc();
 }
 
 export function peerCredentials(socket: Socket): PeerCredentials {
@@ -104,7 +102,7 @@ export function peerCredentials(socket: Socket): PeerCredentials {
   const ucred = new Int32Array(3);
   const length = new Uint32Array([ucred.byteLength]);
   if (c.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ucred, length) !== 0)
-    throw new PhantomError('PEER_UNKNOWN', `cannot identify the client: ${c.strerror(koffi.errno())}`);
+    throw new PhantomError('PEER_UNKNOWN', `cannot identify the client: ${strerror(koffi.errno())}`);
   return { pid: ucred[0]!, uid: ucred[1]! >>> 0, gid: ucred[2]! >>> 0 };
 }
 
@@ -122,7 +120,7 @@ async function lookup<T>(
     // The strings of the record point into the buffer; koffi decodes them when the call completes.
     const status = await call(record, Buffer.alloc(size), found);
     if (status === ERANGE) continue;
-    if (status !== 0) throw new PhantomError('USER_LOOKUP_FAILED', `${what}: ${loadLibc().strerror(status)}`);
+    if (status !== 0) throw new PhantomError('USER_LOOKUP_FAILED', `${what}: ${strerror(status)}`);
     return found[0] === null ? null : record;
   }
   throw new PhantomError('USER_LOOKUP_FAILED', `${what}: the answer is over ${MAX_BUFFER} bytes`);

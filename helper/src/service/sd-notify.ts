@@ -3,6 +3,7 @@
 // through libc so that the helper needs no libsystemd, which not every distribution installs.
 
 import koffi from 'koffi';
+import { libcFunctions, strerror } from '../libc.ts';
 import { endianness } from 'node:os';
 import { NotSupportedError, PhantomError } from '../../../shared/src/errors.ts';
 
@@ -17,25 +18,18 @@ interface Libc {
   socket: (domain: number, type: number, protocol: number) => number;
   sendto: (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
   close: (fd: number) => number;
-  strerror: (errno: number) => string;
 }
 
-let libc: Libc | undefined;
-
 // Loaded on first use so that merely importing this module works on every OS.
-function loadLibc(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
-  libc = {
+const loadLibc = libcFunctions((lib): Libc => {
+  return {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     sendto: lib.func(
       'long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
     ),
     close: lib.func('int close(int fd)'),
-    strerror: lib.func('const char *strerror(int errnum)'),
   };
-  return libc;
-}
+});
 
 const failure = (target: string, problem: string) =>
   new PhantomError('SD_NOTIFY_FAILED', `cannot notify systemd at NOTIFY_SOCKET=${target}: ${problem}`);
@@ -68,11 +62,11 @@ export function sdNotify(state: string): boolean {
   const address = socketAddress(target);
   const c = loadLibc();
   const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw failure(target, c.strerror(koffi.errno()));
+  if (fd < 0) throw failure(target, strerror(koffi.errno()));
   try {
     const message = Buffer.from(state);
     if (c.sendto(fd, message, message.length, MSG_NOSIGNAL, address, address.length) < 0)
-      throw failure(target, c.strerror(koffi.errno()));
+      throw failure(target, strerror(koffi.errno()));
   } finally {
     c.close(fd);
   }

@@ -2,6 +2,7 @@
 // that libuv polls on the main loop. IFF_NO_PI makes every read and write exactly one bare IP packet.
 
 import koffi from 'koffi';
+import { libcFunctions, strerror } from '../libc.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import type { Tun } from './tun.ts';
 
@@ -38,7 +39,6 @@ interface Libc {
   read: (fd: number, buf: Buffer, count: number) => number;
   write: (fd: number, buf: Uint8Array, count: number) => number;
   close: (fd: number) => number;
-  strerror: (errno: number) => string;
   if_nametoindex: (name: string) => number;
 }
 
@@ -51,24 +51,18 @@ interface PollHandle {
 // kernel flags EPOLLERR on the fd.
 type Poll = (fd: number, options: { readable: boolean }, callback: (status: number) => void) => PollHandle;
 
-let libc: Libc | undefined;
-
 // Loaded on first use so that merely importing this module works on every OS.
-function loadLibc(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
-  libc = {
+const loadLibc = libcFunctions((lib): Libc => {
+  return {
     // open and ioctl are variadic in C and must be declared so: the ABI differs on some platforms.
     open: lib.func('int open(const char *path, int flags, ...)'),
     ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
     read: lib.func('long read(int fd, void *buf, size_t count)'),
     write: lib.func('long write(int fd, const void *buf, size_t count)'),
     close: lib.func('int close(int fd)'),
-    strerror: lib.func('const char *strerror(int errnum)'),
     if_nametoindex: lib.func('unsigned int if_nametoindex(const char *ifname)'),
   };
-  return libc;
-}
+});
 
 // The kernel's dev_valid_name(), plus '%': TUNSETIFF would treat "tun%d" as a template and pick a
 // name of its own.
@@ -86,20 +80,20 @@ function checkName(name: string): void {
     );
 }
 
-function openError(name: string, step: string, errno: number, c: Libc): PhantomError {
+function openError(name: string, step: string, errno: number): PhantomError {
   switch (errno) {
     case EPERM:
     case EACCES:
       return new PhantomError(
         'PERMISSION_DENIED',
-        `creating TUN interface ${name} needs root (CAP_NET_ADMIN): ${step}: ${c.strerror(errno)}`,
+        `creating TUN interface ${name} needs root (CAP_NET_ADMIN): ${step}: ${strerror(errno)}`,
       );
     case ENOENT:
     case ENODEV:
     case ENXIO:
       return new PhantomError(
         'TUN_UNAVAILABLE',
-        `/dev/net/tun is missing or has no driver (is the tun module loaded?): ${c.strerror(errno)}`,
+        `/dev/net/tun is missing or has no driver (is the tun module loaded?): ${strerror(errno)}`,
       );
     case EBUSY:
     case EINVAL:
@@ -108,7 +102,7 @@ function openError(name: string, step: string, errno: number, c: Libc): PhantomE
     default:
       return new PhantomError(
         'TUN_OPEN_FAILED',
-        `opening TUN interface ${name}: ${step}: ${c.strerror(errno)}`,
+        `opening TUN interface ${name}: ${step}: ${strerror(errno)}`,
       );
   }
 }
@@ -123,14 +117,14 @@ export function openTunLinux(name: string): Tun {
     throw new PhantomError('TUN_NAME_TAKEN', `a network interface named ${name} already exists`);
 
   const fd = c.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw openError(name, 'open /dev/net/tun', koffi.errno(), c);
+  if (fd < 0) throw openError(name, 'open /dev/net/tun', koffi.errno());
   const ifr = Buffer.alloc(IFREQ_SIZE);
   ifr.write(name, 0, 'utf8');
   ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI, IFNAMSIZ); // ifr_flags: host order, little-endian on our targets
   if (c.ioctl(fd, TUNSETIFF, 'void *', ifr) < 0) {
     const errno = koffi.errno();
     c.close(fd);
-    throw openError(name, 'TUNSETIFF', errno, c);
+    throw openError(name, 'TUNSETIFF', errno);
   }
   return new LinuxTun(name, fd, c);
 }
@@ -184,7 +178,7 @@ class LinuxTun implements Tun {
       this.#shut(
         errno === EBADFD
           ? `interface ${this.name} was deleted`
-          : `reading ${this.name} failed: ${this.#libc.strerror(errno)}`,
+          : `reading ${this.name} failed: ${strerror(errno)}`,
       );
       return;
     }
