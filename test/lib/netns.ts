@@ -65,7 +65,8 @@ export function execIn(
 
 /** A long-running process started inside a namespace, with its output captured line by line. */
 export interface Spawned {
-  readonly ns: string;
+  /** null: started in the test's own namespace. */
+  readonly ns: string | null;
   readonly child: ChildProcess;
   /** Resolves once the process has exited and its output is read: the exit code, null after a signal. */
   readonly exited: Promise<number | null>;
@@ -80,14 +81,16 @@ export interface Spawned {
 
 const keptLines = 5000;
 
+/** Starts `cmd` inside namespace `ns`, or in the test's own namespace when `ns` is null. */
 export function spawnIn(
-  ns: string,
+  ns: string | null,
   cmd: string,
   args: readonly string[],
   opts: { env?: NodeJS.ProcessEnv } = {},
 ): Spawned {
-  const label = `${[basename(cmd), ...args].join(' ')} (in ${ns})`;
-  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
+  const label = `${[basename(cmd), ...args].join(' ')} (in ${ns ?? 'this namespace'})`;
+  const command = ns === null ? [cmd, ...args] : ['ip', 'netns', 'exec', ns, cmd, ...args];
+  const child = spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: opts.env ?? process.env,
   });
@@ -183,7 +186,7 @@ export function removeOnCleanup(ns: string, path: string): void {
 }
 
 async function release(owned: (ns: string) => boolean): Promise<void> {
-  await Promise.all([...running].filter((p) => owned(p.ns)).map((p) => p.stop()));
+  await Promise.all([...running].filter((p) => p.ns !== null && owned(p.ns)).map((p) => p.stop()));
   for (const [path, ns] of leftovers) {
     if (!owned(ns)) continue;
     leftovers.delete(path);
