@@ -84,9 +84,7 @@ export type InvokeName = keyof typeof invokes;
 export type InvokeParams<M extends InvokeName> = z.infer<(typeof invokes)[M]['params']>;
 export type InvokeResult<M extends InvokeName> = z.infer<(typeof invokes)[M]['result']>;
 
-/** The IPC channel names: one for calls, one for events. */
-export const INVOKE_CHANNEL = 'phantommesh:invoke';
-export const EVENT_CHANNEL = 'phantommesh:event';
+export { EVENT_CHANNEL, INVOKE_CHANNEL } from './channels.ts';
 
 export function isInvokeName(name: unknown): name is InvokeName {
   return typeof name === 'string' && Object.hasOwn(invokes, name);

@@ -1,0 +1,82 @@
+// The Platform of the Electron app: native dialogs, the user's browser, login items, notifications and
+// the OS's way of starting the helper.
+
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { app, dialog, Notification, shell, type BrowserWindow } from 'electron';
+import { PhantomError } from '../../shared/src/errors.ts';
+import { fixHelper } from './fix-helper.ts';
+import { isAllowedLink } from './links.ts';
+import { setStartAtLogin } from './login-item.ts';
+import type { AppNotification } from './notifications.ts';
+import type { Platform } from './platform.ts';
+
+export interface ElectronPlatformOptions {
+  /** The window dialogs belong to, when there is one. */
+  window: () => BrowserWindow | null;
+  /** A notification about a tunnel was clicked. */
+  onNotificationClick: (notification: AppNotification) => void;
+}
+
+/** The command that starts this app: packaged, its executable; in development, Electron and the app. */
+function appCommand(): string[] {
+  return app.isPackaged ? [process.execPath] : [process.execPath, app.getAppPath()];
+}
+
+function helperHint(): string {
+  return process.platform === 'linux'
+    ? 'Start it from here (an administrator password is needed), or run: sudo systemctl start phantommesh-helper'
+    : 'Reinstall PhantomMesh to install it again.';
+}
+
+export function electronPlatform(options: ElectronPlatformOptions): Platform {
+  const parent = () => options.window() ?? undefined;
+  return {
+    canFixHelper: process.platform === 'linux',
+    helperHint: helperHint(),
+    fixHelper: () => fixHelper(process.resourcesPath),
+    async chooseConfigFile() {
+      const dialogOptions: Electron.OpenDialogOptions = {
+        title: 'Import a WireGuard configuration',
+        properties: ['openFile'],
+        filters: [
+          { name: 'WireGuard configuration', extensions: ['conf'] },
+          { name: 'All files', extensions: ['*'] },
+        ],
+      };
+      const window = parent();
+      const result = window
+        ? await dialog.showOpenDialog(window, dialogOptions)
+        : await dialog.showOpenDialog(dialogOptions);
+      return result.canceled ? null : (result.filePaths[0] ?? null);
+    },
+    async saveText(name, text) {
+      const dialogOptions: Electron.SaveDialogOptions = { defaultPath: join(app.getPath('downloads'), name) };
+      const window = parent();
+      const result = window
+        ? await dialog.showSaveDialog(window, dialogOptions)
+        : await dialog.showSaveDialog(dialogOptions);
+      if (result.canceled || !result.filePath) return null;
+      await writeFile(result.filePath, text);
+      return result.filePath;
+    },
+    async openExternal(url) {
+      // The controller only passes LINKS; checked again here because this is the one door to the browser.
+      if (!isAllowedLink(url)) throw new PhantomError('FORBIDDEN', `not one of the app's links: ${url}`);
+      await shell.openExternal(url);
+    },
+    setStartAtLogin: (enabled) =>
+      setStartAtLogin(enabled, {
+        platform: process.platform,
+        env: process.env,
+        command: appCommand(),
+        loginItems: app,
+      }),
+    notify(notification) {
+      if (!Notification.isSupported()) return;
+      const shown = new Notification({ title: notification.title, body: notification.body });
+      shown.on('click', () => options.onNotificationClick(notification));
+      shown.show();
+    },
+  };
+}

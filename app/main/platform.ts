@@ -1,0 +1,21 @@
+// What the controller needs from the desktop it runs on. Electron provides it in the app
+// (electron-platform.ts); the browser host provides a development stand-in (app/web/platform.ts).
+
+import type { AppNotification } from './notifications.ts';
+
+export interface Platform {
+  /** Whether fixHelper can start or install the helper here (HelperConnection.canFix). */
+  readonly canFixHelper: boolean;
+  /** How to get the helper running here. */
+  readonly helperHint: string;
+  /** Asks the OS to start (or install) the helper service; resolves once it was asked. */
+  fixHelper(): Promise<void>;
+  /** Lets the user pick a WireGuard configuration file; its path, or null when cancelled. */
+  chooseConfigFile(): Promise<string | null>;
+  /** Lets the user save `text` (suggested file name `name`); the path written, or null when cancelled. */
+  saveText(name: string, text: string): Promise<string | null>;
+  /** Opens a URL from the app's allowlist (links.ts) in the user's browser. */
+  openExternal(url: string): Promise<void>;
+  setStartAtLogin(enabled: boolean): Promise<void>;
+  notify(notification: AppNotification): void;
+}

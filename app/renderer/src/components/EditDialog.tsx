@@ -1,0 +1,133 @@
+// "Edit": the tunnel's text from tunnels.text (without PrivateKey: the helper keeps the key) in the
+// line-numbered editor, checked as you type, saved with tunnels.update.
+
+import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
+import { failure, invoke, sentence, type Failure } from '../api.ts';
+import { configProblems, helperProblem, type EditorProblem } from '../lib/config.ts';
+import { isActive } from '../lib/format.ts';
+import { closeDialog, notify } from '../stores/feed.ts';
+import { useTunnels } from '../stores/stores.ts';
+import { strings } from '../strings.ts';
+import { ConfigEditor, ProblemList, type ConfigEditorHandle } from './ConfigEditor.tsx';
+import { Dialog } from './Dialog.tsx';
+import { CheckIcon, LockIcon, Spinner } from './icons.tsx';
+
+const t = strings.editDialog;
+
+export function EditDialog({ name }: { name: string }) {
+  const [text, setText] = useState<string | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [helperError, setHelperError] = useState<Failure | null>(null);
+  const [busy, setBusy] = useState(false);
+  const editor = useRef<ConfigEditorHandle>(null);
+  const ids = { text: useId(), problems: useId() };
+  const active = useTunnels((state) => isActive(state.statuses[name]?.state ?? 'disconnected'));
+
+  useEffect(() => {
+    let live = true;
+    invoke('tunnels.text', { name }).then(
+      (result) => live && setText(result.text),
+      (error: unknown) => live && setLoadError(sentence(failure(error).message)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [name]);
+
+  // The text arrives after the dialog opened: put the caret in it then.
+  const loaded = text !== null;
+  useEffect(() => {
+    if (loaded) editor.current?.goToLine(1);
+  }, [loaded]);
+
+  const problems = useMemo<EditorProblem[]>(() => {
+    const list = text === null ? [] : configProblems(text, 'edit');
+    if (helperError?.line !== undefined && !list.some((problem) => problem.line === helperError.line))
+      return [...list, helperProblem(helperError.message, helperError.line)];
+    return list;
+  }, [text, helperError]);
+
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    if (text === null) return;
+    if (problems.length > 0) {
+      editor.current?.goToLine(problems[0].line);
+      return;
+    }
+    setBusy(true);
+    setHelperError(null);
+    try {
+      await invoke('tunnels.update', { name, text });
+      closeDialog();
+      notify(t.saved(name));
+    } catch (error) {
+      setBusy(false);
+      setHelperError(failure(error));
+    }
+  };
+
+  const generalError = helperError && helperError.line === undefined ? sentence(helperError.message) : null;
+
+  return (
+    <Dialog title={t.title(name)} onClose={closeDialog} size="large" busy={busy}>
+      {text === null ? (
+        loadError ? (
+          <p role="alert" className="field-error">
+            {loadError}
+          </p>
+        ) : (
+          <p className="loading-line">
+            <Spinner />
+            {t.loading}
+          </p>
+        )
+      ) : (
+        <form className="form" onSubmit={save} noValidate>
+          <p className="note">
+            <LockIcon size={16} />
+            {t.keyKept}
+          </p>
+          {active && <p className="note note-warning">{t.reconnectNote}</p>}
+          <ConfigEditor
+            ref={editor}
+            id={ids.text}
+            label={t.configuration}
+            value={text}
+            onChange={(value) => {
+              setText(value);
+              setHelperError(null);
+            }}
+            problems={problems}
+            describedBy={ids.problems}
+            rows={16}
+          />
+          <ProblemList
+            id={ids.problems}
+            title={t.errorsTitle(problems.length)}
+            problems={problems}
+            onGoTo={(line) => editor.current?.goToLine(line)}
+          />
+          {problems.length === 0 && !generalError && (
+            <p className="valid-line">
+              <CheckIcon size={16} />
+              {t.valid}
+            </p>
+          )}
+          {generalError && (
+            <p role="alert" className="field-error">
+              {generalError}
+            </p>
+          )}
+          <div className="dialog-actions">
+            <button type="button" className="button button-secondary" onClick={closeDialog} disabled={busy}>
+              {strings.dialog.cancel}
+            </button>
+            <button type="submit" className="button button-primary" disabled={busy} aria-busy={busy}>
+              {busy ? t.saving : t.save}
+            </button>
+          </div>
+        </form>
+      )}
+    </Dialog>
+  );
+}

@@ -1,0 +1,83 @@
+// What to show while the app cannot use the helper: one full-width panel per state, each with its
+// fix. `compact` is the banner form used above the Settings page.
+
+import { useShallow } from 'zustand/react/shallow';
+import { fixHelper } from '../stores/feed.ts';
+import { useHelper } from '../stores/stores.ts';
+import { strings } from '../strings.ts';
+import { AlertIcon, LockIcon, PowerIcon, RefreshIcon, Spinner } from './icons.tsx';
+
+const t = strings.helper;
+
+export function HelperGate({ compact = false }: { compact?: boolean }) {
+  const { connection, bridgeError, fixing, fixRequested, fixError } = useHelper(
+    useShallow((state) => ({
+      connection: state.connection,
+      bridgeError: state.bridgeError,
+      fixing: state.fixing,
+      fixRequested: state.fixRequested,
+      fixError: state.fixError,
+    })),
+  );
+
+  let icon = <Spinner />;
+  let title: string = t.connectingTitle;
+  let body: string = connection.message ?? t.connectingBody;
+  let tone = 'info';
+  if (bridgeError) {
+    icon = <AlertIcon size={28} />;
+    title = t.bridgeMissingTitle;
+    body = `${t.bridgeMissingBody} (${bridgeError})`;
+    tone = 'error';
+  } else if (connection.state === 'unavailable') {
+    icon = <PowerIcon size={28} />;
+    title = t.unavailableTitle;
+    body = connection.message ?? t.unavailableBody;
+    tone = 'error';
+  } else if (connection.state === 'out-of-date') {
+    icon = <RefreshIcon size={28} />;
+    title = t.outOfDateTitle;
+    body = connection.message ?? t.outOfDateBody;
+    tone = 'warning';
+  } else if (connection.state === 'unauthorized') {
+    icon = <LockIcon size={28} />;
+    title = t.unauthorizedTitle;
+    body = connection.message ?? t.unauthorizedBody;
+    tone = 'warning';
+  }
+  const canStart = !bridgeError && connection.state === 'unavailable' && connection.canFix;
+
+  return (
+    <section
+      className={compact ? `helper-banner helper-${tone}` : `helper-page helper-${tone}`}
+      aria-labelledby="helper-title"
+      aria-busy={connection.state === 'connecting' && !bridgeError}
+    >
+      <div className="helper-icon">{icon}</div>
+      <div className="helper-text">
+        {compact ? <h4 id="helper-title">{title}</h4> : <h2 id="helper-title">{title}</h2>}
+        <p>{body}</p>
+        {compact && <p className="muted">{t.settingsNeedHelper}</p>}
+        {canStart && (
+          <div className="helper-actions">
+            <button
+              type="button"
+              className="button button-primary"
+              onClick={() => void fixHelper()}
+              disabled={fixing}
+              aria-busy={fixing}
+            >
+              {fixing ? t.startingHelper : t.startHelper}
+            </button>
+          </div>
+        )}
+        {fixRequested && <p aria-live="polite">{t.startRequested}</p>}
+        {fixError && (
+          <p role="alert" className="field-error">
+            {fixError}
+          </p>
+        )}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,269 @@
+// Every string the renderer shows to people, in one place so it can be translated. Functions take
+// the values they interpolate; nothing else in the renderer writes user-facing English.
+// Pure module (no DOM), so the unit tests can import it.
+
+const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
+export const strings = {
+  appName: 'PhantomMesh',
+
+  nav: {
+    label: 'Sections',
+    tunnels: 'Tunnels',
+    logs: 'Logs',
+    settings: 'Settings',
+  },
+
+  overall: {
+    label: 'VPN status',
+    connected: (names: string[]) =>
+      names.length === 1 ? `Connected: ${names[0]}` : `Connected: ${names.length} tunnels`,
+    connecting: 'Connecting…',
+    reconnecting: 'Reconnecting…',
+    disconnected: 'Not connected',
+    error: 'Connection failed',
+    helperDown: 'Helper unavailable',
+    helperConnecting: 'Waiting for the helper',
+  },
+
+  state: {
+    connected: 'Connected',
+    connecting: 'Connecting…',
+    reconnecting: 'Reconnecting…',
+    reconnectingAttempt: (attempt: number, seconds: number | string) =>
+      `Reconnecting (attempt ${attempt}, next in ${seconds} s)`,
+    disconnected: 'Disconnected',
+    disconnecting: 'Disconnecting…',
+    error: 'Connection failed',
+  },
+
+  helper: {
+    connectingTitle: 'Connecting to the helper…',
+    connectingBody: 'PhantomMesh is reaching its background service.',
+    unavailableTitle: 'PhantomMesh helper is not running',
+    unavailableBody:
+      'The helper is the background service that sets up tunnels. Without it, nothing can connect.',
+    startHelper: 'Start helper',
+    startingHelper: 'Starting…',
+    startRequested: 'Asked the system to start the helper. This page updates once it answers.',
+    outOfDateTitle: 'Helper out of date',
+    outOfDateBody: 'The helper and the app are different versions. Install the same version of both.',
+    unauthorizedTitle: 'Not allowed to use the helper',
+    unauthorizedBody: 'Your account is not allowed to control the helper.',
+    bridgeMissingTitle: 'The app could not start its connection',
+    bridgeMissingBody: 'The window has no link to the PhantomMesh app. Restart PhantomMesh.',
+    settingsNeedHelper: 'These settings are kept by the helper and can be changed once it is running.',
+  },
+
+  tunnels: {
+    listLabel: 'Tunnels',
+    loading: 'Loading tunnels…',
+    loadFailed: 'Could not load your tunnels',
+    retry: 'Try again',
+    emptyTitle: 'No tunnels yet',
+    emptyBody:
+      'Import a WireGuard configuration file from your VPN provider or server, or create a new tunnel with a fresh key pair.',
+    dropHint: 'You can also drop a .conf file anywhere in this window.',
+    importTunnel: 'Import tunnel',
+    createTunnel: 'Create tunnel',
+    noSelection: 'Select a tunnel to see its details.',
+  },
+
+  detail: {
+    connect: 'Connect',
+    disconnect: 'Disconnect',
+    edit: 'Edit',
+    exportTunnel: 'Export',
+    delete: 'Delete',
+    actions: 'Tunnel actions',
+    exported: (path: string) => `Exported to ${path}`,
+    exportFailed: (message: string) => `Could not export: ${message}`,
+    connectFailed: (message: string) => `Could not connect: ${message}`,
+    disconnectFailed: (message: string) => `Could not disconnect: ${message}`,
+    addresses: 'Addresses',
+    endpoint: 'Endpoint',
+    latestHandshake: 'Latest handshake',
+    received: 'Received',
+    sent: 'Sent',
+    none: 'None',
+    never: 'Never',
+    traffic: 'Traffic',
+    trafficLabel: (rx: string, tx: string) =>
+      `Traffic over the last 60 seconds. Now receiving ${rx}, sending ${tx}.`,
+    trafficDown: 'Download',
+    trafficUp: 'Upload',
+    trafficIdle: 'The chart fills in while the tunnel is up.',
+    trafficAxisNow: 'now',
+    trafficAxisStart: '60 s ago',
+    interfaceSection: 'Interface',
+    publicKey: 'Public key',
+    copyPublicKey: 'Copy public key',
+    copied: 'Public key copied to the clipboard',
+    copyFailed: (message: string) => `Could not copy: ${message}`,
+    dns: 'DNS servers',
+    dnsSearch: 'DNS search domains',
+    mtu: 'MTU',
+    listenPort: 'Listen port',
+    peers: 'Peers',
+    peersCount: (n: number) => String(n),
+    noPeers: 'This tunnel has no peers yet. Use Edit to add the server you connect to.',
+    peer: (n: number) => `Peer ${n}`,
+    allowedIps: 'Allowed IPs',
+    presharedKey: 'Preshared key',
+    presharedKeyYes: 'Yes',
+    keepalive: 'Persistent keepalive',
+    keepaliveEvery: (s: number) => `Every ${s} s`,
+    transfer: 'Transfer',
+    transferValue: (rx: string, tx: string) => `${rx} received, ${tx} sent`,
+  },
+
+  age: {
+    justNow: 'Just now',
+    ago: (parts: string) => `${parts} ago`,
+    seconds: (n: number) => plural(n, 'second', 'seconds'),
+    minutes: (n: number) => plural(n, 'minute', 'minutes'),
+    hours: (n: number) => plural(n, 'hour', 'hours'),
+    days: (n: number) => plural(n, 'day', 'days'),
+    join: (a: string, b: string) => `${a}, ${b}`,
+  },
+
+  units: {
+    bytes: ['B', 'KiB', 'MiB', 'GiB', 'TiB'] as const,
+    perSecond: (amount: string) => `${amount}/s`,
+  },
+
+  dialog: {
+    close: 'Close',
+    cancel: 'Cancel',
+    done: 'Done',
+  },
+
+  importDialog: {
+    imported: (name: string) => `Tunnel ${name} imported`,
+    title: 'Import tunnel',
+    intro: 'Paste a WireGuard configuration, choose a .conf file or drop one on the window.',
+    name: 'Tunnel name',
+    nameHint: 'Up to 15 letters, digits or _ = + . - (it becomes the network interface name).',
+    configuration: 'Configuration',
+    placeholder:
+      '[Interface]\nPrivateKey = …\nAddress = 10.0.0.2/32\n\n[Peer]\nPublicKey = …\nAllowedIPs = 0.0.0.0/0, ::/0\nEndpoint = vpn.example.com:51820',
+    chooseFile: 'Choose file…',
+    fileLoaded: (file: string) => `Loaded ${file}`,
+    fileFailed: (message: string) => `Could not open the file: ${message}`,
+    submit: 'Import',
+    submitting: 'Importing…',
+    emptyText: 'Paste a configuration or choose a file.',
+    errorsTitle: (n: number) =>
+      n === 1 ? 'This configuration has a problem:' : `This configuration has ${n} problems:`,
+  },
+
+  createDialog: {
+    title: 'Create tunnel',
+    intro:
+      'PhantomMesh makes a new key pair for this tunnel. Give the public key to the server you connect to, then add the server as a peer with Edit.',
+    name: 'Tunnel name',
+    submit: 'Create',
+    submitting: 'Creating…',
+    created: (name: string) => `Tunnel ${name} created`,
+    publicKeyIntro: 'Its public key, to give to your server:',
+    editNow: 'Edit configuration',
+  },
+
+  editDialog: {
+    title: (name: string) => `Edit ${name}`,
+    configuration: 'Configuration',
+    keyKept: 'The private key is not shown: the helper keeps it and adds it back when you save.',
+    reconnectNote: 'This tunnel is up: saving reconnects it.',
+    loading: 'Loading the configuration…',
+    save: 'Save',
+    saving: 'Saving…',
+    valid: 'No problems found.',
+    saved: (name: string) => `Saved ${name}`,
+    errorsTitle: (n: number) => (n === 1 ? '1 problem' : `${n} problems`),
+  },
+
+  deleteDialog: {
+    title: (name: string) => `Delete tunnel ${name}?`,
+    body: 'Its configuration and private key are removed from this computer. This cannot be undone.',
+    connectedNote: 'The tunnel is up and will be disconnected first.',
+    confirm: 'Delete',
+    deleting: 'Deleting…',
+    deleted: (name: string) => `Deleted ${name}`,
+  },
+
+  nameErrors: {
+    empty: 'Enter a name for the tunnel.',
+    invalid: 'Use 1-15 letters, digits or _ = + . - (no spaces).',
+    dots: 'A tunnel name cannot be "." or "..".',
+    taken: (name: string) => `A tunnel named ${name} already exists.`,
+  },
+
+  configErrors: {
+    /** ConfigError messages start with "line N:"; people read "Line N:". */
+    line: (message: string) => message.replace(/^line (\d+):/, 'Line $1:'),
+    atLine: (line: number, message: string) => `Line ${line}: ${message}`,
+    hook: (line: number, key: string) =>
+      `Line ${line}: ${key}: PhantomMesh never runs shell commands from a configuration (its helper runs as root); remove this line`,
+  },
+
+  editor: {
+    gutter: 'Line numbers',
+  },
+
+  settings: {
+    title: 'Settings',
+    connection: 'Connection',
+    connectionHelp: 'Kept by the helper for everyone on this computer.',
+    killSwitch: 'Kill switch',
+    killSwitchHelp:
+      'While a tunnel is up or reconnecting, block all traffic that does not go through it. Turned off when you disconnect.',
+    allowLan: 'Allow local network',
+    allowLanHelp: 'Let traffic to your local network (printers, file shares) bypass the tunnel.',
+    app: 'App',
+    appHelp: 'Kept for your account only.',
+    startAtLogin: 'Start at login',
+    startAtLoginHelp: 'Open PhantomMesh when you log in.',
+    connectOnLaunch: 'Connect on launch',
+    connectOnLaunchHelp: 'Connect this tunnel when PhantomMesh starts.',
+    connectOnLaunchNone: 'None',
+    closeToTray: 'Close to tray',
+    closeToTrayHelp: 'Closing the window keeps PhantomMesh running in the tray.',
+    theme: 'Theme',
+    themeHelp: 'Follow the system, or always use light or dark.',
+    themeSystem: 'System',
+    themeLight: 'Light',
+    themeDark: 'Dark',
+    saveFailed: (message: string) => `Could not save the setting: ${message}`,
+    version: (version: string) => `PhantomMesh ${version}`,
+    help: 'Help',
+    reportIssue: 'Report an issue',
+    linkFailed: (message: string) => `Could not open the link: ${message}`,
+  },
+
+  logs: {
+    title: 'Logs',
+    intro:
+      "The helper's log, live. Save a diagnostics report to attach to a bug report; it contains no keys.",
+    label: 'Helper log',
+    empty: 'No log lines yet.',
+    loading: 'Loading the log…',
+    loadFailed: (message: string) => `Could not load the log: ${message}`,
+    saveDiagnostics: 'Save diagnostics…',
+    saving: 'Saving…',
+    saved: (path: string) => `Diagnostics saved to ${path}`,
+    saveFailed: (message: string) => `Could not save diagnostics: ${message}`,
+    follow: 'Follow new lines',
+    levels: { debug: 'debug', info: 'info', warn: 'warn', error: 'error' },
+  },
+
+  drop: {
+    title: 'Drop to import',
+    body: 'Release to import this WireGuard configuration.',
+    notConf: 'Only .conf files can be imported.',
+    readFailed: (message: string) => `Could not read the file: ${message}`,
+  },
+
+  errors: {
+    unknown: 'Something went wrong.',
+  },
+} as const;

@@ -1,0 +1,111 @@
+// Start at login: the XDG autostart entry on Linux (written in a temporary HOME) and the call to
+// Electron's login-item API on macOS and Windows.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { NotSupportedError } from '../../shared/src/errors.ts';
+import {
+  autostartPath,
+  desktopEntry,
+  HIDDEN_ARG,
+  setStartAtLogin,
+  setXdgAutostart,
+  type LoginItems,
+} from '../../app/main/login-item.ts';
+
+const home = mkdtempSync(join(tmpdir(), 'phantommesh-home-'));
+after(() => rmSync(home, { recursive: true, force: true }));
+
+test('the entry lives in $XDG_CONFIG_HOME/autostart, else ~/.config/autostart', () => {
+  assert.equal(autostartPath({ HOME: '/home/ada' }), '/home/ada/.config/autostart/phantommesh.desktop');
+  assert.equal(
+    autostartPath({ HOME: '/home/ada', XDG_CONFIG_HOME: '/cfg' }),
+    '/cfg/autostart/phantommesh.desktop',
+  );
+  // The spec says a relative XDG_CONFIG_HOME is invalid and to be ignored.
+  assert.equal(
+    autostartPath({ HOME: '/home/ada', XDG_CONFIG_HOME: 'cfg' }),
+    '/home/ada/.config/autostart/phantommesh.desktop',
+  );
+});
+
+test('the desktop entry runs the app hidden, its Exec quoted per the spec', () => {
+  assert.equal(
+    desktopEntry(['/opt/PhantomMesh/phantommesh', HIDDEN_ARG]),
+    [
+      '[Desktop Entry]',
+      'Type=Application',
+      'Name=PhantomMesh',
+      'Comment=WireGuard VPN client',
+      'Exec=/opt/PhantomMesh/phantommesh --hidden',
+      'Icon=phantommesh',
+      'Terminal=false',
+      'X-GNOME-Autostart-enabled=true',
+      '',
+    ].join('\n'),
+  );
+  const exec = (command: string[]) => /^Exec=(.*)$/m.exec(desktopEntry(command))![1];
+  assert.equal(exec(['/home/ada/My Apps/electron', '/src/app']), '"/home/ada/My Apps/electron" /src/app');
+  // `"`, `$` and backquote are escaped inside quotes; a backslash twice (argument, then string value).
+  assert.equal(exec(['/a"b$c`d']), '"/a\\\\"b\\\\$c\\\\`d"');
+  assert.equal(exec(['/x\\y']), '"/x\\\\\\\\y"');
+  // % starts a field code.
+  assert.equal(exec(['/100%']), '/100%%');
+  assert.throws(() => desktopEntry(['/a\nb']), /line break/);
+});
+
+test('Linux: turning it on writes the entry, turning it off removes it', async () => {
+  const env = { HOME: home };
+  const path = join(home, '.config', 'autostart', 'phantommesh.desktop');
+  const unused: LoginItems = {
+    setLoginItemSettings: () => assert.fail('Linux has no login-item API'),
+  };
+  await setStartAtLogin(true, {
+    platform: 'linux',
+    env,
+    command: ['/opt/PhantomMesh/phantommesh'],
+    loginItems: unused,
+  });
+  assert.match(readFileSync(path, 'utf8'), /^Exec=\/opt\/PhantomMesh\/phantommesh --hidden$/m);
+  assert.equal(statSync(path).mode & 0o777, 0o644);
+  // Written atomically: no temporary file is left beside it.
+  assert.deepEqual(readdirSync(join(home, '.config', 'autostart')), ['phantommesh.desktop']);
+
+  await setStartAtLogin(false, {
+    platform: 'linux',
+    env,
+    command: ['/opt/PhantomMesh/phantommesh'],
+    loginItems: unused,
+  });
+  assert.deepEqual(readdirSync(join(home, '.config', 'autostart')), []);
+  // Off when already off is fine.
+  await setXdgAutostart(false, env, ['/x']);
+});
+
+test('macOS and Windows: the login-item API, with the hidden flag', async () => {
+  for (const platform of ['darwin', 'win32'] as const) {
+    const calls: unknown[] = [];
+    const loginItems: LoginItems = { setLoginItemSettings: (settings) => calls.push(settings) };
+    await setStartAtLogin(true, { platform, env: { HOME: home }, command: ['/x'], loginItems });
+    await setStartAtLogin(false, { platform, env: { HOME: home }, command: ['/x'], loginItems });
+    assert.deepEqual(calls, [
+      { openAtLogin: true, args: [HIDDEN_ARG] },
+      { openAtLogin: false, args: [HIDDEN_ARG] },
+    ]);
+  }
+});
+
+test('elsewhere: not supported, said so', async () => {
+  await assert.rejects(
+    setStartAtLogin(true, {
+      platform: 'freebsd',
+      env: { HOME: home },
+      command: ['/x'],
+      loginItems: { setLoginItemSettings: () => {} },
+    }),
+    NotSupportedError,
+  );
+});
