@@ -1,11 +1,14 @@
-// `npm run demo`: PhantomMesh's foreground runner as a client in one network namespace, Debian's
-// wireguard-go as the server in another, joined by a veth pair; then ping, iperf3 and `wg show`
-// through the tunnel. Namespaces need root, so it re-runs itself with sudo when it can.
+// `npm run demo`: the PhantomMesh helper service as the client in one network namespace, Debian's
+// wireguard-go as the server in another, joined by a veth pair. It imports and connects a tunnel,
+// shows ping, iperf3 and `wg show` through it, then opens the app (Electron where it can run, else
+// the browser host) connected to that helper until Ctrl-C. Namespaces need root, so it re-runs
+// itself with sudo when it can.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { formatStatus } from '../helper/src/cli/format.ts';
+import { startService } from '../test/lib/service.ts';
 import {
   createTopology,
   execIn,
@@ -15,7 +18,6 @@ import {
   iperf3Server,
   missingPrerequisites,
   ping,
-  removeOnCleanup,
   spawnIn,
   startWireguardGo,
   uniqueName,
@@ -23,7 +25,6 @@ import {
 } from '../test/lib/netns.ts';
 
 const serverPort = 51820;
-const cli = resolve(import.meta.dirname, '../helper/src/cli/phantommesh-helper.ts');
 
 if (process.getuid?.() !== 0) {
   if (!hasCommand('sudo')) {
@@ -77,51 +78,86 @@ async function demo({ a, b }: Topology): Promise<void> {
     `    ${server.ifname}: 192.0.2.2/24, fd00:6::2/64, listening on ${b.ipv4}:${server.listenPort}`,
   );
 
-  step('Client wg-quick file');
-  const name = uniqueName('pm');
-  const dir = await mkdtemp(join(tmpdir(), 'phantommesh-demo-'));
-  removeOnCleanup(a.ns, dir);
-  const file = join(dir, `${name}.conf`);
-  const config = (privateKey: string): string =>
-    [
-      '[Interface]',
-      `PrivateKey = ${privateKey}`,
-      'Address = 192.0.2.1/24, fd00:6::1/64',
-      '',
-      '[Peer]',
-      `PublicKey = ${serverKeys.publicKey}`,
-      'AllowedIPs = 192.0.2.0/24, fd00:6::/64',
-      `Endpoint = ${b.ipv4}:${server.listenPort}`,
-      'PersistentKeepalive = 25',
-      '',
-    ].join('\n');
-  await writeFile(file, config(clientKeys.privateKey), { mode: 0o600 });
-  console.log(`    ${file}:`);
-  console.log(indent(config('(hidden)')));
+  step(`The PhantomMesh helper service in ${a.ns}`);
+  const service = await startService(a.ns);
+  try {
+    console.log(`    control socket ${service.socketPath}`);
+    const name = uniqueName('demo');
+    const config = (privateKey: string): string =>
+      [
+        '[Interface]',
+        `PrivateKey = ${privateKey}`,
+        'Address = 192.0.2.1/24, fd00:6::1/64',
+        '',
+        '[Peer]',
+        `PublicKey = ${serverKeys.publicKey}`,
+        'AllowedIPs = 192.0.2.0/24, fd00:6::/64',
+        `Endpoint = ${b.ipv4}:${server.listenPort}`,
+        'PersistentKeepalive = 25',
+        '',
+      ].join('\n');
 
-  step(`PhantomMesh runner in ${a.ns}: phantommesh-helper tunnel ${name}.conf`);
-  // Left behind only if the runner is killed.
-  removeOnCleanup(a.ns, `/var/run/wireguard/${name}.sock`);
-  const runner = spawnIn(a.ns, process.execPath, [cli, 'tunnel', file]);
-  await runner.waitForLine(/is up/, 10_000);
-  console.log(indent(runner.output()));
+    step(`Importing tunnel "${name}" and connecting`);
+    console.log(indent(config('(hidden)')));
+    await service.client.call('tunnels.import', { name, text: config(clientKeys.privateKey) });
+    await service.client.call('tunnels.connect', { name });
+    const status = await service.waitForStatus(name, (s) => s.state === 'connected', 15_000);
+    console.log(indent(formatStatus(status)));
 
-  step('ping 192.0.2.2 through the tunnel');
-  console.log(indent((await ping(a.ns, '192.0.2.2', { count: 5 })).output));
+    step('ping 192.0.2.2 through the tunnel');
+    console.log(indent((await ping(a.ns, '192.0.2.2', { count: 5 })).output));
 
-  step('iperf3, 3 s, client -> server through the tunnel');
-  const iperf = await iperf3Server(b.ns);
-  const bits = await iperf3Client(a.ns, '192.0.2.2', { seconds: 3 });
-  await iperf.stop();
-  console.log(`    ${(bits / 1e6).toFixed(0)} Mbit/s`);
+    step('iperf3, 3 s, client -> server through the tunnel');
+    const iperf = await iperf3Server(b.ns);
+    const bits = await iperf3Client(a.ns, '192.0.2.2', { seconds: 3 });
+    await iperf.stop();
+    console.log(`    ${(bits / 1e6).toFixed(0)} Mbit/s`);
 
-  step(`wg show ${name} (PhantomMesh, through its UAPI socket)`);
-  console.log(indent(await execIn(a.ns, 'wg', ['show', name])));
-  step(`wg show ${server.ifname} (wireguard-go)`);
-  console.log(indent(await execIn(b.ns, 'wg', ['show', server.ifname])));
+    step(`wg show ${name} (PhantomMesh, through its UAPI socket)`);
+    console.log(indent(await execIn(a.ns, 'wg', ['show', name])));
+    step(`wg show ${server.ifname} (wireguard-go)`);
+    console.log(indent(await execIn(b.ns, 'wg', ['show', server.ifname])));
 
-  step('Stopping the runner (SIGTERM)');
-  const code = await runner.stop();
-  if (code !== 0) throw new Error(`the runner exited with code ${code}; its output:\n${runner.output()}`);
-  console.log('    exited cleanly');
+    await openApp(service.socketPath);
+  } finally {
+    step('Stopping the helper (SIGTERM): the tunnel goes down, the network is restored');
+    await service.destroy();
+  }
+}
+
+/**
+ * The app, connected to the demo's helper: Electron where its binary exists and a display is there,
+ * else the browser host, until Ctrl-C. Skipped without a terminal (CI) or with --no-app.
+ */
+async function openApp(socketPath: string): Promise<void> {
+  if (process.argv.includes('--no-app') || !process.stdin.isTTY) {
+    console.log('\n(no terminal or --no-app: not opening the app)');
+    return;
+  }
+  step('The PhantomMesh app');
+  const electronPath = resolve(import.meta.dirname, '../node_modules/electron/path.txt');
+  const app =
+    existsSync(electronPath) && process.env.DISPLAY
+      ? spawnIn(
+          null,
+          resolve(
+            import.meta.dirname,
+            '../node_modules/electron/dist',
+            readFileSync(electronPath, 'utf8').trim(),
+          ),
+          [resolve(import.meta.dirname, '../dist/app/app/main/index.js'), '--no-sandbox'],
+          { env: { ...process.env, PHANTOMMESH_HELPER_SOCKET: socketPath } },
+        )
+      : spawnIn(null, process.execPath, [
+          resolve(import.meta.dirname, 'web.ts'),
+          '--socket',
+          socketPath,
+          '--port',
+          '5190',
+        ]);
+  const ready = await app.waitForLine(/PhantomMesh browser host: |ready/i, 20_000).catch(() => app.output());
+  console.log(indent(ready));
+  console.log('    Press Ctrl-C to end the demo.');
+  await new Promise<void>((done) => process.once('SIGINT', () => done()));
+  await app.stop();
 }

@@ -59,7 +59,8 @@ async function main(): Promise<void> {
     },
   });
   const core = await startCore({
-    socketPath: DEFAULT_SOCKET_PATH,
+    // The demo points the app at the helper it started; the client still insists on a root-owned socket.
+    socketPath: process.env.PHANTOMMESH_HELPER_SOCKET ?? DEFAULT_SOCKET_PATH,
     settingsPath: join(app.getPath('userData'), 'settings.json'),
     platform,
     version: app.getVersion(),

@@ -219,7 +219,8 @@ function hookExit(): void {
   if (hooked) return;
   hooked = true;
   process.on('exit', releaseAllSync);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // SIGHUP too: closing the terminal that runs the demo must not leave namespaces behind.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       const code = 128 + osConstants.signals[signal];
       console.error(`\n${signal}: removing test namespaces and processes`);
