@@ -161,7 +161,6 @@ export const strings = {
     title: 'Create tunnel',
     intro:
       'PhantomMesh makes a new key pair for this tunnel. Give the public key to the server you connect to, then add the server as a peer with Edit.',
-    name: 'Tunnel name',
     submit: 'Create',
     submitting: 'Creating…',
     created: (name: string) => `Tunnel ${name} created`,

@@ -1,7 +1,7 @@
 // "Create tunnel": a name, then the helper makes a key pair and we show the public key to hand to
 // the server.
 
-import { useId, useRef, useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent } from 'react';
 import type { TunnelSummary } from '../../../../shared/src/control/protocol.ts';
 import { failure, invoke, sentence } from '../api.ts';
 import { nameProblem } from '../lib/config.ts';
@@ -10,6 +10,7 @@ import { useTunnels } from '../stores/stores.ts';
 import { strings } from '../strings.ts';
 import { CopyButton } from './CopyButton.tsx';
 import { Dialog } from './Dialog.tsx';
+import { TunnelNameField } from './TunnelNameField.tsx';
 import { ShieldCheckIcon } from './icons.tsx';
 
 const t = strings.createDialog;
@@ -20,7 +21,6 @@ export function CreateDialog() {
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<TunnelSummary | null>(null);
   const input = useRef<HTMLInputElement>(null);
-  const ids = { name: useId(), error: useId(), help: useId() };
   const summaries = useTunnels((state) => state.summaries);
 
   const submit = async (event: FormEvent) => {
@@ -80,35 +80,15 @@ export function CreateDialog() {
   return (
     <Dialog title={t.title} description={t.intro} onClose={closeDialog} size="small" busy={busy}>
       <form className="form" onSubmit={submit} noValidate>
-        <div className="field">
-          <label htmlFor={ids.name} className="field-label">
-            {t.name}
-          </label>
-          <input
-            ref={input}
-            id={ids.name}
-            className="input"
-            value={name}
-            onChange={(event) => {
-              setName(event.target.value);
-              setError(null);
-            }}
-            maxLength={15}
-            autoComplete="off"
-            spellCheck={false}
-            data-autofocus=""
-            aria-invalid={error !== null}
-            aria-describedby={error ? `${ids.error} ${ids.help}` : ids.help}
-          />
-          <p id={ids.help} className="field-help">
-            {strings.importDialog.nameHint}
-          </p>
-          {error && (
-            <p id={ids.error} role="alert" className="field-error">
-              {error}
-            </p>
-          )}
-        </div>
+        <TunnelNameField
+          value={name}
+          error={error}
+          inputRef={input}
+          onChange={(value) => {
+            setName(value);
+            setError(null);
+          }}
+        />
         <div className="dialog-actions">
           <button type="button" className="button button-secondary" onClick={closeDialog} disabled={busy}>
             {strings.dialog.cancel}

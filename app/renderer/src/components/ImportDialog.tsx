@@ -16,6 +16,7 @@ import { useTunnels } from '../stores/stores.ts';
 import { strings } from '../strings.ts';
 import { ConfigEditor, ProblemList, type ConfigEditorHandle } from './ConfigEditor.tsx';
 import { Dialog } from './Dialog.tsx';
+import { TunnelNameField } from './TunnelNameField.tsx';
 import { FileIcon } from './icons.tsx';
 
 const t = strings.importDialog;
@@ -32,7 +33,7 @@ export function ImportDialog(props: { name: string; text: string; fileName: stri
   const [busy, setBusy] = useState(false);
   const editor = useRef<ConfigEditorHandle>(null);
   const nameInput = useRef<HTMLInputElement>(null);
-  const ids = { name: useId(), nameHelp: useId(), nameError: useId(), text: useId(), problems: useId() };
+  const ids = { text: useId(), problems: useId() };
   const existing = useTunnels((state) => state.summaries).map((summary) => summary.name);
 
   // Live checks settle after a pause in typing; Import checks the text as it is.
@@ -100,36 +101,16 @@ export function ImportDialog(props: { name: string; text: string; fileName: stri
   return (
     <Dialog title={t.title} description={t.intro} onClose={closeDialog} size="large" busy={busy}>
       <form className="form" onSubmit={submit} noValidate>
-        <div className="field">
-          <label htmlFor={ids.name} className="field-label">
-            {t.name}
-          </label>
-          <input
-            ref={nameInput}
-            id={ids.name}
-            className="input"
-            value={name}
-            onChange={(event) => {
-              setName(event.target.value);
-              setNameTouched(true);
-              setNameError(null);
-            }}
-            maxLength={15}
-            autoComplete="off"
-            spellCheck={false}
-            data-autofocus=""
-            aria-invalid={nameError !== null}
-            aria-describedby={nameError ? `${ids.nameError} ${ids.nameHelp}` : ids.nameHelp}
-          />
-          <p id={ids.nameHelp} className="field-help">
-            {t.nameHint}
-          </p>
-          {nameError && (
-            <p id={ids.nameError} role="alert" className="field-error">
-              {nameError}
-            </p>
-          )}
-        </div>
+        <TunnelNameField
+          value={name}
+          error={nameError}
+          inputRef={nameInput}
+          onChange={(value) => {
+            setName(value);
+            setNameTouched(true);
+            setNameError(null);
+          }}
+        />
 
         <ConfigEditor
           ref={editor}
