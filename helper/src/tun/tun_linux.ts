@@ -1,9 +1,12 @@
 // Linux TUN through /dev/net/tun with libc called by koffi: open + TUNSETIFF give a non-blocking fd
-// that libuv polls on the main loop. IFF_NO_PI makes every read and write exactly one bare IP packet.
+// that libuv polls on the main loop for reading. Writes go through a PacketWriter thread: the kernel
+// runs the inner protocol's receive path (TCP included) inside write(), too much for the event loop.
+// IFF_NO_PI makes every read and write exactly one bare IP packet.
 
 import koffi from 'koffi';
 import { libcFunctions, strerror } from '../libc.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
+import { PacketWriter } from '../datapath/writer.ts';
 import type { Tun } from './tun.ts';
 
 const O_RDWR = 0o2;
@@ -32,6 +35,9 @@ const MAX_PACKET = 65535;
 // Packets read per readiness callback before yielding to the event loop, so a flood from the OS cannot
 // starve the UDP side. libuv polls level-triggered, so whatever is left is reported again at once.
 const READ_BATCH = 128;
+// Packets up to this size go through the writer thread (any MTU up to 2000); bigger ones are written
+// here, which keeps jumbo MTUs working without a ring of 64 KB slots.
+const QUEUED_WRITE_MAX = 2000;
 
 interface Libc {
   open: (path: string, flags: number) => number;
@@ -137,6 +143,8 @@ class LinuxTun implements Tun {
   #poll: PollHandle | undefined;
   #buffer = Buffer.allocUnsafe(MAX_PACKET);
   #onPacket: ((packet: Buffer) => void) | undefined;
+  #onWriteFailures: ((count: number) => void) | undefined;
+  #writer: PacketWriter;
   #resolveClosed!: (reason: string) => void;
 
   constructor(name: string, fd: number, c: Libc) {
@@ -144,13 +152,17 @@ class LinuxTun implements Tun {
     this.#fd = fd;
     this.#libc = c;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#writer = new PacketWriter('tun', [fd], QUEUED_WRITE_MAX, (failures) =>
+      this.#onWriteFailures?.(failures),
+    );
   }
 
-  start(onPacket: (packet: Buffer) => void): void {
+  start(onPacket: (packet: Buffer) => void, onWriteFailures?: (count: number) => void): void {
     if (this.#fd < 0) throw new PhantomError('TUN_CLOSED', `TUN interface ${this.name} is closed`);
     if (this.#onPacket)
       throw new PhantomError('TUN_STARTED', `TUN interface ${this.name} is already started`);
     this.#onPacket = onPacket;
+    this.#onWriteFailures = onWriteFailures;
     const poll = koffi.node.poll as unknown as Poll;
     this.#poll = poll(this.#fd, { readable: true }, this.#onReadable);
   }
@@ -186,22 +198,29 @@ class LinuxTun implements Tun {
 
   write(packet: Uint8Array): boolean {
     if (this.#fd < 0) return false;
-    // EAGAIN (queue full), EIO (link down), EINVAL (not an IP packet), EBADFD (deleted): all mean the
+    if (this.#writer.push(packet)) return true;
+    // Too big for the ring, or the writer thread is gone or stuck: write it here. EAGAIN (queue full), EIO (link down), EINVAL (not an IP packet), EBADFD (deleted): all mean the
     // packet is lost, and deletion is reported through `closed` by the reader.
     return this.#libc.write(this.#fd, packet, packet.length) === packet.length;
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.#shut('closed');
+    return this.closed.then(() => {});
   }
 
   #shut(reason: string): void {
-    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    if (fd < 0) return;
+    this.#fd = -1;
     this.#poll?.close();
     this.#poll = undefined;
-    // Closing the last fd of a non-persistent TUN deletes the interface.
-    this.#libc.close(this.#fd);
-    this.#fd = -1;
-    this.#resolveClosed(reason);
+    // The writer thread may be inside write() on this fd: it lets go first, or the number could be
+    // reused by another file and get our packets. Closing the last fd of a non-persistent TUN
+    // deletes the interface.
+    void this.#writer.stop().then(() => {
+      this.#libc.close(fd);
+      this.#resolveClosed(reason);
+    });
   }
 }

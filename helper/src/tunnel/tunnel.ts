@@ -9,6 +9,7 @@ import { PhantomError } from '../../../shared/src/errors.ts';
 import { formatPrefix, maskedPrefix, parseIp, type Endpoint, type IpPrefix } from '../../../shared/src/ip.ts';
 import { decodeKey } from '../../../shared/src/keys.ts';
 import { openBind, type Bind } from '../conn/bind.ts';
+import { writerThreadStarted } from '../datapath/writer.ts';
 import { netConfig } from '../net/net.ts';
 import { openTun, type Tun } from '../tun/tun.ts';
 import { serveUapi } from '../uapi/server.ts';
@@ -157,9 +158,13 @@ export class Tunnel {
       const uapi = await serveUapi(name, device, { log });
       undo.push(() => uapi.close());
 
-      tun.start((packet) => device.sendPacket(packet, now()));
+      tun.start(
+        (packet) => device.sendPacket(packet, now()),
+        (count) => device.stats.drop('tunWriteFailed', count),
+      );
       const ticker = setInterval(() => device.tick(now()), 100);
       undo.push(() => clearInterval(ticker));
+      await writerThreadStarted();
       device.up(now());
       log(`PhantomMesh tunnel ${name} is up (UDP port ${device.listenPort}, UAPI ${uapi.path})`);
       return new Tunnel({ name, config, device, closed: tun.closed, undo, log });

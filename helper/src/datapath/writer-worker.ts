@@ -1,0 +1,142 @@
+// The writer thread (see writer.ts): drains every registered ring into one system call per packet,
+// write() on a TUN fd or sendto() on a UDP socket, and sleeps on the shared bell when all are empty.
+
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import koffi from 'koffi';
+import { libc } from '../libc.ts';
+import { RingConsumer, type RingEntry } from './ring.ts';
+import type { WriterReport, WriterRing, WriterSetup } from './writer.ts';
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const EINTR = 4;
+const EAGAIN = 11;
+const POLLOUT = 4;
+// A full socket send buffer drains in well under this; waiting is the backpressure dgram had too.
+const SEND_BUFFER_WAIT_MS = 100;
+// Failures are reported in batches, at most this often per ring, so a dead link cannot flood the main thread.
+const REPORT_INTERVAL_MS = 1000;
+
+const lib = libc();
+const write = lib.func('long write(int fd, const void *buf, size_t count)') as (
+  fd: number,
+  buf: Uint8Array,
+  count: number,
+) => number;
+const sendto = lib.func(
+  'long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
+) as (fd: number, buf: Uint8Array, len: number, flags: number, addr: Buffer, addrlen: number) => number;
+const poll = lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as (
+  fds: Buffer,
+  nfds: number,
+  timeout: number,
+) => number;
+
+const report = (message: WriterReport) => parentPort!.postMessage(message);
+
+class Served {
+  readonly consumer: RingConsumer;
+  readonly handle: (entry: RingEntry) => void;
+  isDone = false;
+  #id: number;
+  #fds: number[];
+  #failures = 0;
+  #errno = 0;
+  #lastReport = -Infinity;
+  // sockaddr_in and sockaddr_in6 for sendto, sa_family in host order (little-endian on our targets).
+  #sin = Buffer.alloc(16);
+  #sin6 = Buffer.alloc(28);
+  #pollfd = Buffer.alloc(8);
+
+  constructor(setup: WriterRing) {
+    this.#id = setup.id;
+    this.#fds = setup.fds;
+    this.consumer = new RingConsumer(setup.ring);
+    this.handle = setup.kind === 'tun' ? this.#writeTun : this.#sendUdp;
+    this.#sin.writeUInt16LE(AF_INET, 0);
+    this.#sin6.writeUInt16LE(AF_INET6, 0);
+  }
+
+  #writeTun = (entry: RingEntry): void => {
+    const fd = this.#fds[0]!;
+    for (;;) {
+      if (write(fd, entry.packet, entry.packet.length) === entry.packet.length) return;
+      const errno = koffi.errno();
+      if (errno !== EINTR) return this.#failed(errno);
+    }
+  };
+
+  #sendUdp = (entry: RingEntry): void => {
+    const v4 = entry.family === 4;
+    const fd = this.#fds[v4 ? 0 : 1]!;
+    const address = v4 ? this.#sin : this.#sin6;
+    address.writeUInt16BE(entry.port, 2);
+    if (v4) address.set(entry.address.subarray(0, 4), 4);
+    else address.set(entry.address, 8);
+    let waited = false;
+    for (;;) {
+      if (sendto(fd, entry.packet, entry.packet.length, 0, address, address.length) >= 0) return;
+      const errno = koffi.errno();
+      if (errno === EINTR) continue;
+      if (errno !== EAGAIN || waited) return this.#failed(errno);
+      // The socket's send buffer is full: wait for room once, as the event loop would have.
+      this.#pollfd.writeInt32LE(fd, 0);
+      this.#pollfd.writeInt16LE(POLLOUT, 4);
+      poll(this.#pollfd, 1, SEND_BUFFER_WAIT_MS);
+      waited = true;
+    }
+  };
+
+  #failed(errno: number): void {
+    this.#failures++;
+    this.#errno = errno;
+    this.flush(false);
+  }
+
+  flush(force: boolean): void {
+    const now = performance.now();
+    if (this.#failures === 0 || (!force && now - this.#lastReport < REPORT_INTERVAL_MS)) return;
+    report({ type: 'failures', id: this.#id, failures: this.#failures, errno: this.#errno });
+    this.#failures = 0;
+    this.#lastReport = now;
+  }
+
+  /** Reports the ring drained and stopped; returns true for the caller's bookkeeping. */
+  done(): true {
+    this.flush(true);
+    report({ type: 'done', id: this.#id });
+    this.isDone = true;
+    return true;
+  }
+}
+
+const { bell, rings: incoming } = workerData as WriterSetup;
+let served: Served[] = [];
+
+function acceptNewRings(): boolean {
+  let accepted = false;
+  for (let message = receiveMessageOnPort(incoming); message; message = receiveMessageOnPort(incoming)) {
+    served.push(new Served(message.message as WriterRing));
+    accepted = true;
+  }
+  return accepted;
+}
+
+report({ type: 'ready' });
+for (;;) {
+  acceptNewRings();
+  let handled = 0;
+  for (const ring of served) handled += ring.consumer.drain(ring.handle);
+  let anyDone = false;
+  for (const ring of served) if (ring.consumer.finished) anyDone = ring.done();
+  // Dropped by the flag done() set, not by looking again: a ring that finished in between would be
+  // dropped unreported, and its owner would wait forever.
+  if (anyDone) served = served.filter((ring) => !ring.isDone);
+  if (handled > 0) continue;
+  // Announce the sleep, then look again: a producer that queued before seeing the flag is caught by
+  // this second look (both sides use sequentially consistent atomics).
+  Atomics.store(bell, 0, 1);
+  if (!acceptNewRings() && served.every((ring) => ring.consumer.empty && !ring.consumer.finished))
+    Atomics.wait(bell, 0, 1);
+  Atomics.store(bell, 0, 0);
+}

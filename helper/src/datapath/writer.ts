@@ -1,0 +1,167 @@
+// PacketWriter: hands packets to the writer thread, which makes the write()/sendto() system calls on
+// fds this process already has open (fds are process-wide). The main thread only copies each packet
+// into shared memory; a profile showed those two calls taking half of its time at full speed, and for
+// a TUN write most of that is the kernel running the inner TCP receive path.
+//
+// One thread serves every TUN and UDP socket of the process: a thread is a whole V8 isolate (measured:
+// +12 MB of RSS, +17 MB under type stripping), and with the main thread it already fills both cores
+// of the machines we measure on.
+
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { createBell, createRing, ringBell, RingProducer, type RingBuffers } from './ring.ts';
+
+/** A ring the writer thread is to serve: the TUN fd, or the UDP fds (IPv4, then IPv6 or -1). */
+export interface WriterRing {
+  id: number;
+  kind: 'tun' | 'udp';
+  fds: number[];
+  ring: RingBuffers;
+}
+
+export interface WriterSetup {
+  bell: Int32Array;
+  /** New rings arrive here; the thread polls it, since it sleeps on the bell and not in its event loop. */
+  rings: MessagePort;
+}
+
+/** What the writer thread reports to the main thread. */
+export type WriterReport =
+  | { type: 'ready' }
+  /** Packets of ring `id` that its system calls lost since the last report, and the last errno. */
+  | { type: 'failures'; id: number; failures: number; errno: number }
+  /** Ring `id` is drained and stopped: its fds may be closed. */
+  | { type: 'done'; id: number };
+
+// 1024 slots: ~2 MB of shared memory per ring, about 10 ms of packets at full speed.
+const RING_SLOTS = 1024;
+
+const WORKER_YOUNG_MB = 2;
+const WORKER_OLD_MB = 32;
+
+// Under Node's type stripping this module is a .ts file; built, it is .js next to a .js worker.
+const WORKER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? './writer-worker.ts' : './writer-worker.js',
+  import.meta.url,
+);
+
+interface Registration {
+  onFailures: (failures: number, errno: number) => void;
+  onDone: () => void;
+}
+
+class WriterThread {
+  readonly bell = createBell();
+  /** False until the thread runs, and again once it died: writers then fall back to writing themselves. */
+  ready = false;
+  /** Resolves once the thread runs, or has died (then writers write themselves). */
+  readonly started: Promise<void>;
+  #worker: Worker;
+  #rings: MessagePort;
+  #registered = new Map<number, Registration>();
+  #nextId = 1;
+  #stopping = 0;
+
+  constructor() {
+    let started!: () => void;
+    this.started = new Promise((resolve) => (started = resolve));
+    const channel = new MessageChannel();
+    this.#rings = channel.port1;
+    this.#worker = new Worker(WORKER_URL, {
+      workerData: { bell: this.bell, rings: channel.port2 } satisfies WriterSetup,
+      transferList: [channel.port2],
+      // Its garbage is a few small views per packet; without a cap V8 grows the young generation to
+      // tens of MB under a steady allocation rate, which the helper's memory budget cannot afford.
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, maxOldGenerationSizeMb: WORKER_OLD_MB },
+    });
+    // The thread must not keep the process alive, except while someone waits for a ring to stop.
+    this.#worker.unref();
+    this.#worker.on('message', (report: WriterReport) => {
+      if (report.type === 'ready') {
+        this.ready = true;
+        started();
+      } else if (report.type === 'failures')
+        this.#registered.get(report.id)?.onFailures(report.failures, report.errno);
+      else this.#finish(report.id);
+    });
+    this.#worker.on('error', (error) => console.error(`packet writer thread failed: ${error.message}`));
+    this.#worker.on('exit', () => {
+      this.ready = false;
+      started();
+      for (const id of [...this.#registered.keys()]) this.#finish(id);
+    });
+  }
+
+  register(kind: WriterRing['kind'], fds: number[], ring: RingBuffers, registration: Registration): number {
+    const id = this.#nextId++;
+    this.#registered.set(id, registration);
+    this.#rings.postMessage({ id, kind, fds, ring } satisfies WriterRing);
+    ringBell(this.bell);
+    return id;
+  }
+
+  /** Keeps the process alive until ring `id` is reported done. */
+  awaitingDone(): void {
+    if (this.#stopping++ === 0) this.#worker.ref();
+  }
+
+  #finish(id: number): void {
+    const registration = this.#registered.get(id);
+    if (!registration) return;
+    this.#registered.delete(id);
+    registration.onDone();
+    if (--this.#stopping === 0) this.#worker.unref();
+  }
+}
+
+let thread: WriterThread | undefined;
+
+/**
+ * Resolves once the writer thread has started (at once if no writer exists yet). Until then writers
+ * write on the caller's thread; a tunnel waits for it before it says it is up, so that its first
+ * handshake does not share the CPU with the thread's start-up (measured: 15-70 ms instead of 8).
+ */
+export function writerThreadStarted(): Promise<void> {
+  return thread?.started ?? Promise.resolve();
+}
+
+export class PacketWriter {
+  #thread: WriterThread;
+  #producer: RingProducer;
+  #stopping = false;
+  #done: Promise<void>;
+
+  /** `capacity`: the largest packet the ring takes; bigger ones are the caller's to write. */
+  constructor(
+    kind: WriterRing['kind'],
+    fds: number[],
+    capacity: number,
+    onFailures: (failures: number, errno: number) => void,
+  ) {
+    thread ??= new WriterThread();
+    this.#thread = thread;
+    const ring = createRing(RING_SLOTS, capacity);
+    this.#producer = new RingProducer(ring, thread.bell);
+    let onDone!: () => void;
+    this.#done = new Promise((resolve) => (onDone = resolve));
+    thread.register(kind, fds, ring, { onFailures, onDone });
+  }
+
+  /**
+   * Queues a copy of the packet. False when the caller has to write it itself: too big, the thread
+   * not running (yet), the writer stopping, or the ring still full after a short wait.
+   */
+  push(packet: Uint8Array, family?: number, address?: Uint8Array, port?: number): boolean {
+    if (this.#stopping || !this.#thread.ready) return false;
+    return this.#producer.push(packet, family, address, port);
+  }
+
+  /** Resolves once the thread has written what was queued and let go of the fds. */
+  stop(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#thread.awaitingDone();
+      this.#producer.stop();
+    }
+    return this.#done;
+  }
+}

@@ -1,0 +1,238 @@
+// `npm run bench:throughput`: issue 5's measurement. The same namespace path (two namespaces, one
+// veth pair, the same keys and inner addresses) carries iperf3 TCP through PhantomMesh <-> wireguard-go
+// and through wireguard-go <-> wireguard-go, alternating, so that both see the same machine load; the
+// medians and their ratio are printed. For PhantomMesh also: handshake time, latency added over the bare
+// veth, the helper's peak RSS and CPU time, and RSS across a soak at full speed. Figures only: nothing
+// here passes or fails.
+//
+//   node scripts/bench-throughput.ts [--rounds 2] [--seconds 5] [--soak 60] [--helper-node-options '...']
+//
+// --helper-node-options runs the helper with that NODE_OPTIONS, e.g. '--max-semi-space-size=1' to see
+// what a bounded young generation does to its memory and speed.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  createTopology,
+  iperf3Client,
+  iperf3Server,
+  missingPrerequisites,
+  ping,
+  startWireguardGo,
+  uniqueName,
+  type KeyPair,
+  type Topology,
+} from '../test/lib/netns.ts';
+import { INNER, OUR_PORT, startTunnelPair, THEIR_PORT } from '../test/lib/tunnel-pair.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '2' },
+    seconds: { type: 'string', default: '5' },
+    soak: { type: 'string', default: '60' },
+    'helper-node-options': { type: 'string' },
+  },
+});
+const HELPER_ENV = args['helper-node-options'] ? { NODE_OPTIONS: args['helper-node-options'] } : undefined;
+const ROUNDS = Number(args.rounds);
+const SECONDS = Number(args.seconds);
+const SOAK_SECONDS = Number(args.soak);
+const PINGS = 20;
+// Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every architecture we build for.
+const USER_HZ = 100;
+
+const reason = missingPrerequisites();
+if (reason) {
+  console.log(`bench:throughput skipped: ${reason}`);
+  process.exit(0);
+}
+
+// ---- the helper process, seen through /proc
+
+interface ProcSample {
+  rssMb: number;
+  peakRssMb: number;
+  cpuSeconds: number;
+}
+
+function sample(pid: number): ProcSample {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)![1]) / 1024;
+  // Fields after the command name (which may contain spaces) start at the state, field 3; utime and
+  // stime are fields 14 and 15 and cover every thread of the process.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { rssMb: kb('VmRSS'), peakRssMb: kb('VmHWM'), cpuSeconds: ticks / USER_HZ };
+}
+
+// ---- one measured side
+
+interface Throughput {
+  up: number;
+  down: number;
+}
+
+async function iperfBothWays(topology: Topology): Promise<Throughput> {
+  const server = await iperf3Server(topology.b.ns);
+  try {
+    const up = await iperf3Client(topology.a.ns, INNER.theirs4, { seconds: SECONDS });
+    const down = await iperf3Client(topology.a.ns, INNER.theirs4, { seconds: SECONDS, reverse: true });
+    return { up: up / 1e6, down: down / 1e6 };
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * The first ping through a fresh tunnel waits for the handshake: the initiator sends the initiation,
+ * gets the response and sends the ping itself as the confirming first transport message. Its round
+ * trip minus that of the established tunnel is the handshake time, measured on the wire.
+ */
+async function handshakeAndLatency(topology: Topology): Promise<{ handshakeMs: number; latencyMs: number }> {
+  const first = await ping(topology.a.ns, INNER.theirs4, { count: 1 });
+  const bare = await ping(topology.a.ns, topology.b.ipv4, { count: PINGS });
+  const tunnel = await ping(topology.a.ns, INNER.theirs4, { count: PINGS });
+  return { handshakeMs: first.avgMs - tunnel.avgMs, latencyMs: tunnel.avgMs - bare.avgMs };
+}
+
+interface Round {
+  throughput: Throughput;
+  handshakeMs: number;
+  latencyMs: number;
+  helper?: { peakRssMb: number; cpuSeconds: number };
+}
+
+async function phantomRound(): Promise<Round & { keys: { ours: KeyPair; theirs: KeyPair } }> {
+  const pair = await startTunnelPair(HELPER_ENV ? { env: HELPER_ENV } : {});
+  try {
+    const pid = pair.ours.process.child.pid!;
+    const { handshakeMs, latencyMs } = await handshakeAndLatency(pair.topology);
+    const before = sample(pid);
+    const throughput = await iperfBothWays(pair.topology);
+    const after = sample(pid);
+    return {
+      throughput,
+      handshakeMs,
+      latencyMs,
+      helper: { peakRssMb: after.peakRssMb, cpuSeconds: after.cpuSeconds - before.cpuSeconds },
+      keys: { ours: pair.ours.keys, theirs: pair.theirs.keys },
+    };
+  } finally {
+    await pair.destroy();
+  }
+}
+
+/** wireguard-go at both ends, with the keys, ports and addresses the PhantomMesh round used. */
+async function referenceRound(keys: { ours: KeyPair; theirs: KeyPair }): Promise<Round> {
+  const topology = await createTopology();
+  try {
+    await startWireguardGo(topology.b.ns, uniqueName('pmr'), {
+      privateKey: keys.theirs.privateKey,
+      listenPort: THEIR_PORT,
+      addresses: [`${INNER.theirs4}/24`, `${INNER.theirs6}/64`],
+      peers: [{ publicKey: keys.ours.publicKey, allowedIps: [`${INNER.ours4}/32`, `${INNER.ours6}/128`] }],
+    });
+    await startWireguardGo(topology.a.ns, uniqueName('pmr'), {
+      privateKey: keys.ours.privateKey,
+      listenPort: OUR_PORT,
+      addresses: [`${INNER.ours4}/24`, `${INNER.ours6}/64`],
+      peers: [
+        {
+          publicKey: keys.theirs.publicKey,
+          endpoint: `${topology.b.ipv4}:${THEIR_PORT}`,
+          allowedIps: ['192.0.2.0/24', 'fd00:6::/64', '203.0.113.0/24'],
+        },
+      ],
+    });
+    const { handshakeMs, latencyMs } = await handshakeAndLatency(topology);
+    return { throughput: await iperfBothWays(topology), handshakeMs, latencyMs };
+  } finally {
+    await topology.destroy();
+  }
+}
+
+/** RSS of a helper carrying iperf3 for `seconds`, sampled every 5 s, then after 5 s idle. */
+async function soak(seconds: number): Promise<void> {
+  const pair = await startTunnelPair(HELPER_ENV ? { env: HELPER_ENV } : {});
+  try {
+    const pid = pair.ours.process.child.pid!;
+    await ping(pair.topology.a.ns, INNER.theirs4, { count: 1 });
+    const idle = sample(pid);
+    const server = await iperf3Server(pair.topology.b.ns);
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(sample(pid).rssMb), 5000);
+    let mbits: number;
+    try {
+      mbits = (await iperf3Client(pair.topology.a.ns, INNER.theirs4, { seconds })) / 1e6;
+    } finally {
+      clearInterval(sampler);
+      await server.stop();
+    }
+    const busy = sample(pid);
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const after = sample(pid);
+    const first = samples[0] ?? busy.rssMb;
+    const last = samples.at(-1) ?? busy.rssMb;
+    console.log(`\nSoak: ${seconds} s of iperf3 up through PhantomMesh (${mbits.toFixed(0)} Mbit/s)`);
+    console.log(`  RSS every 5 s (MB):    ${samples.map((mb) => mb.toFixed(0)).join(' ')}`);
+    console.log(`  RSS idle before:       ${idle.rssMb.toFixed(1)} MB`);
+    console.log(`  peak RSS:              ${busy.peakRssMb.toFixed(1)} MB`);
+    console.log(`  growth first -> last:  ${(last - first).toFixed(1)} MB`);
+    console.log(`  RSS 5 s after:         ${after.rssMb.toFixed(1)} MB`);
+    console.log(`  helper CPU time:       ${(busy.cpuSeconds - idle.cpuSeconds).toFixed(1)} s`);
+  } finally {
+    await pair.destroy();
+  }
+}
+
+// ---- the run
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const fixed = (value: number, digits = 0, width = 6) => value.toFixed(digits).padStart(width);
+
+console.log(`TCP throughput, iperf3 ${SECONDS} s up then ${SECONDS} s down, ${ROUNDS} alternating rounds`);
+const ours: Round[] = [];
+const reference: Round[] = [];
+for (let round = 1; round <= ROUNDS; round++) {
+  const phantom = await phantomRound();
+  ours.push(phantom);
+  reference.push(await referenceRound(phantom.keys));
+  const ratio = (field: keyof Throughput) => phantom.throughput[field] / reference.at(-1)!.throughput[field];
+  console.log(
+    `  round ${round}: PhantomMesh up ${fixed(phantom.throughput.up)} down ${fixed(phantom.throughput.down)}` +
+      `   wireguard-go up ${fixed(reference.at(-1)!.throughput.up)} down ${fixed(reference.at(-1)!.throughput.down)}` +
+      `   ratio ${ratio('up').toFixed(2)} / ${ratio('down').toFixed(2)}` +
+      `   helper CPU ${phantom.helper!.cpuSeconds.toFixed(1)} s, peak RSS ${phantom.helper!.peakRssMb.toFixed(0)} MB`,
+  );
+}
+
+const med = (rounds: Round[], pick: (round: Round) => number) => median(rounds.map(pick));
+const summary = (label: string, rounds: Round[]) => ({
+  label,
+  up: med(rounds, (r) => r.throughput.up),
+  down: med(rounds, (r) => r.throughput.down),
+  handshake: med(rounds, (r) => r.handshakeMs),
+  latency: med(rounds, (r) => r.latencyMs),
+});
+const a = summary('PhantomMesh <-> wireguard-go', ours);
+const b = summary('wireguard-go <-> wireguard-go', reference);
+console.log('\nMedians               Mbit/s up  Mbit/s down  handshake ms  latency added ms');
+for (const s of [a, b])
+  console.log(
+    `  ${s.label.padEnd(30)} ${fixed(s.up, 0, 5)}  ${fixed(s.down, 0, 11)}  ${fixed(s.handshake, 2, 12)}  ${fixed(s.latency, 3, 16)}`,
+  );
+console.log(
+  `  ratio PhantomMesh / wireguard-go: up ${(a.up / b.up).toFixed(2)}   down ${(a.down / b.down).toFixed(2)}`,
+);
+const peak = Math.max(...ours.map((r) => r.helper!.peakRssMb));
+const cpu = ours.map((r) => r.helper!.cpuSeconds);
+console.log(
+  `  helper: peak RSS ${peak.toFixed(1)} MB, CPU time per round (${2 * SECONDS} s of traffic) ${cpu.map((s) => s.toFixed(1)).join(', ')} s`,
+);
+
+if (SOAK_SECONDS > 0) await soak(SOAK_SECONDS);
