@@ -7,10 +7,12 @@
 //
 //   node scripts/bench-throughput.ts [--rounds 2] [--seconds 5] [--soak 60] [--helper-node-options '...']
 //
-// --helper-node-options runs the helper with that NODE_OPTIONS, e.g. '--max-semi-space-size=1' to see
-// what a bounded young generation does to its memory and speed.
+// The helper runs as it is shipped: the built dist/ (npm run build) with the Node flags of the
+// systemd unit (--max-semi-space-size=1). --helper-node-options replaces those flags (e.g. '' to see
+// V8's defaults); without dist/ the TypeScript sources run, which costs ~23 MB more for the type
+// stripper.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   createTopology,
@@ -33,7 +35,13 @@ const { values: args } = parseArgs({
     'helper-node-options': { type: 'string' },
   },
 });
-const HELPER_ENV = args['helper-node-options'] ? { NODE_OPTIONS: args['helper-node-options'] } : undefined;
+const BUILT_HELPER = new URL('../dist/helper/src/cli/phantommesh-helper.js', import.meta.url).pathname;
+/** The flags resources/linux/phantommesh-helper.service starts the helper with. */
+const SHIPPED_NODE_OPTIONS = '--max-semi-space-size=1';
+const HELPER = {
+  env: { NODE_OPTIONS: args['helper-node-options'] ?? SHIPPED_NODE_OPTIONS },
+  ...(existsSync(BUILT_HELPER) ? { runner: BUILT_HELPER } : {}),
+};
 const ROUNDS = Number(args.rounds);
 const SECONDS = Number(args.seconds);
 const SOAK_SECONDS = Number(args.soak);
@@ -104,7 +112,7 @@ interface Round {
 }
 
 async function phantomRound(): Promise<Round & { keys: { ours: KeyPair; theirs: KeyPair } }> {
-  const pair = await startTunnelPair(HELPER_ENV ? { env: HELPER_ENV } : {});
+  const pair = await startTunnelPair(HELPER);
   try {
     const pid = pair.ours.process.child.pid!;
     const { handshakeMs, latencyMs } = await handshakeAndLatency(pair.topology);
@@ -154,7 +162,7 @@ async function referenceRound(keys: { ours: KeyPair; theirs: KeyPair }): Promise
 
 /** RSS of a helper carrying iperf3 for `seconds`, sampled every 5 s, then after 5 s idle. */
 async function soak(seconds: number): Promise<void> {
-  const pair = await startTunnelPair(HELPER_ENV ? { env: HELPER_ENV } : {});
+  const pair = await startTunnelPair(HELPER);
   try {
     const pid = pair.ours.process.child.pid!;
     await ping(pair.topology.a.ns, INNER.theirs4, { count: 1 });
@@ -195,6 +203,9 @@ const median = (values: number[]) => {
 };
 const fixed = (value: number, digits = 0, width = 6) => value.toFixed(digits).padStart(width);
 
+console.log(
+  `helper: ${HELPER.runner ?? 'the TypeScript sources (no dist/: npm run build)'}, NODE_OPTIONS=${HELPER.env.NODE_OPTIONS}`,
+);
 console.log(`TCP throughput, iperf3 ${SECONDS} s up then ${SECONDS} s down, ${ROUNDS} alternating rounds`);
 const ours: Round[] = [];
 const reference: Round[] = [];

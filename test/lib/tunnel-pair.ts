@@ -34,6 +34,8 @@ export interface PairOptions {
   /** wireguard-go knows our endpoint too, so either side can initiate. */
   theyKnowOurEndpoint?: boolean;
   persistentKeepalive?: number;
+  /** The helper entry point to run; the TypeScript sources by default, the built dist/ for benchmarks. */
+  runner?: string;
   /** Extra environment for our runner (e.g. the test-only rekey age). */
   env?: Record<string, string>;
   /** Omit ListenPort from our file (a random port is used). */
@@ -127,7 +129,7 @@ export async function startTunnelPair(options: PairOptions = {}): Promise<Tunnel
       theirs: { ...theirs, keys: theirKeys },
       ourShow: (field) => wgShow(topology.a.ns, name, field),
       startOurs: async () => {
-        const runner = spawnIn(topology.a.ns, process.execPath, [RUNNER, 'tunnel', file], {
+        const runner = spawnIn(topology.a.ns, process.execPath, [options.runner ?? RUNNER, 'tunnel', file], {
           env: { ...process.env, ...options.env },
         });
         pair.ours.process = runner;
