@@ -9,7 +9,7 @@ import { closeDialog, openDialog, showCreated } from '../stores/feed.ts';
 import { useTunnels } from '../stores/stores.ts';
 import { strings } from '../strings.ts';
 import { CopyButton } from './CopyButton.tsx';
-import { Dialog } from './Dialog.tsx';
+import { Dialog, FormActions } from './Dialog.tsx';
 import { TunnelNameField } from './TunnelNameField.tsx';
 import { ShieldCheckIcon } from './icons.tsx';
 
@@ -89,14 +89,7 @@ export function CreateDialog() {
             setError(null);
           }}
         />
-        <div className="dialog-actions">
-          <button type="button" className="button button-secondary" onClick={closeDialog} disabled={busy}>
-            {strings.dialog.cancel}
-          </button>
-          <button type="submit" className="button button-primary" disabled={busy} aria-busy={busy}>
-            {busy ? t.submitting : t.submit}
-          </button>
-        </div>
+        <FormActions busy={busy} label={t.submit} busyLabel={t.submitting} />
       </form>
     </Dialog>
   );

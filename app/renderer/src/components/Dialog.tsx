@@ -2,6 +2,7 @@
 // Escape closes it (the `cancel` event), Tab cycles inside it, and focus returns where it was.
 
 import { useEffect, useId, useRef, type KeyboardEvent, type ReactNode } from 'react';
+import { closeDialog } from '../stores/feed.ts';
 import { strings } from '../strings.ts';
 import { CloseIcon } from './icons.tsx';
 
@@ -114,5 +115,19 @@ export function Dialog({
       )}
       <div className="dialog-body">{children}</div>
     </dialog>
+  );
+}
+
+/** Cancel and submit for a dialog's form; both wait while the helper is working on it. */
+export function FormActions({ busy, label, busyLabel }: { busy: boolean; label: string; busyLabel: string }) {
+  return (
+    <div className="dialog-actions">
+      <button type="button" className="button button-secondary" onClick={closeDialog} disabled={busy}>
+        {strings.dialog.cancel}
+      </button>
+      <button type="submit" className="button button-primary" disabled={busy} aria-busy={busy}>
+        {busy ? busyLabel : label}
+      </button>
+    </div>
   );
 }

@@ -9,7 +9,7 @@ import { closeDialog, notify } from '../stores/feed.ts';
 import { useTunnels } from '../stores/stores.ts';
 import { strings } from '../strings.ts';
 import { ConfigEditor, ProblemList, type ConfigEditorHandle } from './ConfigEditor.tsx';
-import { Dialog } from './Dialog.tsx';
+import { Dialog, FormActions } from './Dialog.tsx';
 import { CheckIcon, LockIcon, Spinner } from './icons.tsx';
 
 const t = strings.editDialog;
@@ -118,14 +118,7 @@ export function EditDialog({ name }: { name: string }) {
               {generalError}
             </p>
           )}
-          <div className="dialog-actions">
-            <button type="button" className="button button-secondary" onClick={closeDialog} disabled={busy}>
-              {strings.dialog.cancel}
-            </button>
-            <button type="submit" className="button button-primary" disabled={busy} aria-busy={busy}>
-              {busy ? t.saving : t.save}
-            </button>
-          </div>
+          <FormActions busy={busy} label={t.save} busyLabel={t.saving} />
         </form>
       )}
     </Dialog>

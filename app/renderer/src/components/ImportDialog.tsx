@@ -15,7 +15,7 @@ import { closeDialog, notify, showCreated } from '../stores/feed.ts';
 import { useTunnels } from '../stores/stores.ts';
 import { strings } from '../strings.ts';
 import { ConfigEditor, ProblemList, type ConfigEditorHandle } from './ConfigEditor.tsx';
-import { Dialog } from './Dialog.tsx';
+import { Dialog, FormActions } from './Dialog.tsx';
 import { TunnelNameField } from './TunnelNameField.tsx';
 import { FileIcon } from './icons.tsx';
 
@@ -151,14 +151,7 @@ export function ImportDialog(props: { name: string; text: string; fileName: stri
           </p>
         )}
 
-        <div className="dialog-actions">
-          <button type="button" className="button button-secondary" onClick={closeDialog} disabled={busy}>
-            {strings.dialog.cancel}
-          </button>
-          <button type="submit" className="button button-primary" disabled={busy} aria-busy={busy}>
-            {busy ? t.submitting : t.submit}
-          </button>
-        </div>
+        <FormActions busy={busy} label={t.submit} busyLabel={t.submitting} />
       </form>
     </Dialog>
   );
