@@ -131,8 +131,9 @@ export class DevicePair {
   deliver(): void {
     for (let guard = 0; this.inFlight.length > 0 && guard < 10_000; guard++) {
       const { from, packet } = this.inFlight.shift()!;
-      if (from === 'a') this.b.receiveDatagram(packet, ENDPOINT_A, this.now);
-      else this.a.receiveDatagram(packet, ENDPOINT_B, this.now);
+      // A copy, as off a real wire: the receiver decrypts in place, and tests replay what was sent.
+      if (from === 'a') this.b.receiveDatagram(Buffer.from(packet), ENDPOINT_A, this.now);
+      else this.a.receiveDatagram(Buffer.from(packet), ENDPOINT_B, this.now);
     }
   }
 

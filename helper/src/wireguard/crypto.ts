@@ -1,6 +1,6 @@
 // The one place that decides which library computes each primitive.
-// node:crypto (OpenSSL) where it is much faster: X25519 (~30x noble), ChaCha20-Poly1305 per packet
-// (~3x noble), BLAKE2s-256 and HMAC-BLAKE2s. @noble where OpenSSL has no equivalent: keyed BLAKE2s
+// node:crypto (OpenSSL) where it is much faster: X25519 (~30x noble), ChaCha20-Poly1305 of handshake
+// messages (~3x noble), BLAKE2s-256 and HMAC-BLAKE2s. Transport messages: transport-cipher.ts. @noble where OpenSSL has no equivalent: keyed BLAKE2s
 // with a 16-byte output (mac1/mac2) and XChaCha20-Poly1305 (cookie replies).
 
 import {
@@ -10,7 +10,6 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
-  createSecretKey,
   diffieHellman,
   randomBytes,
   timingSafeEqual,
@@ -124,18 +123,8 @@ export function writeNonce(nonce: Buffer, counter: bigint): Buffer {
   return nonce;
 }
 
-/**
- * A transport key prepared once for OpenSSL: passing raw bytes makes node:crypto build a key object
- * on every call, which costs about three times the encryption of a 1420-byte packet itself.
- */
-export function aeadKey(key: Uint8Array): KeyObject {
-  return createSecretKey(key);
-}
-
-type AeadKey = Uint8Array | KeyObject;
-
 /** AEAD(key, counter, plaintext, ad) = ChaCha20-Poly1305; returns ciphertext || tag. */
-export function seal(key: AeadKey, counter: bigint, plaintext: Uint8Array, ad?: Uint8Array): Buffer {
+export function seal(key: Uint8Array, counter: bigint, plaintext: Uint8Array, ad?: Uint8Array): Buffer {
   const cipher = createCipheriv('chacha20-poly1305', key, writeNonce(Buffer.allocUnsafe(12), counter), {
     authTagLength: TAG_SIZE,
   });
@@ -146,7 +135,7 @@ export function seal(key: AeadKey, counter: bigint, plaintext: Uint8Array, ad?: 
 }
 
 /** Opens ciphertext || tag; null when authentication fails. */
-export function open(key: AeadKey, counter: bigint, sealed: Uint8Array, ad?: Uint8Array): Buffer | null {
+export function open(key: Uint8Array, counter: bigint, sealed: Uint8Array, ad?: Uint8Array): Buffer | null {
   if (sealed.length < TAG_SIZE) return null;
   const body = sealed.subarray(0, sealed.length - TAG_SIZE);
   const decipher = createDecipheriv('chacha20-poly1305', key, writeNonce(Buffer.allocUnsafe(12), counter), {

@@ -96,7 +96,10 @@ export class Device implements UapiDevice {
     return now < this.underLoadUntil;
   }
 
-  /** A datagram from the UDP socket. Never throws: bad input is dropped and counted. */
+  /**
+   * A datagram from the UDP socket. Never throws: bad input is dropped and counted. Transport data is
+   * decrypted in place, so the buffer is the device's from here on.
+   */
   receiveDatagram(packet: Buffer, from: Endpoint, now: number): void {
     receiveDatagram(this, packet, from, now);
   }

@@ -1,16 +1,16 @@
 // Transport keypairs and the three slots a peer keeps (whitepaper §5.4.6; wireguard-go keypair.go).
 
 import { ReplayFilter } from './replay.ts';
-import type { KeyObject } from 'node:crypto';
-import { aeadKey, wipe } from './crypto.ts';
+import { wipe } from './crypto.ts';
 import type { SessionKeys } from './noise.ts';
+import { transportCipher, type TransportCipher } from './transport-cipher.ts';
 
 export class Keypair {
   readonly sendKey: Buffer;
   readonly receiveKey: Buffer;
-  /** The same keys prepared for OpenSSL once, not per packet. */
-  readonly sendCipherKey: KeyObject;
-  readonly receiveCipherKey: KeyObject;
+  /** The same keys prepared once for the data path. */
+  readonly sendCipher: TransportCipher;
+  readonly receiveCipher: TransportCipher;
   readonly isInitiator: boolean;
   readonly localIndex: number;
   readonly remoteIndex: number;
@@ -22,16 +22,17 @@ export class Keypair {
   constructor(keys: SessionKeys, created: number) {
     this.sendKey = keys.sendKey;
     this.receiveKey = keys.receiveKey;
-    this.sendCipherKey = aeadKey(keys.sendKey);
-    this.receiveCipherKey = aeadKey(keys.receiveKey);
+    this.sendCipher = transportCipher(keys.sendKey, 'seal');
+    this.receiveCipher = transportCipher(keys.receiveKey, 'open');
     this.isInitiator = keys.isInitiator;
     this.localIndex = keys.localIndex;
     this.remoteIndex = keys.remoteIndex;
     this.created = created;
   }
 
-  /** The OpenSSL copies inside the key objects are freed with them; JS cannot reach them to zero. */
   wipe(): void {
+    this.sendCipher.free();
+    this.receiveCipher.free();
     wipe(this.sendKey, this.receiveKey);
   }
 }

@@ -16,7 +16,7 @@ import {
   REJECT_AFTER_TIME,
   REKEY_ON_RECEIVE_AGE,
 } from './constants.ts';
-import { open } from './crypto.ts';
+import { TAG_SIZE } from './crypto.ts';
 import type { Device } from './device.ts';
 import type { Keypair } from './keypair.ts';
 import { consumeInitiation, consumeResponse } from './noise.ts';
@@ -127,8 +127,11 @@ function receiveTransport(device: Device, packet: Buffer, from: Endpoint, now: n
   if (!entry || !keypair) return device.drop('unknownIndex');
   if (now - keypair.created >= REJECT_AFTER_TIME) return device.drop('keypairExpired');
   const counter = packet.readBigUInt64LE(8);
-  const plaintext = open(keypair.receiveCipherKey, counter, packet.subarray(MESSAGE_TRANSPORT_HEADER_SIZE));
-  if (!plaintext) return device.drop('decryptFailed');
+  const tagStart = packet.length - TAG_SIZE;
+  // Decrypted in place: the datagram's buffer is ours alone.
+  const plaintext = packet.subarray(MESSAGE_TRANSPORT_HEADER_SIZE, tagStart);
+  if (!keypair.receiveCipher.open(counter, plaintext, packet.subarray(tagStart)))
+    return device.drop('decryptFailed');
   // The window only moves for authentic packets, so forged counters cannot push it forward.
   if (!keypair.replay.validateCounter(counter, REJECT_AFTER_MESSAGES)) return device.drop('replayed');
 

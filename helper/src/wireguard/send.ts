@@ -10,7 +10,7 @@ import {
   REKEY_AFTER_MESSAGES,
   REKEY_TIMEOUT,
 } from './constants.ts';
-import { seal, TAG_SIZE } from './crypto.ts';
+import { TAG_SIZE } from './crypto.ts';
 import type { Device } from './device.ts';
 import { Keypair } from './keypair.ts';
 import { createInitiation, createResponse, deriveSessionKeys } from './noise.ts';
@@ -34,6 +34,14 @@ export function sendPacket(device: Device, packet: Buffer, now: number): void {
   if (!destination) return device.drop('notIp');
   const peer = device.allowedIps.lookup(destination);
   if (!peer) return device.drop('noRoute');
+  const keypair = peer.keypairs.current;
+  // The common case: nothing waits before it and the session is usable, so it goes out at once,
+  // encrypted straight from the TUN's read buffer.
+  if (peer.staged.length === 0 && peer.endpoint && usableKeypair(keypair, now)) {
+    sendTransport(device, peer, keypair, packet, now);
+    keepKeyFreshSending(device, peer, now);
+    return;
+  }
   // The TUN reuses its read buffer, so a packet that has to wait is copied.
   stage(device, peer, Buffer.from(packet));
   sendStagedPackets(device, peer, now);
@@ -70,29 +78,35 @@ export function sendStagedPackets(device: Device, peer: Peer, now: number): void
   const packets = peer.staged;
   peer.staged = [];
   for (const packet of packets) {
-    if (keypair.sendNonce >= REJECT_AFTER_MESSAGES) {
-      stage(device, peer, packet);
-      continue;
-    }
-    const counter = keypair.sendNonce++;
-    sendToPeer(device, peer, encryptTransport(keypair, counter, packet, device.mtu));
-    peer.timers.anyAuthenticatedPacketTraversal(now, peer.persistentKeepalive);
-    peer.timers.anyAuthenticatedPacketSent();
-    if (packet.length > 0) peer.timers.dataSent(now);
+    if (keypair.sendNonce >= REJECT_AFTER_MESSAGES) stage(device, peer, packet);
+    else sendTransport(device, peer, keypair, packet, now);
   }
   keepKeyFreshSending(device, peer, now);
   if (peer.staged.length > 0) sendHandshakeInitiation(device, peer, false, now);
 }
 
+function sendTransport(device: Device, peer: Peer, keypair: Keypair, packet: Buffer, now: number): void {
+  const counter = keypair.sendNonce++;
+  sendToPeer(device, peer, encryptTransport(keypair, counter, packet, device.mtu));
+  peer.timers.anyAuthenticatedPacketTraversal(now, peer.persistentKeepalive);
+  peer.timers.anyAuthenticatedPacketSent();
+  if (packet.length > 0) peer.timers.dataSent(now);
+}
+
 /** Header, then the packet padded to a multiple of 16 (capped at the MTU), sealed with the counter. */
 export function encryptTransport(keypair: Keypair, counter: bigint, packet: Buffer, mtu: number): Buffer {
-  const padding = paddingSize(packet.length, mtu);
-  const plaintext = padding === 0 ? packet : Buffer.concat([packet, Buffer.alloc(padding)]);
-  const message = Buffer.allocUnsafe(MESSAGE_TRANSPORT_HEADER_SIZE + plaintext.length + TAG_SIZE);
+  const bodyEnd = MESSAGE_TRANSPORT_HEADER_SIZE + packet.length + paddingSize(packet.length, mtu);
+  const message = Buffer.allocUnsafe(bodyEnd + TAG_SIZE);
   message.writeUInt32LE(MESSAGE_TRANSPORT_TYPE, 0);
   message.writeUInt32LE(keypair.remoteIndex, 4);
   message.writeBigUInt64LE(counter, 8);
-  seal(keypair.sendCipherKey, counter, plaintext).copy(message, MESSAGE_TRANSPORT_HEADER_SIZE);
+  packet.copy(message, MESSAGE_TRANSPORT_HEADER_SIZE);
+  message.fill(0, MESSAGE_TRANSPORT_HEADER_SIZE + packet.length, bodyEnd);
+  keypair.sendCipher.seal(
+    counter,
+    message.subarray(MESSAGE_TRANSPORT_HEADER_SIZE, bodyEnd),
+    message.subarray(bodyEnd),
+  );
   return message;
 }
 
