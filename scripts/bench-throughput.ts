@@ -108,7 +108,20 @@ interface Round {
   throughput: Throughput;
   handshakeMs: number;
   latencyMs: number;
-  helper?: { peakRssMb: number; cpuSeconds: number };
+  /** CPU time of the end in namespace a (the helper, or the wireguard-go that stands in for it). */
+  cpuSeconds: number;
+  helper?: { peakRssMb: number };
+}
+
+/** CPU seconds per gigabyte moved, so that the two ends' efficiency compares across speeds. */
+const cpuPerGigabyte = (round: Round) =>
+  round.cpuSeconds / (((round.throughput.up + round.throughput.down) * SECONDS) / 8 / 1000);
+
+async function measuredThroughput(topology: Topology, pid: number) {
+  const before = sample(pid);
+  const throughput = await iperfBothWays(topology);
+  const after = sample(pid);
+  return { throughput, cpuSeconds: after.cpuSeconds - before.cpuSeconds, peakRssMb: after.peakRssMb };
 }
 
 async function phantomRound(): Promise<Round & { keys: { ours: KeyPair; theirs: KeyPair } }> {
@@ -116,14 +129,13 @@ async function phantomRound(): Promise<Round & { keys: { ours: KeyPair; theirs: 
   try {
     const pid = pair.ours.process.child.pid!;
     const { handshakeMs, latencyMs } = await handshakeAndLatency(pair.topology);
-    const before = sample(pid);
-    const throughput = await iperfBothWays(pair.topology);
-    const after = sample(pid);
+    const { throughput, cpuSeconds, peakRssMb } = await measuredThroughput(pair.topology, pid);
     return {
       throughput,
       handshakeMs,
       latencyMs,
-      helper: { peakRssMb: after.peakRssMb, cpuSeconds: after.cpuSeconds - before.cpuSeconds },
+      cpuSeconds,
+      helper: { peakRssMb },
       keys: { ours: pair.ours.keys, theirs: pair.theirs.keys },
     };
   } finally {
@@ -141,7 +153,7 @@ async function referenceRound(keys: { ours: KeyPair; theirs: KeyPair }): Promise
       addresses: [`${INNER.theirs4}/24`, `${INNER.theirs6}/64`],
       peers: [{ publicKey: keys.ours.publicKey, allowedIps: [`${INNER.ours4}/32`, `${INNER.ours6}/128`] }],
     });
-    await startWireguardGo(topology.a.ns, uniqueName('pmr'), {
+    const ourEnd = await startWireguardGo(topology.a.ns, uniqueName('pmr'), {
       privateKey: keys.ours.privateKey,
       listenPort: OUR_PORT,
       addresses: [`${INNER.ours4}/24`, `${INNER.ours6}/64`],
@@ -154,7 +166,8 @@ async function referenceRound(keys: { ours: KeyPair; theirs: KeyPair }): Promise
       ],
     });
     const { handshakeMs, latencyMs } = await handshakeAndLatency(topology);
-    return { throughput: await iperfBothWays(topology), handshakeMs, latencyMs };
+    const { throughput, cpuSeconds } = await measuredThroughput(topology, ourEnd.process.child.pid!);
+    return { throughput, handshakeMs, latencyMs, cpuSeconds };
   } finally {
     await topology.destroy();
   }
@@ -218,7 +231,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     `  round ${round}: PhantomMesh up ${fixed(phantom.throughput.up)} down ${fixed(phantom.throughput.down)}` +
       `   wireguard-go up ${fixed(reference.at(-1)!.throughput.up)} down ${fixed(reference.at(-1)!.throughput.down)}` +
       `   ratio ${ratio('up').toFixed(2)} / ${ratio('down').toFixed(2)}` +
-      `   helper CPU ${phantom.helper!.cpuSeconds.toFixed(1)} s, peak RSS ${phantom.helper!.peakRssMb.toFixed(0)} MB`,
+      `   CPU s/GB ${cpuPerGigabyte(phantom).toFixed(1)} vs ${cpuPerGigabyte(reference.at(-1)!).toFixed(1)}` +
+      `   helper peak RSS ${phantom.helper!.peakRssMb.toFixed(0)} MB`,
   );
 }
 
@@ -229,19 +243,22 @@ const summary = (label: string, rounds: Round[]) => ({
   down: med(rounds, (r) => r.throughput.down),
   handshake: med(rounds, (r) => r.handshakeMs),
   latency: med(rounds, (r) => r.latencyMs),
+  cpu: med(rounds, cpuPerGigabyte),
 });
 const a = summary('PhantomMesh <-> wireguard-go', ours);
 const b = summary('wireguard-go <-> wireguard-go', reference);
-console.log('\nMedians               Mbit/s up  Mbit/s down  handshake ms  latency added ms');
+console.log(
+  '\nMedians                          Mbit/s up  Mbit/s down  handshake ms  latency added ms  CPU s/GB (side a)',
+);
 for (const s of [a, b])
   console.log(
-    `  ${s.label.padEnd(30)} ${fixed(s.up, 0, 5)}  ${fixed(s.down, 0, 11)}  ${fixed(s.handshake, 2, 12)}  ${fixed(s.latency, 3, 16)}`,
+    `  ${s.label.padEnd(30)} ${fixed(s.up, 0, 10)}  ${fixed(s.down, 0, 11)}  ${fixed(s.handshake, 2, 12)}  ${fixed(s.latency, 3, 16)}  ${fixed(s.cpu, 1, 17)}`,
   );
 console.log(
   `  ratio PhantomMesh / wireguard-go: up ${(a.up / b.up).toFixed(2)}   down ${(a.down / b.down).toFixed(2)}`,
 );
 const peak = Math.max(...ours.map((r) => r.helper!.peakRssMb));
-const cpu = ours.map((r) => r.helper!.cpuSeconds);
+const cpu = ours.map((r) => r.cpuSeconds);
 console.log(
   `  helper: peak RSS ${peak.toFixed(1)} MB, CPU time per round (${2 * SECONDS} s of traffic) ${cpu.map((s) => s.toFixed(1)).join(', ')} s`,
 );

@@ -25,3 +25,20 @@ export function libcFunctions<T>(declare: (lib: LibraryHandle) => T): () => T {
     return functions;
   };
 }
+
+export interface PollHandle {
+  close(): void;
+}
+
+// koffi 3.3.4 calls a poll callback with (status, events) although its typings only declare events.
+// A negative status is a libuv error; the one we care about is UV_EBADF, which libuv reports when the
+// kernel flags EPOLLERR on the fd.
+type Poll = (fd: number, options: { readable: boolean }, callback: (status: number) => void) => PollHandle;
+
+/**
+ * Calls `onReadable` from the event loop whenever `fd` (non-blocking) has data. The caller must keep
+ * the handle: once it is garbage, the watch silently ends.
+ */
+export function watchReadable(fd: number, onReadable: (status: number) => void): PollHandle {
+  return (koffi.node.poll as unknown as Poll)(fd, { readable: true }, onReadable);
+}

@@ -7,9 +7,10 @@ import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { PhantomError } from '../../shared/src/errors.ts';
-import type { Endpoint } from '../../shared/src/ip.ts';
+import { parseIp, type Endpoint } from '../../shared/src/ip.ts';
 import { openBind, type Bind } from '../../helper/src/conn/bind.ts';
-import { endpointOf } from '../../helper/src/conn/bind_linux.ts';
+import { endpointOf } from '../../helper/src/conn/recvmmsg_linux.ts';
+import { SOCKADDR_MAX, writeSockaddr } from '../../helper/src/conn/sockaddr_linux.ts';
 import { netnsUnavailable, runScenario, scenarioRequested, serveScenario } from '../lib/run-in-netns.ts';
 
 interface Received {
@@ -206,21 +207,20 @@ if (requested) {
     ]);
   });
 
-  test('IPv4-mapped IPv6 senders come out as plain IPv4', () => {
-    assert.deepEqual(endpointOf({ address: '::ffff:192.0.2.7', family: 'IPv6', port: 51820, size: 1 }), {
+  test('senders: IPv4-mapped IPv6 comes out as plain IPv4, a zone as its interface name', () => {
+    const name = (family: 4 | 6, address: string, port: number, scopeId = 0) => {
+      const out = Buffer.alloc(SOCKADDR_MAX);
+      writeSockaddr(out, family, parseIp(address)!, port, scopeId);
+      return out;
+    };
+    assert.deepEqual(endpointOf(name(6, '::ffff:192.0.2.7', 51820)), {
       address: '192.0.2.7',
       port: 51820,
       family: 4,
     });
-    assert.deepEqual(endpointOf({ address: '2001:db8::7', family: 'IPv6', port: 1, size: 1 }), {
-      address: '2001:db8::7',
-      port: 1,
-      family: 6,
-    });
-    assert.deepEqual(endpointOf({ address: '203.0.113.9', family: 'IPv4', port: 2, size: 1 }), {
-      address: '203.0.113.9',
-      port: 2,
-      family: 4,
-    });
+    assert.deepEqual(endpointOf(name(6, '2001:db8::7', 1)), { address: '2001:db8::7', port: 1, family: 6 });
+    assert.deepEqual(endpointOf(name(4, '203.0.113.9', 2)), { address: '203.0.113.9', port: 2, family: 4 });
+    // Interface 1 is the loopback in every namespace.
+    assert.deepEqual(endpointOf(name(6, 'fe80::1', 3, 1)), { address: 'fe80::1%lo', port: 3, family: 6 });
   });
 }

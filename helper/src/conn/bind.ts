@@ -17,7 +17,10 @@ export interface BindOptions {
   /** 0 picks a random port that is free for both IPv4 and IPv6. */
   port: number;
   fwmark?: number;
-  /** The buffer is the datagram's own (not reused). IPv4-mapped IPv6 sources arrive as plain IPv4. */
+  /**
+   * The buffer is valid only during the call (the next datagram reuses the memory): copy what you keep.
+   * IPv4-mapped IPv6 sources arrive as plain IPv4.
+   */
   onDatagram: (packet: Buffer, from: Endpoint) => void;
 }
 

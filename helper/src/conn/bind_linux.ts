@@ -1,27 +1,24 @@
 // Linux UDP: an IPv4 socket and an IPV6_V6ONLY socket on the same port, as wireguard-go does.
 //
-// The sockets are created and bound through libc (koffi) and then handed to node:dgram with the
-// documented `socket.bind({ fd })`, so dgram does the event-loop receiving while we keep the fd for
-// the options dgram does not offer (SO_MARK, SO_RCVBUFFORCE) and for sending: a PacketWriter thread
-// calls sendto() on the same fds (through dgram, sending took a quarter of the event loop's time).
-// The other ways to reach a dgram socket's fd are private: `socket._handle.fd` is deprecated
-// (DEP0112, a runtime warning on Node 24).
+// The sockets are made, bound and read through libc (koffi): recvmmsg() takes up to 64 datagrams per
+// wake-up of the event loop (recvmmsg_linux.ts), and a PacketWriter thread makes the sendto() calls.
+// node:dgram is not used: it reads one datagram per system call and per JS callback, and it cannot
+// set SO_MARK or SO_RCVBUFFORCE, which we need anyway.
 
-import dgram from 'node:dgram';
 import koffi from 'koffi';
 import { libcFunctions, strerror } from '../libc.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { parseIp, type Endpoint, type Family } from '../../../shared/src/ip.ts';
 import { PacketWriter } from '../datapath/writer.ts';
 import type { Bind, BindOptions } from './bind.ts';
+import { DatagramReceiver } from './recvmmsg_linux.ts';
+import { AF_INET, AF_INET6, SOCKADDR_MAX, writeSockaddr } from './sockaddr_linux.ts';
 
-const AF_INET = 2;
-const AF_INET6 = 10;
+const WILDCARD = new Uint8Array(16);
 const SOCK_DGRAM = 2;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
 const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
 const SO_SNDBUFFORCE = 32;
@@ -32,13 +29,14 @@ const IPV6_V6ONLY = 26;
 const EPERM = 1;
 const EAFNOSUPPORT = 97;
 const EADDRINUSE = 98;
+const EINTR = 4;
 
 // wireguard-go's socket buffer size: bursts of a fast peer must not overflow the default ~200 KB.
 const SOCKET_BUFFER = 7 << 20;
 // With port 0, how often to retry when the port the kernel gave IPv4 is taken for IPv6 (wireguard-go: 100).
 const RANDOM_PORT_ATTEMPTS = 100;
 const SEND_ERROR_LOG_INTERVAL_MS = 10_000;
-// Datagrams up to this size go through the sender thread (an MTU up to ~1950); bigger ones through dgram.
+// Datagrams up to this size go through the sender thread (an MTU up to ~1950); bigger ones are sent here.
 const QUEUED_SEND_MAX = 2000;
 
 interface Libc {
@@ -53,6 +51,8 @@ interface Libc {
     len: number,
   ) => number;
   close: (fd: number) => number;
+  sendto: (fd: number, buf: Uint8Array, len: number, flags: number, addr: Buffer, addrlen: number) => number;
+  ifNameToIndex: (name: string) => number;
 }
 
 // Loaded on first use so that merely importing this module works on every OS.
@@ -63,6 +63,10 @@ const loadLibc = libcFunctions((lib): Libc => {
     getsockname: lib.func('int getsockname(int fd, void *addr, void *len)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
     close: lib.func('int close(int fd)'),
+    sendto: lib.func(
+      'long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
+    ),
+    ifNameToIndex: lib.func('unsigned int if_nametoindex(const char *name)'),
   };
 });
 
@@ -86,11 +90,9 @@ function bindSocket(c: Libc, family: Family, port: number): number {
   let errno = family === 6 ? setInt(c, fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) : 0;
   if (errno === 0) {
     growBuffers(c, fd);
-    // sockaddr_in (16 bytes) or sockaddr_in6 (28 bytes); the zeroed address is the wildcard.
-    const address = Buffer.alloc(family === 4 ? 16 : 28);
-    address.writeUInt16LE(family === 4 ? AF_INET : AF_INET6, 0); // sa_family: host order, little-endian on our targets
-    address.writeUInt16BE(port, 2);
-    if (c.bind(fd, address, address.length) < 0) errno = koffi.errno();
+    const address = Buffer.alloc(SOCKADDR_MAX);
+    const length = writeSockaddr(address, family, WILDCARD, port);
+    if (c.bind(fd, address, length) < 0) errno = koffi.errno();
   }
   if (errno === 0) return fd;
   c.close(fd);
@@ -123,35 +125,6 @@ function bindPair(c: Libc, port: number): { v4: number; v6: number | undefined }
   }
 }
 
-// dgram resolves every destination through a lookup function; ours are IP literals already, so pass them
-// through and skip dns.lookup's validation and its nextTick per packet. Bad text fails in the send itself.
-function literalLookup(
-  address: string,
-  _options: unknown,
-  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  callback(null, address, address.includes(':') ? 6 : 4);
-}
-
-function wrap(c: Libc, fd: number, family: Family): dgram.Socket {
-  const socket = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', lookup: literalLookup });
-  socket.bind({ fd });
-  // libuv's uv_udp_open() turns SO_REUSEADDR on, which would let another SO_REUSEADDR socket bind our
-  // port and take our traffic. dgram's own bind() leaves it off; so do we.
-  setInt(c, fd, SOL_SOCKET, SO_REUSEADDR, 0);
-  return socket;
-}
-
-/** The sender of a datagram, never as `::ffff:a.b.c.d`: that peer would be answered over the wrong
- *  family and show up twice. Only a dual-stack IPv6 socket reports IPv4 senders that way; ours are
- *  IPV6_V6ONLY, so this keeps the promise should that ever change. */
-export function endpointOf(from: dgram.RemoteInfo): Endpoint {
-  if (from.family === 'IPv4') return { address: from.address, port: from.port, family: 4 };
-  if (from.address.startsWith('::ffff:') && from.address.includes('.'))
-    return { address: from.address.slice(7), port: from.port, family: 4 };
-  return { address: from.address, port: from.port, family: 6 };
-}
-
 export async function openBindLinux(options: BindOptions): Promise<Bind> {
   const c = loadLibc();
   const fds = bindPair(c, options.port);
@@ -167,18 +140,27 @@ export async function openBindLinux(options: BindOptions): Promise<Bind> {
   return bind;
 }
 
+/** A destination as the kernel takes it; null for text that is no IP literal (or an unknown zone). */
+function destination(c: Libc, to: Endpoint): { bytes: Uint8Array; scopeId: number } | null {
+  const [literal, zone] = to.address.split('%', 2) as [string, string | undefined];
+  const bytes = parseIp(literal);
+  if (!bytes || bytes.length !== (to.family === 4 ? 4 : 16)) return null;
+  if (zone === undefined) return { bytes, scopeId: 0 };
+  const scopeId = /^\d+$/.test(zone) ? Number(zone) : c.ifNameToIndex(zone);
+  return scopeId > 0 ? { bytes, scopeId } : null;
+}
+
 class LinuxBind implements Bind {
   readonly port: number;
   #libc: Libc;
   #fds: number[];
-  #v4: dgram.Socket;
-  #v6: dgram.Socket | undefined;
-  #onDatagram: (packet: Buffer, from: Endpoint) => void;
+  #receivers: DatagramReceiver[];
   #sender: PacketWriter;
-  // The last destination's address bytes: a peer's endpoint is a new object per received datagram, but
-  // its text rarely changes, so the parse is done once per change instead of once per packet.
+  // The last destination, parsed: a peer's endpoint is a new object only when it roams, so the text is
+  // parsed once per change instead of once per packet.
   #lastAddress = '';
-  #lastAddressBytes: Uint8Array | null = null;
+  #lastDestination: { bytes: Uint8Array; scopeId: number } | null = null;
+  #sockaddr = Buffer.alloc(SOCKADDR_MAX);
   #closed = false;
   #sendErrors = 0;
   #sendErrorsLogged = 0;
@@ -193,30 +175,12 @@ class LinuxBind implements Bind {
     this.#libc = c;
     this.port = boundPort(c, v4);
     this.#fds = v6 === undefined ? [v4] : [v4, v6];
-    this.#onDatagram = onDatagram;
-    this.#v4 = wrap(c, v4, 4);
-    this.#v6 = v6 === undefined ? undefined : wrap(c, v6, 6);
+    const log = (line: string) => console.error(`udp port ${this.port}: ${line}`);
+    this.#receivers = this.#fds.map((fd) => new DatagramReceiver(fd, onDatagram, log));
     this.#sender = new PacketWriter('udp', [v4, v6 ?? -1], QUEUED_SEND_MAX, (failures, errno) =>
       this.#sendFailed(strerror(errno), failures),
     );
-    for (const socket of this.#v6 ? [this.#v4, this.#v6] : [this.#v4]) {
-      socket.on('message', this.#onMessage);
-      socket.on('error', this.#onSocketError);
-    }
   }
-
-  #onMessage = (packet: Buffer, from: dgram.RemoteInfo): void => {
-    this.#onDatagram(packet, endpointOf(from));
-  };
-
-  #onSocketError = (error: Error): void => {
-    console.error(`udp port ${this.port}: ${error.message}`);
-  };
-
-  // One callback for every send: no closure per packet.
-  #afterSend = (error: Error | null): void => {
-    if (error) this.#sendFailed(error.message);
-  };
 
   #sendFailed(reason: string, count = 1): void {
     this.#sendErrors += count;
@@ -231,28 +195,25 @@ class LinuxBind implements Bind {
 
   send(packet: Uint8Array, to: Endpoint): void {
     if (this.#closed) return;
-    const socket = to.family === 4 ? this.#v4 : this.#v6;
-    if (!socket) return this.#sendFailed(`no IPv6 on this host (to ${to.address})`);
+    const fd = to.family === 4 ? this.#fds[0]! : this.#fds[1];
+    if (fd === undefined) return this.#sendFailed(`no IPv6 on this host (to ${to.address})`);
     if (to.address !== this.#lastAddress) {
       this.#lastAddress = to.address;
-      this.#lastAddressBytes = parseIp(to.address);
+      this.#lastDestination = destination(this.#libc, to);
     }
-    const address = this.#lastAddressBytes;
-    // The sender thread takes literal addresses of the socket's family and nonzero ports; anything
-    // else (a scoped IPv6 address, a bigger datagram, a stuck thread) goes through dgram, which also
-    // reports what is wrong with it.
-    if (
-      address &&
-      address.length === (to.family === 4 ? 4 : 16) &&
-      to.port > 0 &&
-      this.#sender.push(packet, to.family, address, to.port)
-    )
-      return;
-    try {
-      socket.send(packet, to.port, to.address, this.#afterSend);
-    } catch (error) {
-      // dgram throws synchronously for arguments it rejects, e.g. port 0.
-      this.#sendFailed((error as Error).message);
+    const target = this.#lastDestination;
+    if (!target) return this.#sendFailed(`${to.address} is not an IP address of this family`);
+    if (!Number.isInteger(to.port) || to.port < 1 || to.port > 65535)
+      return this.#sendFailed(`port ${to.port} is not a port to send to`);
+    // The sender thread takes unscoped destinations and datagrams that fit its slots; anything else
+    // (a link-local peer, a jumbo datagram, a stuck thread) is sent here.
+    if (target.scopeId === 0 && this.#sender.push(packet, to.family, target.bytes, to.port)) return;
+    const length = writeSockaddr(this.#sockaddr, to.family, target.bytes, to.port, target.scopeId);
+    for (;;) {
+      if (this.#libc.sendto(fd, packet, packet.length, 0, this.#sockaddr, length) >= 0) return;
+      const errno = koffi.errno();
+      // A full send buffer (EAGAIN) loses the packet, as a full queue would: UDP promises no more.
+      if (errno !== EINTR) return this.#sendFailed(strerror(errno));
     }
   }
 
@@ -274,9 +235,9 @@ class LinuxBind implements Bind {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const receiver of this.#receivers) receiver.close();
     // The sender thread may be inside sendto() on these fds: it lets go before they are closed.
     await this.#sender.stop();
-    const sockets = this.#v6 ? [this.#v4, this.#v6] : [this.#v4];
-    await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+    for (const fd of this.#fds) this.#libc.close(fd);
   }
 }

@@ -3,12 +3,11 @@
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
+import { SOCKADDR_MAX, writeSockaddr } from '../conn/sockaddr_linux.ts';
 import { libc } from '../libc.ts';
 import { RingConsumer, type RingEntry } from './ring.ts';
 import type { WriterReport, WriterRing, WriterSetup } from './writer.ts';
 
-const AF_INET = 2;
-const AF_INET6 = 10;
 const EINTR = 4;
 const EAGAIN = 11;
 const POLLOUT = 4;
@@ -43,9 +42,7 @@ class Served {
   #failures = 0;
   #errno = 0;
   #lastReport = -Infinity;
-  // sockaddr_in and sockaddr_in6 for sendto, sa_family in host order (little-endian on our targets).
-  #sin = Buffer.alloc(16);
-  #sin6 = Buffer.alloc(28);
+  #sockaddr = Buffer.alloc(SOCKADDR_MAX);
   #pollfd = Buffer.alloc(8);
 
   constructor(setup: WriterRing) {
@@ -53,8 +50,6 @@ class Served {
     this.#fds = setup.fds;
     this.consumer = new RingConsumer(setup.ring);
     this.handle = setup.kind === 'tun' ? this.#writeTun : this.#sendUdp;
-    this.#sin.writeUInt16LE(AF_INET, 0);
-    this.#sin6.writeUInt16LE(AF_INET6, 0);
   }
 
   #writeTun = (entry: RingEntry): void => {
@@ -69,13 +64,11 @@ class Served {
   #sendUdp = (entry: RingEntry): void => {
     const v4 = entry.family === 4;
     const fd = this.#fds[v4 ? 0 : 1]!;
-    const address = v4 ? this.#sin : this.#sin6;
-    address.writeUInt16BE(entry.port, 2);
-    if (v4) address.set(entry.address.subarray(0, 4), 4);
-    else address.set(entry.address, 8);
+    const address = this.#sockaddr;
+    const length = writeSockaddr(address, v4 ? 4 : 6, entry.address, entry.port);
     let waited = false;
     for (;;) {
-      if (sendto(fd, entry.packet, entry.packet.length, 0, address, address.length) >= 0) return;
+      if (sendto(fd, entry.packet, entry.packet.length, 0, address, length) >= 0) return;
       const errno = koffi.errno();
       if (errno === EINTR) continue;
       if (errno !== EAGAIN || waited) return this.#failed(errno);

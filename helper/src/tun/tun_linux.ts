@@ -4,7 +4,7 @@
 // IFF_NO_PI makes every read and write exactly one bare IP packet.
 
 import koffi from 'koffi';
-import { libcFunctions, strerror } from '../libc.ts';
+import { libcFunctions, strerror, watchReadable, type PollHandle } from '../libc.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { PacketWriter } from '../datapath/writer.ts';
 import type { Tun } from './tun.ts';
@@ -47,15 +47,6 @@ interface Libc {
   close: (fd: number) => number;
   if_nametoindex: (name: string) => number;
 }
-
-interface PollHandle {
-  close(): void;
-}
-
-// koffi 3.3.4 calls a poll callback with (status, events) although its typings only declare events.
-// A negative status is a libuv error; the one we care about is UV_EBADF, which libuv reports when the
-// kernel flags EPOLLERR on the fd.
-type Poll = (fd: number, options: { readable: boolean }, callback: (status: number) => void) => PollHandle;
 
 // Loaded on first use so that merely importing this module works on every OS.
 const loadLibc = libcFunctions((lib): Libc => {
@@ -163,8 +154,7 @@ class LinuxTun implements Tun {
       throw new PhantomError('TUN_STARTED', `TUN interface ${this.name} is already started`);
     this.#onPacket = onPacket;
     this.#onWriteFailures = onWriteFailures;
-    const poll = koffi.node.poll as unknown as Poll;
-    this.#poll = poll(this.#fd, { readable: true }, this.#onReadable);
+    this.#poll = watchReadable(this.#fd, this.#onReadable);
   }
 
   // One bound callback for the life of the device: no closure per packet or per wakeup.
