@@ -23,6 +23,8 @@ export interface RingBuffers {
   data: SharedArrayBuffer;
   slots: number;
   slotSize: number;
+  /** Zero bytes the consumer sees in front of every packet (a header the producer never writes). */
+  headroom: number;
 }
 
 /**
@@ -39,15 +41,19 @@ export function ringBell(bell: Int32Array): void {
   Atomics.notify(bell, 0);
 }
 
-/** Shared memory for `slots` (a power of two, so indices wrap cleanly) packets of up to `capacity` bytes. */
-export function createRing(slots: number, capacity: number): RingBuffers {
+/**
+ * Shared memory for `slots` (a power of two, so indices wrap cleanly) packets of up to `capacity` bytes,
+ * each handed to the consumer behind `headroom` zero bytes.
+ */
+export function createRing(slots: number, capacity: number, headroom = 0): RingBuffers {
   if (slots & (slots - 1)) throw new RangeError(`ring size ${slots} is not a power of two`);
-  const slotSize = Math.ceil((SLOT_HEADER + capacity) / 64) * 64;
+  const slotSize = Math.ceil((SLOT_HEADER + headroom + capacity) / 64) * 64;
   return {
     control: new SharedArrayBuffer(CONTROL_WORDS * 4),
     data: new SharedArrayBuffer(slots * slotSize),
     slots,
     slotSize,
+    headroom,
   };
 }
 
@@ -59,6 +65,7 @@ export class RingProducer {
   #view: DataView;
   #slots: number;
   #slotSize: number;
+  #headroom: number;
   #head = 0;
 
   constructor(ring: RingBuffers, bell: Int32Array) {
@@ -68,7 +75,8 @@ export class RingProducer {
     this.#view = new DataView(ring.data);
     this.#slots = ring.slots;
     this.#slotSize = ring.slotSize;
-    this.capacity = ring.slotSize - SLOT_HEADER;
+    this.#headroom = ring.headroom;
+    this.capacity = ring.slotSize - SLOT_HEADER - ring.headroom;
   }
 
   /**
@@ -82,11 +90,11 @@ export class RingProducer {
     if (((head - Atomics.load(control, TAIL)) | 0) >= this.#slots && !this.#waitForRoom(head)) return false;
     const offset = (head & (this.#slots - 1)) * this.#slotSize;
     const view = this.#view;
-    view.setUint32(offset, packet.length, true);
+    view.setUint32(offset, this.#headroom + packet.length, true);
     view.setUint16(offset + 4, port, true);
     view.setUint8(offset + 6, family);
     if (address) this.#data.set(address, offset + ADDRESS_OFFSET);
-    this.#data.set(packet, offset + SLOT_HEADER);
+    this.#data.set(packet, offset + SLOT_HEADER + this.#headroom);
     this.#head = (head + 1) | 0;
     Atomics.store(control, HEAD, this.#head);
     ringBell(this.#bell);

@@ -130,16 +130,20 @@ export class PacketWriter {
   #stopping = false;
   #done: Promise<void>;
 
-  /** `capacity`: the largest packet the ring takes; bigger ones are the caller's to write. */
+  /**
+   * `capacity`: the largest packet the ring takes; bigger ones are the caller's to write. `headroom`:
+   * zero bytes written in front of every packet (the TUN's virtio_net_hdr).
+   */
   constructor(
     kind: WriterRing['kind'],
     fds: number[],
     capacity: number,
     onFailures: (failures: number, errno: number) => void,
+    headroom = 0,
   ) {
     thread ??= new WriterThread();
     this.#thread = thread;
-    const ring = createRing(RING_SLOTS, capacity);
+    const ring = createRing(RING_SLOTS, capacity, headroom);
     this.#producer = new RingProducer(ring, thread.bell);
     let onDone!: () => void;
     this.#done = new Promise((resolve) => (onDone = resolve));

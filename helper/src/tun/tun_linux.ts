@@ -1,12 +1,14 @@
 // Linux TUN through /dev/net/tun with libc called by koffi: open + TUNSETIFF give a non-blocking fd
 // that libuv polls on the main loop for reading. Writes go through a PacketWriter thread: the kernel
 // runs the inner protocol's receive path (TCP included) inside write(), too much for the event loop.
-// IFF_NO_PI makes every read and write exactly one bare IP packet.
+// IFF_NO_PI drops the protocol prefix; IFF_VNET_HDR puts a virtio_net_hdr in front of every packet
+// instead, which lets the kernel hand us TCP super-packets to segment (offload_linux.ts).
 
 import koffi from 'koffi';
 import { libcFunctions, strerror, watchReadable, type PollHandle } from '../libc.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { PacketWriter } from '../datapath/writer.ts';
+import { splitOffloaded, VIRTIO_NET_HDR_SIZE } from './offload_linux.ts';
 import type { Tun } from './tun.ts';
 
 const O_RDWR = 0o2;
@@ -15,6 +17,13 @@ const O_CLOEXEC = 0o2000000;
 const TUNSETIFF = 0x400454ca;
 const IFF_TUN = 0x0001;
 const IFF_NO_PI = 0x1000;
+const IFF_VNET_HDR = 0x4000;
+const TUNSETOFFLOAD = 0x400454d0;
+// Checksums left to us, and TCP segmentation over IPv4 and IPv6 (with ECN).
+const TUN_F_CSUM = 0x01;
+const TUN_F_TSO4 = 0x02;
+const TUN_F_TSO6 = 0x04;
+const TUN_F_TSO_ECN = 0x08;
 const IFNAMSIZ = 16;
 const IFREQ_SIZE = 40;
 
@@ -30,8 +39,10 @@ const EINVAL = 22;
 // What read and write return once the interface behind the fd is gone (tun_get() finds no device).
 const EBADFD = 77;
 
-// A TUN's MTU is at most 65535, so one read never returns more.
+// A TUN's MTU and a TCP super-packet are at most 65535 bytes, plus the header.
 const MAX_PACKET = 65535;
+const MAX_READ = VIRTIO_NET_HDR_SIZE + MAX_PACKET;
+const UNUSABLE_LOG_INTERVAL_MS = 10_000;
 // Packets read per readiness callback before yielding to the event loop, so a flood from the OS cannot
 // starve the UDP side. libuv polls level-triggered, so whatever is left is reported again at once.
 const READ_BATCH = 128;
@@ -41,7 +52,7 @@ const QUEUED_WRITE_MAX = 2000;
 
 interface Libc {
   open: (path: string, flags: number) => number;
-  ioctl: (fd: number, request: number, type: string, arg: Buffer) => number;
+  ioctl: (fd: number, request: number, type: string, arg: Buffer | number) => number;
   read: (fd: number, buf: Buffer, count: number) => number;
   write: (fd: number, buf: Uint8Array, count: number) => number;
   close: (fd: number) => number;
@@ -117,12 +128,15 @@ export function openTunLinux(name: string): Tun {
   if (fd < 0) throw openError(name, 'open /dev/net/tun', koffi.errno());
   const ifr = Buffer.alloc(IFREQ_SIZE);
   ifr.write(name, 0, 'utf8');
-  ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI, IFNAMSIZ); // ifr_flags: host order, little-endian on our targets
+  // ifr_flags: host order, little-endian on our targets
+  ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, IFNAMSIZ);
   if (c.ioctl(fd, TUNSETIFF, 'void *', ifr) < 0) {
     const errno = koffi.errno();
     c.close(fd);
     throw openError(name, 'TUNSETIFF', errno);
   }
+  // Without it (a kernel that refuses) the header stays, asking for nothing: packets come one by one.
+  c.ioctl(fd, TUNSETOFFLOAD, 'unsigned long', TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN);
   return new LinuxTun(name, fd, c);
 }
 
@@ -132,7 +146,11 @@ class LinuxTun implements Tun {
   #fd: number;
   #libc: Libc;
   #poll: PollHandle | undefined;
-  #buffer = Buffer.allocUnsafe(MAX_PACKET);
+  #buffer = Buffer.allocUnsafe(MAX_READ);
+  // Where TCP super-packets are cut into segments.
+  #scratch = Buffer.allocUnsafe(MAX_PACKET);
+  #unusableReads = 0;
+  #lastUnusableLog = -Infinity;
   #onPacket: ((packet: Buffer) => void) | undefined;
   #onWriteFailures: ((count: number) => void) | undefined;
   #writer: PacketWriter;
@@ -143,8 +161,12 @@ class LinuxTun implements Tun {
     this.#fd = fd;
     this.#libc = c;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.#writer = new PacketWriter('tun', [fd], QUEUED_WRITE_MAX, (failures) =>
-      this.#onWriteFailures?.(failures),
+    this.#writer = new PacketWriter(
+      'tun',
+      [fd],
+      QUEUED_WRITE_MAX,
+      (failures) => this.#onWriteFailures?.(failures),
+      VIRTIO_NET_HDR_SIZE,
     );
   }
 
@@ -168,9 +190,9 @@ class LinuxTun implements Tun {
     const buffer = this.#buffer;
     const onPacket = this.#onPacket!;
     for (let i = 0; i < READ_BATCH && this.#fd >= 0; i++) {
-      const n = read(this.#fd, buffer, MAX_PACKET);
+      const n = read(this.#fd, buffer, MAX_READ);
       if (n > 0) {
-        onPacket(buffer.subarray(0, n));
+        if (!splitOffloaded(buffer.subarray(0, n), this.#scratch, onPacket)) this.#unusable();
         continue;
       }
       if (n === 0) continue;
@@ -186,12 +208,24 @@ class LinuxTun implements Tun {
     }
   };
 
+  /** The kernel handed us an offload we never enabled or a header that makes no sense: dropped. */
+  #unusable(): void {
+    this.#unusableReads++;
+    const now = performance.now();
+    if (now - this.#lastUnusableLog < UNUSABLE_LOG_INTERVAL_MS) return;
+    this.#lastUnusableLog = now;
+    console.error(`${this.name}: dropped ${this.#unusableReads} unusable offloaded reads so far`);
+  }
+
   write(packet: Uint8Array): boolean {
     if (this.#fd < 0) return false;
     if (this.#writer.push(packet)) return true;
-    // Too big for the ring, or the writer thread is gone or stuck: write it here. EAGAIN (queue full), EIO (link down), EINVAL (not an IP packet), EBADFD (deleted): all mean the
-    // packet is lost, and deletion is reported through `closed` by the reader.
-    return this.#libc.write(this.#fd, packet, packet.length) === packet.length;
+    // Too big for the ring, or the writer thread is gone or stuck: write it here, behind a header that
+    // asks for nothing. EAGAIN (queue full), EIO (link down), EINVAL (not an IP packet), EBADFD
+    // (deleted): all mean the packet is lost, and deletion is reported through `closed` by the reader.
+    const framed = Buffer.alloc(VIRTIO_NET_HDR_SIZE + packet.length);
+    framed.set(packet, VIRTIO_NET_HDR_SIZE);
+    return this.#libc.write(this.#fd, framed, framed.length) === framed.length;
   }
 
   close(): Promise<void> {
