@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import test from 'node:test';
-import { splitOffloaded, VIRTIO_NET_HDR_SIZE } from '../../helper/src/tun/offload_linux.ts';
+import { splitOffloaded, sum16, VIRTIO_NET_HDR_SIZE } from '../../helper/src/tun/offload_linux.ts';
 
 const NEEDS_CSUM = 1;
 const TCPV4 = 1;
@@ -165,4 +165,16 @@ test('offloads we never enabled and nonsensical headers are refused, nothing han
     ],
   ];
   for (const [what, read] of cases) assert.deepEqual(split(read), { ok: false, packets: [] }, what);
+});
+
+test('sum16 gives the same sum at every alignment and length, word-wise or byte-wise', () => {
+  const bytes = randomBytes(4096);
+  for (const start of [0, 1, 2, 3, 4, 20]) {
+    for (const end of [start, start + 1, start + 31, start + 32, start + 33, start + 1441, 4096]) {
+      const expected = onesComplementSum(bytes.subarray(start, end));
+      let sum = sum16(bytes, start, end, 0);
+      while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+      assert.equal(sum, expected, `bytes ${start}..${end}`);
+    }
+  }
 });

@@ -1,18 +1,15 @@
-// The writer thread (see writer.ts): drains every registered ring into one system call per packet,
-// write() on a TUN fd or sendto() on a UDP socket, and sleeps on the shared bell when all are empty.
+// The writer thread (see writer.ts): drains every registered ring into system calls, one write() per
+// packet on a TUN fd, one sendmsg() per batch of datagrams on a UDP socket (udp-sender.ts), and sleeps
+// on the shared bell when all are empty.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
-import { SOCKADDR_MAX, writeSockaddr } from '../conn/sockaddr_linux.ts';
 import { libc } from '../libc.ts';
 import { RingConsumer, type RingEntry } from './ring.ts';
+import { UdpSender } from './udp-sender.ts';
 import type { WriterReport, WriterRing, WriterSetup } from './writer.ts';
 
 const EINTR = 4;
-const EAGAIN = 11;
-const POLLOUT = 4;
-// A full socket send buffer drains in well under this; waiting is the backpressure dgram had too.
-const SEND_BUFFER_WAIT_MS = 100;
 // Failures are reported in batches, at most this often per ring, so a dead link cannot flood the main thread.
 const REPORT_INTERVAL_MS = 1000;
 
@@ -21,14 +18,6 @@ const write = lib.func('long write(int fd, const void *buf, size_t count)') as (
   fd: number,
   buf: Uint8Array,
   count: number,
-) => number;
-const sendto = lib.func(
-  'long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
-) as (fd: number, buf: Uint8Array, len: number, flags: number, addr: Buffer, addrlen: number) => number;
-const poll = lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as (
-  fds: Buffer,
-  nfds: number,
-  timeout: number,
 ) => number;
 
 const report = (message: WriterReport) => parentPort!.postMessage(message);
@@ -42,14 +31,22 @@ class Served {
   #failures = 0;
   #errno = 0;
   #lastReport = -Infinity;
-  #sockaddr = Buffer.alloc(SOCKADDR_MAX);
-  #pollfd = Buffer.alloc(8);
+  #udp: UdpSender | null;
 
   constructor(setup: WriterRing) {
     this.#id = setup.id;
     this.#fds = setup.fds;
     this.consumer = new RingConsumer(setup.ring);
-    this.handle = setup.kind === 'tun' ? this.#writeTun : this.#sendUdp;
+    this.#udp =
+      setup.kind === 'udp'
+        ? new UdpSender(setup.fds, (errno, datagrams) => this.#failed(errno, datagrams))
+        : null;
+    this.handle = this.#udp ? (entry) => this.#udp!.add(entry) : this.#writeTun;
+  }
+
+  /** Sends what the last drain gathered into a batch. */
+  afterDrain(): void {
+    this.#udp?.flush();
   }
 
   #writeTun = (entry: RingEntry): void => {
@@ -61,27 +58,8 @@ class Served {
     }
   };
 
-  #sendUdp = (entry: RingEntry): void => {
-    const v4 = entry.family === 4;
-    const fd = this.#fds[v4 ? 0 : 1]!;
-    const address = this.#sockaddr;
-    const length = writeSockaddr(address, v4 ? 4 : 6, entry.address, entry.port);
-    let waited = false;
-    for (;;) {
-      if (sendto(fd, entry.packet, entry.packet.length, 0, address, length) >= 0) return;
-      const errno = koffi.errno();
-      if (errno === EINTR) continue;
-      if (errno !== EAGAIN || waited) return this.#failed(errno);
-      // The socket's send buffer is full: wait for room once, as the event loop would have.
-      this.#pollfd.writeInt32LE(fd, 0);
-      this.#pollfd.writeInt16LE(POLLOUT, 4);
-      poll(this.#pollfd, 1, SEND_BUFFER_WAIT_MS);
-      waited = true;
-    }
-  };
-
-  #failed(errno: number): void {
-    this.#failures++;
+  #failed(errno: number, packets = 1): void {
+    this.#failures += packets;
     this.#errno = errno;
     this.flush(false);
   }
@@ -119,7 +97,10 @@ report({ type: 'ready' });
 for (;;) {
   acceptNewRings();
   let handled = 0;
-  for (const ring of served) handled += ring.consumer.drain(ring.handle);
+  for (const ring of served) {
+    handled += ring.consumer.drain(ring.handle);
+    ring.afterDrain();
+  }
   let anyDone = false;
   for (const ring of served) if (ring.consumer.finished) anyDone = ring.done();
   // Dropped by the flag done() set, not by looking again: a ring that finished in between would be

