@@ -115,6 +115,11 @@ export class RingProducer {
     return ((head - Atomics.load(control, TAIL)) | 0) < this.#slots;
   }
 
+  /** The consumer has taken everything queued (it may still be sending the last of it). */
+  get drained(): boolean {
+    return Atomics.load(this.#control, TAIL) === this.#head;
+  }
+
   /** Asks the consumer to finish what is queued and let go of the ring. */
   stop(): void {
     Atomics.store(this.#control, STOP, 1);

@@ -34,6 +34,10 @@ export type WriterReport =
 
 // 1024 slots: ~2 MB of shared memory per ring, about 10 ms of packets at full speed.
 const RING_SLOTS = 1024;
+// A packet that comes this long after the one before, with nothing queued, is the caller's to write:
+// waking a sleeping thread costs more than the system call, and adds its latency to every ping and
+// handshake. Packets of a stream come microseconds apart and keep going through the thread.
+const SPARSE_GAP_MS = 1;
 
 const WORKER_YOUNG_MB = 2;
 const WORKER_OLD_MB = 32;
@@ -128,6 +132,7 @@ export class PacketWriter {
   #thread: WriterThread;
   #producer: RingProducer;
   #stopping = false;
+  #lastPush = -Infinity;
   #done: Promise<void>;
 
   /**
@@ -151,11 +156,16 @@ export class PacketWriter {
   }
 
   /**
-   * Queues a copy of the packet. False when the caller has to write it itself: too big, the thread
-   * not running (yet), the writer stopping, or the ring still full after a short wait.
+   * Queues a copy of the packet. False when the caller has to write it itself: a lone packet after a
+   * pause (see SPARSE_GAP_MS), too big, the thread not running (yet), the writer stopping, or the ring
+   * still full after a short wait.
    */
   push(packet: Uint8Array, family?: number, address?: Uint8Array, port?: number): boolean {
     if (this.#stopping || !this.#thread.ready) return false;
+    const now = performance.now();
+    const sparse = now - this.#lastPush > SPARSE_GAP_MS;
+    this.#lastPush = now;
+    if (sparse && this.#producer.drained) return false;
     return this.#producer.push(packet, family, address, port);
   }
 
