@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { CookieChecker, CookieGenerator } from '../../helper/src/wireguard/cookie.ts';
-import { kdf, mac, open, publicKeyOf, seal, staticKey, dh } from '../../helper/src/wireguard/crypto.ts';
+import { dh, hmac, kdf, mac, open, publicKeyOf, seal, staticKey } from '../../helper/src/wireguard/crypto.ts';
 import { Keypair } from '../../helper/src/wireguard/keypair.ts';
 import {
   consumeInitiation,
@@ -189,7 +190,7 @@ test('cookie checker: mac1, cookie reply, mac2 round trip', () => {
   assert.equal(mac(Buffer.alloc(32), Buffer.alloc(0)).length, 16);
 });
 
-test('node:crypto and noble agree on X25519 and ChaCha20-Poly1305', () => {
+test('OpenSSL and noble agree on X25519 and ChaCha20-Poly1305', () => {
   for (let i = 0; i < 8; i++) {
     const a = staticKey(Buffer.alloc(32, i + 1));
     const b = staticKey(Buffer.alloc(32, i + 100));
@@ -203,6 +204,15 @@ test('node:crypto and noble agree on X25519 and ChaCha20-Poly1305', () => {
     assert.deepEqual(Buffer.from(chacha20poly1305(key, nonce).encrypt(plaintext)), ours);
   }
   assert.deepEqual(publicKeyOf(v('Sr_priv')), v('Sr_pub'));
+});
+
+test('hmac (RFC 2104 over createHash) equals createHmac for keys shorter, equal and longer than a block', () => {
+  for (const length of [0, 1, 32, 63, 64, 65, 200]) {
+    const key = randomBytes(length);
+    const parts = [randomBytes(7), randomBytes(100)];
+    const expected = createHmac('blake2s256', key).update(parts[0]!).update(parts[1]!).digest();
+    assert.deepEqual(hmac(key, ...parts), expected, `${length}-byte key`);
+  }
 });
 
 test('a low-order public key makes DH fail instead of yielding zeros', () => {

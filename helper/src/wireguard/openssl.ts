@@ -1,0 +1,86 @@
+// OpenSSL's libcrypto, as the running Node has it, called through koffi for the data path and the
+// handshake, where node:crypto's per-call objects cost several times the work itself. Official Node
+// builds link OpenSSL in and export its symbols; distribution builds link the system's libcrypto. Both
+// are found by looking symbols up in the running process. null where that fails: callers then use
+// node:crypto.
+
+import koffi from 'koffi';
+
+export interface OpenSsl {
+  chacha20Poly1305: unknown;
+  cipherCtxNew: () => unknown;
+  cipherCtxFree: (ctx: unknown) => void;
+  cipherInit: (
+    ctx: unknown,
+    cipher: unknown,
+    engine: null,
+    key: Uint8Array | null,
+    iv: Uint8Array | null,
+    enc: number,
+  ) => number;
+  cipherUpdate: (
+    ctx: unknown,
+    out: Uint8Array,
+    outLength: Int32Array,
+    input: Uint8Array,
+    inputLength: number,
+  ) => number;
+  cipherFinal: (ctx: unknown, out: Uint8Array, outLength: Int32Array) => number;
+  cipherCtrl: (ctx: unknown, type: number, arg: number, pointer: Uint8Array) => number;
+  pkeyNewRawPrivate: (type: number, engine: null, key: Uint8Array, length: number) => unknown;
+  pkeyNewRawPublic: (type: number, engine: null, key: Uint8Array, length: number) => unknown;
+  pkeyGetRawPublic: (pkey: unknown, out: Uint8Array, length: BigUint64Array) => number;
+  pkeyFree: (pkey: unknown) => void;
+  pkeyCtxNew: (pkey: unknown, engine: null) => unknown;
+  pkeyCtxFree: (ctx: unknown) => void;
+  deriveInit: (ctx: unknown) => number;
+  deriveSetPeer: (ctx: unknown, peer: unknown) => number;
+  derive: (ctx: unknown, out: Uint8Array, length: BigUint64Array) => number;
+  /** Failures leave entries in the thread's error queue, where node:crypto would find them later. */
+  clearErrors: () => void;
+}
+
+function load(): OpenSsl | null {
+  try {
+    const lib = koffi.load(null as unknown as string);
+    const f = (signature: string) => lib.func(signature) as never;
+    const chacha20Poly1305 = (lib.func('const void *EVP_chacha20_poly1305()') as () => unknown)();
+    if (!chacha20Poly1305) return null;
+    return {
+      chacha20Poly1305,
+      cipherCtxNew: f('void *EVP_CIPHER_CTX_new()'),
+      cipherCtxFree: f('void EVP_CIPHER_CTX_free(void *ctx)'),
+      cipherInit: f(
+        'int EVP_CipherInit_ex(void *ctx, const void *cipher, void *engine, const void *key, const void *iv, int enc)',
+      ),
+      cipherUpdate: f(
+        'int EVP_CipherUpdate(void *ctx, void *out, void *outLength, const void *input, int inputLength)',
+      ),
+      cipherFinal: f('int EVP_CipherFinal_ex(void *ctx, void *out, void *outLength)'),
+      cipherCtrl: f('int EVP_CIPHER_CTX_ctrl(void *ctx, int type, int arg, void *pointer)'),
+      pkeyNewRawPrivate: f(
+        'void *EVP_PKEY_new_raw_private_key(int type, void *engine, const void *key, size_t length)',
+      ),
+      pkeyNewRawPublic: f(
+        'void *EVP_PKEY_new_raw_public_key(int type, void *engine, const void *key, size_t length)',
+      ),
+      pkeyGetRawPublic: f('int EVP_PKEY_get_raw_public_key(const void *pkey, void *out, void *length)'),
+      pkeyFree: f('void EVP_PKEY_free(void *pkey)'),
+      pkeyCtxNew: f('void *EVP_PKEY_CTX_new(void *pkey, void *engine)'),
+      pkeyCtxFree: f('void EVP_PKEY_CTX_free(void *ctx)'),
+      deriveInit: f('int EVP_PKEY_derive_init(void *ctx)'),
+      deriveSetPeer: f('int EVP_PKEY_derive_set_peer(void *ctx, void *peer)'),
+      derive: f('int EVP_PKEY_derive(void *ctx, void *out, void *length)'),
+      clearErrors: f('void ERR_clear_error()'),
+    };
+  } catch {
+    return null;
+  }
+}
+
+let openssl: OpenSsl | null | undefined;
+
+export function openSsl(): OpenSsl | null {
+  if (openssl === undefined) openssl = load();
+  return openssl;
+}
