@@ -6,7 +6,13 @@ import { formatIp, parseIp, type Endpoint, type IpPrefix } from '../../../shared
 import type { DeviceChange, DeviceSnapshot, PeerChange, UapiDevice } from '../uapi/types.ts';
 import { UapiError } from '../uapi/types.ts';
 import { AllowedIps } from './allowed-ips.ts';
-import { DEFAULT_MTU, MAX_TIMER_HANDSHAKES, REJECT_AFTER_MESSAGES, REKEY_AFTER_TIME } from './constants.ts';
+import {
+  DEFAULT_MTU,
+  MAX_MESSAGE_SIZE,
+  MAX_TIMER_HANDSHAKES,
+  REJECT_AFTER_MESSAGES,
+  REKEY_AFTER_TIME,
+} from './constants.ts';
 import { CookieChecker } from './cookie.ts';
 import { equalConstantTime, isZero, staticKey, wipe, type StaticKey } from './crypto.ts';
 import { IndexTable } from './index-table.ts';
@@ -19,6 +25,7 @@ import type { DropReason } from './stats.ts';
 import { DeviceStats } from './stats.ts';
 
 export interface DeviceIO {
+  /** The packet is valid only during the call: the device builds the next one in the same memory. */
   sendDatagram(packet: Uint8Array, to: Endpoint): void;
   writeTun(packet: Uint8Array): void;
   /** Rebinds the UDP socket; resolves with the port actually bound (0 asks for a random one). */
@@ -67,6 +74,8 @@ export class Device implements UapiDevice {
   readonly cookieChecker = new CookieChecker(null);
   readonly rateLimiter = new RateLimiter();
   readonly stats = new DeviceStats();
+  /** Where transport messages are built: one buffer for all, not one allocation per packet. */
+  readonly messageBuffer = Buffer.allocUnsafe(MAX_MESSAGE_SIZE);
 
   private handshakeWindowStart = -Infinity;
   private handshakesInWindow = 0;

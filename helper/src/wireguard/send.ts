@@ -87,16 +87,26 @@ export function sendStagedPackets(device: Device, peer: Peer, now: number): void
 
 function sendTransport(device: Device, peer: Peer, keypair: Keypair, packet: Buffer, now: number): void {
   const counter = keypair.sendNonce++;
-  sendToPeer(device, peer, encryptTransport(keypair, counter, packet, device.mtu));
+  sendToPeer(device, peer, encryptTransport(keypair, counter, packet, device.mtu, device.messageBuffer));
   peer.timers.anyAuthenticatedPacketTraversal(now, peer.persistentKeepalive);
   peer.timers.anyAuthenticatedPacketSent();
   if (packet.length > 0) peer.timers.dataSent(now);
 }
 
-/** Header, then the packet padded to a multiple of 16 (capped at the MTU), sealed with the counter. */
-export function encryptTransport(keypair: Keypair, counter: bigint, packet: Buffer, mtu: number): Buffer {
+/**
+ * Header, then the packet padded to a multiple of 16 (capped at the MTU), sealed with the counter.
+ * Written into `out` when it has room (the result is then a view of it), else into a new buffer.
+ */
+export function encryptTransport(
+  keypair: Keypair,
+  counter: bigint,
+  packet: Buffer,
+  mtu: number,
+  out?: Buffer,
+): Buffer {
   const bodyEnd = MESSAGE_TRANSPORT_HEADER_SIZE + packet.length + paddingSize(packet.length, mtu);
-  const message = Buffer.allocUnsafe(bodyEnd + TAG_SIZE);
+  const length = bodyEnd + TAG_SIZE;
+  const message = out && out.length >= length ? out.subarray(0, length) : Buffer.allocUnsafe(length);
   message.writeUInt32LE(MESSAGE_TRANSPORT_TYPE, 0);
   message.writeUInt32LE(keypair.remoteIndex, 4);
   message.writeBigUInt64LE(counter, 8);
