@@ -89,3 +89,18 @@ test('a full ring holds the producer back, then refuses once nobody makes room (
   producer.stop();
   assert.equal(consumer.finished, true);
 });
+
+test('a push can leave a sleeping consumer asleep; one that finds the ring full wakes it anyway', () => {
+  const ring = createRing(2, 16);
+  const bell = createBell();
+  const producer = new RingProducer(ring, bell);
+  const asleep = () => Atomics.store(bell, 0, 1);
+  asleep();
+  producer.push(Buffer.from('a'), 0, undefined, 0, false);
+  assert.equal(Atomics.load(bell, 0), 1, 'wake-up held back');
+  producer.push(Buffer.from('b'));
+  assert.equal(Atomics.load(bell, 0), 0, 'rung');
+  asleep();
+  assert.equal(producer.push(Buffer.from('c'), 0, undefined, 0, false), false);
+  assert.equal(Atomics.load(bell, 0), 0, 'a full ring rings before it waits, whatever the caller asked');
+});

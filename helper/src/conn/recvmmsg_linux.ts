@@ -6,6 +6,7 @@
 import koffi from 'koffi';
 import { formatIp, type Endpoint } from '../../../shared/src/ip.ts';
 import { libcFunctions, strerror, watchReadable, type PollHandle } from '../libc.ts';
+import { deferWakeups } from '../datapath/writer.ts';
 import { AF_INET, SOCKADDR_MAX } from './sockaddr_linux.ts';
 
 const BATCH = 64;
@@ -106,17 +107,23 @@ export class DatagramReceiver {
         if (errno !== EAGAIN) this.#failed(strerror(errno));
         return;
       }
-      for (let i = 0; i < count && this.#poll; i++) {
-        const header = i * MMSGHDR_SIZE;
-        // A truncated datagram cannot be a valid message; the device would drop it anyway.
-        if (headers.getInt32(header + MSG_FLAGS, true) & MSG_TRUNC) continue;
-        const start = this.#dataAt + i * SLOT;
-        const packet = this.#memory.subarray(start, start + headers.getUint32(header + MSG_LEN, true));
-        this.#onDatagram(packet, this.#sender(this.#namesAt + i * NAME_SIZE));
-      }
+      deferWakeups(() => this.#deliver(count));
       if (count < BATCH) return;
     }
   };
+
+  /** Hands on the `count` datagrams recvmmsg just filled in; what they cause is written in one wake-up. */
+  #deliver(count: number): void {
+    const headers = this.#headers;
+    for (let i = 0; i < count && this.#poll; i++) {
+      const header = i * MMSGHDR_SIZE;
+      // A truncated datagram cannot be a valid message; the device would drop it anyway.
+      if (headers.getInt32(header + MSG_FLAGS, true) & MSG_TRUNC) continue;
+      const start = this.#dataAt + i * SLOT;
+      const packet = this.#memory.subarray(start, start + headers.getUint32(header + MSG_LEN, true));
+      this.#onDatagram(packet, this.#sender(this.#namesAt + i * NAME_SIZE));
+    }
+  }
 
   /** The Endpoint of the sockaddr at `offset`: the same object as last time if the sender is the same. */
   #sender(offset: number): Endpoint {

@@ -83,7 +83,7 @@ export class RingProducer {
    * Queues a copy of `packet`, with an optional destination (family 4 or 6, the address as 4 or 16
    * bytes, the port). False when the packet is too big or the consumer made no room in time.
    */
-  push(packet: Uint8Array, family = 0, address?: Uint8Array, port = 0): boolean {
+  push(packet: Uint8Array, family = 0, address?: Uint8Array, port = 0, wake = true): boolean {
     if (packet.length > this.capacity) return false;
     const control = this.#control;
     const head = this.#head;
@@ -97,11 +97,13 @@ export class RingProducer {
     this.#data.set(packet, offset + SLOT_HEADER + this.#headroom);
     this.#head = (head + 1) | 0;
     Atomics.store(control, HEAD, this.#head);
-    ringBell(this.#bell);
+    if (wake) ringBell(this.#bell);
     return true;
   }
 
   #waitForRoom(head: number): boolean {
+    // The consumer may be asleep on packets whose wake-up the caller deferred.
+    ringBell(this.#bell);
     const control = this.#control;
     const deadline = performance.now() + FULL_WAIT_MS;
     for (;;) {

@@ -118,6 +118,25 @@ class WriterThread {
 }
 
 let thread: WriterThread | undefined;
+let deferring = 0;
+let deferredWake = false;
+
+/**
+ * Runs `batch` with the writer thread's wake-up held back until it ends: whatever the batch queues is
+ * then taken in one go, instead of the thread waking for the first packet and sleeping again between
+ * the next ones.
+ */
+export function deferWakeups<T>(batch: () => T): T {
+  deferring++;
+  try {
+    return batch();
+  } finally {
+    if (--deferring === 0 && deferredWake) {
+      deferredWake = false;
+      if (thread) ringBell(thread.bell);
+    }
+  }
+}
 
 /**
  * Resolves once the writer thread has started (at once if no writer exists yet). Until then writers
@@ -166,7 +185,8 @@ export class PacketWriter {
     const sparse = now - this.#lastPush > SPARSE_GAP_MS;
     this.#lastPush = now;
     if (sparse && this.#producer.drained) return false;
-    return this.#producer.push(packet, family, address, port);
+    if (deferring > 0) deferredWake = true;
+    return this.#producer.push(packet, family, address, port, deferring === 0);
   }
 
   /** Resolves once the thread has written what was queued and let go of the fds. */

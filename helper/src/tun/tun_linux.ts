@@ -7,7 +7,7 @@
 import koffi from 'koffi';
 import { libcFunctions, strerror, watchReadable, type PollHandle } from '../libc.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { PacketWriter } from '../datapath/writer.ts';
+import { deferWakeups, PacketWriter } from '../datapath/writer.ts';
 import { splitOffloaded, VIRTIO_NET_HDR_SIZE } from './offload_linux.ts';
 import type { Tun } from './tun.ts';
 
@@ -192,7 +192,9 @@ class LinuxTun implements Tun {
     for (let i = 0; i < READ_BATCH && this.#fd >= 0; i++) {
       const n = read(this.#fd, buffer, MAX_READ);
       if (n > 0) {
-        if (!splitOffloaded(buffer.subarray(0, n), this.#scratch, onPacket)) this.#unusable();
+        // A super-packet's segments go to the writer thread in one wake-up.
+        const read = buffer.subarray(0, n);
+        if (!deferWakeups(() => splitOffloaded(read, this.#scratch, onPacket))) this.#unusable();
         continue;
       }
       if (n === 0) continue;
