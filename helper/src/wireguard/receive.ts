@@ -128,7 +128,7 @@ function receiveTransport(device: Device, packet: Buffer, from: Endpoint, now: n
   if (now - keypair.created >= REJECT_AFTER_TIME) return device.drop('keypairExpired');
   const counter = packet.readBigUInt64LE(8);
   const tagStart = packet.length - TAG_SIZE;
-  // Decrypted in place: the datagram's buffer is ours alone.
+  // Decrypted in place: the datagram's memory is ours for the length of this call.
   const plaintext = packet.subarray(MESSAGE_TRANSPORT_HEADER_SIZE, tagStart);
   if (!keypair.receiveCipher.open(counter, plaintext, packet.subarray(tagStart)))
     return device.drop('decryptFailed');
