@@ -5,7 +5,18 @@ import { readFileSync } from 'node:fs';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { CookieChecker, CookieGenerator } from '../../helper/src/wireguard/cookie.ts';
-import { dh, hmac, kdf, mac, open, publicKeyOf, seal, staticKey } from '../../helper/src/wireguard/crypto.ts';
+import {
+  dh,
+  hmac,
+  kdf,
+  mac,
+  open,
+  publicKeyOf,
+  seal,
+  staticKey,
+  x25519 as x25519Dh,
+  x25519Public,
+} from '../../helper/src/wireguard/crypto.ts';
 import { Keypair } from '../../helper/src/wireguard/keypair.ts';
 import {
   consumeInitiation,
@@ -218,3 +229,16 @@ test('hmac (RFC 2104 over createHash) equals createHmac for keys shorter, equal 
 test('a low-order public key makes DH fail instead of yielding zeros', () => {
   assert.equal(dh(Si, Buffer.alloc(32)), null);
 });
+
+for (const backend of ['openssl', 'node:crypto'] as const) {
+  test(`X25519 through ${backend} agrees with noble and refuses low-order points`, () => {
+    for (let i = 0; i < 4; i++) {
+      const a = randomBytes(32);
+      const b = randomBytes(32);
+      const publicB = x25519Public(b, backend);
+      assert.deepEqual(publicB, Buffer.from(x25519.getPublicKey(b)));
+      assert.deepEqual(x25519Dh(a, publicB, backend), Buffer.from(x25519.getSharedSecret(a, publicB)));
+    }
+    assert.equal(x25519Dh(randomBytes(32), Buffer.alloc(32), backend), null);
+  });
+}
