@@ -1,11 +1,12 @@
 // The writer thread (see writer.ts): drains every registered ring into system calls, one write() per
-// packet on a TUN fd, one sendmsg() per batch of datagrams on a UDP socket (udp-sender.ts), and sleeps
-// on the shared bell when all are empty.
+// TCP super-packet (gro_linux.ts) or other packet on a TUN fd, one sendmsg() per batch of datagrams on
+// a UDP socket (udp-sender.ts), and sleeps on the shared bell when all are empty.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
 import { libc } from '../libc.ts';
 import { RingConsumer, type RingEntry } from './ring.ts';
+import { TcpCoalescer } from '../tun/gro_linux.ts';
 import { UdpSender } from './udp-sender.ts';
 import type { WriterReport, WriterRing, WriterSetup } from './writer.ts';
 
@@ -32,6 +33,7 @@ class Served {
   #errno = 0;
   #lastReport = -Infinity;
   #udp: UdpSender | null;
+  #tcp: TcpCoalescer | null;
 
   constructor(setup: WriterRing) {
     this.#id = setup.id;
@@ -41,18 +43,23 @@ class Served {
       setup.kind === 'udp'
         ? new UdpSender(setup.fds, (errno, datagrams) => this.#failed(errno, datagrams))
         : null;
-    this.handle = this.#udp ? (entry) => this.#udp!.add(entry) : this.#writeTun;
+    // TUN rings carry each packet behind room for its virtio_net_hdr.
+    this.#tcp = setup.kind === 'tun' ? new TcpCoalescer() : null;
+    this.handle = this.#udp
+      ? (entry) => this.#udp!.add(entry)
+      : (entry) => this.#tcp!.add(entry.packet, this.#writeTun);
   }
 
-  /** Sends what the last drain gathered into a batch. */
+  /** Writes or sends what the last drain gathered. */
   afterDrain(): void {
     this.#udp?.flush();
+    this.#tcp?.flush(this.#writeTun);
   }
 
-  #writeTun = (entry: RingEntry): void => {
+  #writeTun = (frame: Uint8Array): void => {
     const fd = this.#fds[0]!;
     for (;;) {
-      if (write(fd, entry.packet, entry.packet.length) === entry.packet.length) return;
+      if (write(fd, frame, frame.length) === frame.length) return;
       const errno = koffi.errno();
       if (errno !== EINTR) return this.#failed(errno);
     }

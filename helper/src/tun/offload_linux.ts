@@ -2,8 +2,7 @@
 // hands the TUN whole 64 KB sends as one "super-packet" behind a virtio_net_hdr, instead of running its
 // output path and our read() once per MTU-sized segment; we cut it into segments here, as a NIC would.
 // Every read and write then carries that 10-byte header. wireguard-go does the same
-// (tun/offload_linux.go); this is the segmentation half only: what we write to the TUN stays one packet
-// per write, with a header that asks for nothing.
+// (tun/offload_linux.go). This is the segmentation half; gro_linux.ts coalesces what we write.
 
 export const VIRTIO_NET_HDR_SIZE = 10;
 // struct virtio_net_hdr: u8 flags, u8 gso_type, le16 hdr_len, gso_size, csum_start, csum_offset.
@@ -12,16 +11,16 @@ const GSO_TYPE = 1;
 const GSO_SIZE = 4;
 const CSUM_START = 6;
 const CSUM_OFFSET = 8;
-const F_NEEDS_CSUM = 1;
+export const F_NEEDS_CSUM = 1;
 const GSO_NONE = 0;
-const GSO_TCPV4 = 1;
-const GSO_TCPV6 = 4;
+export const GSO_TCPV4 = 1;
+export const GSO_TCPV6 = 4;
 const GSO_ECN = 0x80;
 
-const PROTOCOL_TCP = 6;
+export const PROTOCOL_TCP = 6;
 const PROTOCOL_UDP = 17;
 const TCP_FIN = 0x01;
-const TCP_PSH = 0x08;
+export const TCP_PSH = 0x08;
 const TCP_CWR = 0x80;
 
 /**
@@ -115,7 +114,7 @@ function completeChecksum(packet: Buffer, start: number, offset: number): boolea
 }
 
 /** The one's-complement sum of the TCP/UDP pseudo-header (addresses, protocol, length). */
-function pseudoHeaderSum(packet: Buffer, v4: boolean, protocol: number, l4Length: number): number {
+export function pseudoHeaderSum(packet: Uint8Array, v4: boolean, protocol: number, l4Length: number): number {
   const sum = v4 ? sum16(packet, 12, 20, 0) : sum16(packet, 8, 40, 0);
   return sum + protocol + l4Length;
 }
@@ -123,8 +122,13 @@ function pseudoHeaderSum(packet: Buffer, v4: boolean, protocol: number, l4Length
 /** Adds the big-endian 16-bit words of bytes[start, end) to `sum`, unfolded (a double holds it exactly). */
 export function sum16(bytes: Uint8Array, start: number, end: number, sum: number): number {
   let i = start;
-  const offset = bytes.byteOffset + start;
-  const wordCount = (end - start) >> 2;
+  // Packets behind a 10-byte virtio_net_hdr sit two bytes off: one 16-bit word aligns them.
+  if (((bytes.byteOffset + i) & 3) === 2 && i + 1 < end) {
+    sum += (bytes[i]! << 8) | bytes[i + 1]!;
+    i += 2;
+  }
+  const offset = bytes.byteOffset + i;
+  const wordCount = (end - i) >> 2;
   if ((offset & 3) === 0 && wordCount >= 8) {
     // Four bytes a step through a native-order view (little-endian on every target we build): a
     // one's-complement sum in swapped byte order is the swapped sum (RFC 1071 2(B)). Measured on a
@@ -141,7 +145,7 @@ export function sum16(bytes: Uint8Array, start: number, end: number, sum: number
   return sum;
 }
 
-function fold(sum: number): number {
+export function fold(sum: number): number {
   while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
   return sum;
 }
