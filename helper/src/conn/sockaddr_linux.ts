@@ -5,8 +5,8 @@ import type { Family } from '../../../shared/src/ip.ts';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
-export const SOCKADDR_IN_SIZE = 16;
-export const SOCKADDR_IN6_SIZE = 28;
+const SOCKADDR_IN_SIZE = 16;
+const SOCKADDR_IN6_SIZE = 28;
 /** Room for either. */
 export const SOCKADDR_MAX = SOCKADDR_IN6_SIZE;
 
