@@ -32,7 +32,13 @@ if (uid !== 0 && hasSudo() && process.env.PHANTOMMESH_TEST_NO_SUDO === undefined
 
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=2', 'test/**/*.test.ts', 'playwright/**/*.test.ts', ...process.argv.slice(2)],
+  [
+    '--test',
+    '--test-concurrency=2',
+    'test/**/*.test.ts',
+    'playwright/**/*.test.ts',
+    ...process.argv.slice(2),
+  ],
   { stdio: 'inherit', cwd: root },
 );
 

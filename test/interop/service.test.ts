@@ -157,6 +157,12 @@ test(
       await world.service.kill('SIGKILL');
       assert.notEqual(await networkSnapshot(world.service), before, 'the crash left changes behind');
       await world.service.restart();
+      assert.match(world.service.process.output(), /undid \d+ network changes left by a previous run/);
+      // The tunnel was wanted up, so the restarted helper brings it back; the user's disconnect then
+      // leaves exactly the network there was: the crash's leftovers were undone, not doubled.
+      await world.service.waitForStatus(TUNNEL, (s) => s.state !== 'disconnected', 15_000);
+      await ping(world.topology.a.ns, '192.0.2.2', { count: 1 });
+      await world.service.client.call('tunnels.disconnect', { name: TUNNEL });
       assert.equal(await networkSnapshot(world.service), before, 'the restart undid every one');
     }),
 );
@@ -217,6 +223,29 @@ test('SIGTERM takes the tunnels down and gives the network back', { skip, timeou
     assert.equal(await networkSnapshot(world.service), before);
     await world.service.restart();
   }),
+);
+
+test(
+  'a restart (systemctl restart, an upgrade) brings back the tunnels the user had up, not the others',
+  { skip, timeout: 60_000 },
+  () =>
+    withWorld(async (world) => {
+      const { client } = world.service;
+      await client.call('tunnels.connect', { name: TUNNEL });
+      await world.service.kill('SIGTERM');
+      await world.service.restart();
+      await world.service.waitForStatus(TUNNEL, (s) => s.state !== 'disconnected', 15_000);
+      await ping(world.topology.a.ns, '192.0.2.2', { count: 1 });
+      assert.match(world.service.process.output(), new RegExp(`bringing ${TUNNEL} back up`));
+
+      // The user's disconnect is remembered too: the next start leaves it down.
+      await world.service.client.call('tunnels.disconnect', { name: TUNNEL });
+      await world.service.kill('SIGTERM');
+      await world.service.restart();
+      const { tunnels } = await world.service.client.call('status', {});
+      assert.deepEqual(tunnels, [], 'nothing came up');
+      assert.doesNotMatch(world.service.process.output(), /back up/);
+    }),
 );
 
 test('serve refuses to run as anyone but root', { skip }, async () => {

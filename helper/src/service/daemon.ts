@@ -20,6 +20,7 @@ import { sdNotify } from './sd-notify.ts';
 import { SettingsStore } from './settings-store.ts';
 import { TunnelStore } from './store.ts';
 import { TunnelManager } from './tunnels.ts';
+import { WantedTunnels } from './wanted-tunnels.ts';
 
 export const HELPER_VERSION = '0.1.0';
 
@@ -72,12 +73,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     log: (line) => say('store', line),
   });
   const settings = await SettingsStore.open(options.stateDir, { log: (line) => say('settings', line) });
+  const wanted = await WantedTunnels.open(options.stateDir, (line) => say('helper', line));
 
   // The manager reports through the control server, which is started after it.
   const events: { broadcast: (event: HelperEvent) => void } = { broadcast: () => {} };
   const broadcast = (event: HelperEvent) => events.broadcast(event);
   const manager = new TunnelManager({
     store,
+    wanted,
     journal,
     settings: () => settings.get(),
     log: say,
@@ -186,12 +189,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     () => manager.networkChanged(),
     () => manager.activeTunnels().map((active) => active.name),
   );
-  const autoConnect = settings.get().autoConnect;
-  if (autoConnect) {
-    manager.connect({ name: autoConnect }).catch((error: Error) => {
-      log.add('error', 'helper', `auto-connect ${autoConnect}: ${error.message}`);
-    });
-  }
+  // In the background: READY must not wait for handshakes.
+  void manager.resume(settings.get().autoConnect);
 
   say('helper', `PhantomMesh helper ${HELPER_VERSION} is ready on ${server.path}`);
   sdNotify('READY=1');

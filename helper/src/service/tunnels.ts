@@ -27,9 +27,12 @@ import { checkRunnable } from '../tunnel/runner.ts';
 import { generatePrivateKey, publicKeyOf } from '../wireguard/crypto.ts';
 import { ActiveTunnel } from './active-tunnel.ts';
 import type { TunnelStore } from './store.ts';
+import type { WantedTunnels } from './wanted-tunnels.ts';
 
 export interface TunnelManagerOptions {
   store: TunnelStore;
+  /** The tunnels the user wants up: connect adds, the user's disconnect removes, closeAll keeps. */
+  wanted: WantedTunnels;
   journal: NetworkJournal;
   settings: () => Settings;
   log: (source: string, message: string) => void;
@@ -151,7 +154,7 @@ export class TunnelManager {
     this.log(`updated ${name}`);
     this.options.onTunnelsChanged();
     if (this.active.has(name)) {
-      await this.disconnect({ name });
+      await this.takeDown([name]);
       await this.connect({ name });
     }
     return this.summary(name);
@@ -161,12 +164,17 @@ export class TunnelManager {
     if (this.active.has(name))
       throw new PhantomError('TUNNEL_ACTIVE', `disconnect ${name} before renaming it`);
     await this.options.store.rename(name, newName);
+    if (this.options.wanted.has(name)) {
+      await this.options.wanted.remove([name]);
+      await this.options.wanted.add(newName);
+    }
     this.options.onTunnelsChanged();
     return this.summary(newName);
   }
 
   async delete({ name }: Params<'tunnels.delete'>): Promise<Result<'tunnels.delete'>> {
     if (this.active.has(name)) await this.disconnect({ name });
+    else await this.options.wanted.remove([name]);
     await this.options.store.delete(name);
     this.log(`deleted ${name}`);
     this.options.onTunnelsChanged();
@@ -222,6 +230,7 @@ export class TunnelManager {
       });
       this.active.set(name, active);
       void active.tunnel.closed.then((reason) => this.lost(active, reason));
+      await this.options.wanted.add(name);
       await this.applyKillSwitch();
       const status = active.status();
       this.options.onStatus(status);
@@ -231,9 +240,16 @@ export class TunnelManager {
     }
   }
 
+  /** The user's disconnect: the tunnels go down and are no longer wanted after a restart. */
   async disconnect({ name }: Params<'tunnels.disconnect'>): Promise<Result<'tunnels.disconnect'>> {
     this.failedClosed = false;
-    const names = name ? [name] : [...this.active.keys()];
+    await this.options.wanted.remove(name ? [name] : undefined);
+    await this.takeDown(name ? [name] : [...this.active.keys()]);
+    await this.applyKillSwitch();
+    return {};
+  }
+
+  private async takeDown(names: readonly string[]): Promise<void> {
     for (const each of names) {
       const active = this.active.get(each);
       if (!active) continue;
@@ -242,8 +258,6 @@ export class TunnelManager {
       await active.close((line) => this.options.log(each, line));
       this.options.onStatus(this.status(each));
     }
-    await this.applyKillSwitch();
-    return {};
   }
 
   /** The interface went away underneath us (deleted by someone): clean up and say so. */
@@ -302,7 +316,29 @@ export class TunnelManager {
     for (const active of this.active.values()) active.connection.networkChanged();
   }
 
+  /**
+   * The helper is stopping: every tunnel goes down and the network is given back, but the tunnels
+   * stay wanted, so the next run (a restart, an upgrade) brings them back up.
+   */
   async closeAll(): Promise<void> {
-    await this.disconnect({});
+    this.failedClosed = false;
+    await this.takeDown([...this.active.keys()]);
+    await this.applyKillSwitch();
+  }
+
+  /** At start-up: connects the tunnels the user had up, and the auto-connect one. */
+  async resume(autoConnect: string | null): Promise<void> {
+    const names = this.options.wanted.names();
+    if (autoConnect && !names.includes(autoConnect)) names.push(autoConnect);
+    for (const name of names) {
+      if (!(await this.options.store.exists(name))) {
+        await this.options.wanted.remove([name]);
+        continue;
+      }
+      this.log(`bringing ${name} back up`);
+      await this.connect({ name }).catch((error: Error) => {
+        this.options.log('helper', `reconnecting ${name} after start-up: ${error.message}`);
+      });
+    }
   }
 }
