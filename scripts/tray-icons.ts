@@ -1,7 +1,14 @@
-// node scripts/tray-icons.ts: draws the tray icons into resources/icons, one per state of
-// app/main/tray-model.ts, as tray-STATE.png (16 px) and tray-STATE@2x.png (32 px, which Electron picks
-// on high-DPI screens). Drawn from distance functions with 4x4 supersampling and written as PNG with
-// node:zlib, so no image tool or package is needed. The output is committed; rerun after a change.
+// `npm run icons` (node scripts/tray-icons.ts): draws the app's icons into resources/icons.
+//
+// - The tray icons, one per state of app/main/tray-model.ts, as tray-STATE.png (16 px) and
+//   tray-STATE@2x.png (32 px, which Electron picks on high-DPI screens).
+// - The application icon, the logo of the renderer's header (LogoIcon in
+//   app/renderer/src/components/icons.tsx: a blue shield with a white mesh), as app/512x512.png and
+//   app/256x256.png; electron-builder.yml's linux.icon names that folder, and the deb/rpm install them
+//   into the hicolor theme.
+//
+// Drawn from shape functions with supersampling and written as PNG with node:zlib, so no image tool or
+// package is needed. The output is committed; rerun after a change.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { crc32, deflateSync } from 'node:zlib';
@@ -52,20 +59,111 @@ const ICONS: Record<string, Layer[]> = {
   ],
 };
 
-const SAMPLES = 4;
+// ---- the application icon: the header logo, drawn in its 32x32 viewBox ----
+
+const BLUE: Rgb = [0x1b, 0x5b, 0xc4];
+type Point = readonly [number, number];
+
+/** The cubic Bézier from p0 to p3 as `steps` straight segments (its end points included). */
+function cubic(p0: Point, p1: Point, p2: Point, p3: Point, steps = 32): Point[] {
+  return Array.from({ length: steps + 1 }, (_, i) => {
+    const t = i / steps;
+    const u = 1 - t;
+    const mix = (k: 0 | 1) =>
+      u * u * u * p0[k] + 3 * u * u * t * p1[k] + 3 * u * t * t * p2[k] + t * t * t * p3[k];
+    return [mix(0), mix(1)] as const;
+  });
+}
+
+/** Even-odd point-in-polygon. */
+const polygon = (points: readonly Point[]): Shape => {
+  const xs = points.map(([x]) => x);
+  const ys = points.map(([, y]) => y);
+  const [left, right, top, bottom] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  return (x, y) => {
+    if (x < left || x > right || y < top || y > bottom) return false;
+    let inside = false;
+    for (let i = 0, j = points.length - 1; i < points.length; j = i++) {
+      const [xi, yi] = points[i]!;
+      const [xj, yj] = points[j]!;
+      if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  };
+};
+
+/** Within `width / 2` of any of the segments: a stroked polyline with round joins and caps. */
+const strokes =
+  (segments: ReadonlyArray<readonly [Point, Point]>, width: number): Shape =>
+  (x, y) =>
+    segments.some(([[ax, ay], [bx, by]]) => {
+      const [dx, dy] = [bx - ax, by - ay];
+      const t = Math.max(0, Math.min(1, ((x - ax) * dx + (y - ay) * dy) / (dx * dx + dy * dy)));
+      return Math.hypot(x - (ax + t * dx), y - (ay + t * dy)) <= width / 2;
+    });
+
+/** A shape given in the 32-unit viewBox, for the 0..1 coordinates render() samples. */
+const inViewBox =
+  (shape: Shape): Shape =>
+  (x, y) =>
+    shape(x * 32, y * 32);
+
+/** M16 2 4 7v8c0 7.4 5.1 13.3 12 15 6.9-1.7 12-7.6 12-15V7L16 2Z */
+const shield = polygon([
+  [16, 2],
+  [4, 7],
+  ...cubic([4, 15], [4, 22.4], [9.1, 28.3], [16, 30]),
+  ...cubic([16, 30], [22.9, 28.3], [28, 22.4], [28, 15]),
+  [28, 7],
+]);
+
+/** M10.5 12.5 16 9.5l5.5 3v6L16 21.5l-5.5-3v-6Zm0 0L16 15.5m0 0 5.5-3M16 15.5v6, stroke 1.7 */
+const hexagon: Point[] = [
+  [10.5, 12.5],
+  [16, 9.5],
+  [21.5, 12.5],
+  [21.5, 18.5],
+  [16, 21.5],
+  [10.5, 18.5],
+];
+const mesh = strokes(
+  [
+    ...hexagon.map((point, i) => [point, hexagon[(i + 1) % hexagon.length]!] as const),
+    [
+      [10.5, 12.5],
+      [16, 15.5],
+    ],
+    [
+      [16, 15.5],
+      [21.5, 12.5],
+    ],
+    [
+      [16, 15.5],
+      [16, 21.5],
+    ],
+  ],
+  1.7,
+);
+
+export const APP_ICON: Layer[] = [
+  { shape: inViewBox(shield), color: BLUE },
+  { shape: inViewBox(mesh), color: WHITE },
+];
+/** The sizes electron-builder installs (hicolor/NxN/apps); 512 is the largest it takes. */
+export const APP_ICON_SIZES = [512, 256] as const;
 
 /** RGBA pixels, painted layer over layer with the coverage of each pixel as its alpha. */
-function render(layers: Layer[], size: number): Buffer {
+export function render(layers: Layer[], size: number, samples = 4): Buffer {
   const pixels = Buffer.alloc(size * size * 4);
   for (let py = 0; py < size; py++) {
     for (let px = 0; px < size; px++) {
       let [r, g, b, a] = [0, 0, 0, 0];
       for (const layer of layers) {
         let hits = 0;
-        for (let sy = 0; sy < SAMPLES; sy++)
-          for (let sx = 0; sx < SAMPLES; sx++)
-            if (layer.shape((px + (sx + 0.5) / SAMPLES) / size, (py + (sy + 0.5) / SAMPLES) / size)) hits++;
-        const coverage = hits / (SAMPLES * SAMPLES);
+        for (let sy = 0; sy < samples; sy++)
+          for (let sx = 0; sx < samples; sx++)
+            if (layer.shape((px + (sx + 0.5) / samples) / size, (py + (sy + 0.5) / samples) / size)) hits++;
+        const coverage = hits / (samples * samples);
         // "Over" compositing, with colours kept unpremultiplied.
         const out = coverage + a * (1 - coverage);
         if (out === 0) continue;
@@ -107,7 +205,12 @@ export function encodePng(pixels: Buffer, size: number): Buffer {
 
 async function main(): Promise<void> {
   const dir = new URL('../resources/icons/', import.meta.url);
-  await mkdir(dir, { recursive: true });
+  await mkdir(new URL('app/', dir), { recursive: true });
+  for (const size of APP_ICON_SIZES) {
+    const file = new URL(`app/${size}x${size}.png`, dir);
+    await writeFile(file, encodePng(render(APP_ICON, size), size));
+    console.log(file.pathname);
+  }
   for (const [state, layers] of Object.entries(ICONS)) {
     for (const [size, suffix] of [
       [16, ''],

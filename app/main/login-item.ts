@@ -10,19 +10,32 @@ import { writeFileAtomic } from './atomic-write.ts';
 
 /** Passed when the OS starts the app at login: the app starts in the tray, without its window. */
 export const HIDDEN_ARG = '--hidden';
-export const AUTOSTART_FILE = 'phantommesh.desktop';
+/**
+ * The packaged app's executable, .desktop id and icon name on Linux (electron-builder.yml's
+ * linux.executableName). Not "phantommesh": that is the helper package's CLI.
+ */
+export const EXECUTABLE_NAME = 'phantommesh-desktop';
+/** Named like the app's own entry in /usr/share/applications, so desktops see them as one app. */
+export const AUTOSTART_FILE = `${EXECUTABLE_NAME}.desktop`;
+/** What development builds wrote before the executable had its own name; removed when seen. */
+const OLD_AUTOSTART_FILES = ['phantommesh.desktop'];
 
 /** The Electron call this module needs (a type, so this module runs in plain Node). */
 export interface LoginItems {
   setLoginItemSettings(settings: { openAtLogin: boolean; args?: string[] }): void;
 }
 
-/** $XDG_CONFIG_HOME/autostart/phantommesh.desktop; ~/.config when XDG_CONFIG_HOME is unset or relative. */
-export function autostartPath(env: NodeJS.ProcessEnv): string {
+/** $XDG_CONFIG_HOME/autostart, or ~/.config/autostart when XDG_CONFIG_HOME is unset or relative. */
+function autostartDir(env: NodeJS.ProcessEnv): string {
   const configured = env.XDG_CONFIG_HOME;
   const configHome =
     configured && isAbsolute(configured) ? configured : join(env.HOME || homedir(), '.config');
-  return join(configHome, 'autostart', AUTOSTART_FILE);
+  return join(configHome, 'autostart');
+}
+
+/** $XDG_CONFIG_HOME/autostart/phantommesh-desktop.desktop (~/.config when XDG_CONFIG_HOME is unset or relative). */
+export function autostartPath(env: NodeJS.ProcessEnv): string {
+  return join(autostartDir(env), AUTOSTART_FILE);
 }
 
 /**
@@ -48,7 +61,7 @@ export function desktopEntry(command: readonly string[]): string {
     'Name=PhantomMesh',
     'Comment=WireGuard VPN client',
     `Exec=${exec}`,
-    'Icon=phantommesh',
+    `Icon=${EXECUTABLE_NAME}`,
     'Terminal=false',
     'X-GNOME-Autostart-enabled=true',
     '',
@@ -62,6 +75,7 @@ export async function setXdgAutostart(
   command: readonly string[],
 ): Promise<void> {
   const path = autostartPath(env);
+  for (const old of OLD_AUTOSTART_FILES) await rm(join(autostartDir(env), old), { force: true });
   if (enabled) await writeFileAtomic(path, desktopEntry(command), 0o644);
   else await rm(path, { force: true });
 }

@@ -2,7 +2,7 @@
 // Electron's login-item API on macOS and Windows.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -10,6 +10,7 @@ import { NotSupportedError } from '../../shared/src/errors.ts';
 import {
   autostartPath,
   desktopEntry,
+  EXECUTABLE_NAME,
   HIDDEN_ARG,
   setStartAtLogin,
   setXdgAutostart,
@@ -20,28 +21,33 @@ const home = mkdtempSync(join(tmpdir(), 'phantommesh-home-'));
 after(() => rmSync(home, { recursive: true, force: true }));
 
 test('the entry lives in $XDG_CONFIG_HOME/autostart, else ~/.config/autostart', () => {
-  assert.equal(autostartPath({ HOME: '/home/ada' }), '/home/ada/.config/autostart/phantommesh.desktop');
+  assert.equal(
+    autostartPath({ HOME: '/home/ada' }),
+    '/home/ada/.config/autostart/phantommesh-desktop.desktop',
+  );
   assert.equal(
     autostartPath({ HOME: '/home/ada', XDG_CONFIG_HOME: '/cfg' }),
-    '/cfg/autostart/phantommesh.desktop',
+    '/cfg/autostart/phantommesh-desktop.desktop',
   );
   // The spec says a relative XDG_CONFIG_HOME is invalid and to be ignored.
   assert.equal(
     autostartPath({ HOME: '/home/ada', XDG_CONFIG_HOME: 'cfg' }),
-    '/home/ada/.config/autostart/phantommesh.desktop',
+    '/home/ada/.config/autostart/phantommesh-desktop.desktop',
   );
 });
 
 test('the desktop entry runs the app hidden, its Exec quoted per the spec', () => {
+  // The packaged executable (electron-builder.yml linux.executableName), never the `phantommesh` CLI.
+  assert.equal(EXECUTABLE_NAME, 'phantommesh-desktop');
   assert.equal(
-    desktopEntry(['/opt/PhantomMesh/phantommesh', HIDDEN_ARG]),
+    desktopEntry(['/opt/PhantomMesh/phantommesh-desktop', HIDDEN_ARG]),
     [
       '[Desktop Entry]',
       'Type=Application',
       'Name=PhantomMesh',
       'Comment=WireGuard VPN client',
-      'Exec=/opt/PhantomMesh/phantommesh --hidden',
-      'Icon=phantommesh',
+      'Exec=/opt/PhantomMesh/phantommesh-desktop --hidden',
+      'Icon=phantommesh-desktop',
       'Terminal=false',
       'X-GNOME-Autostart-enabled=true',
       '',
@@ -59,25 +65,29 @@ test('the desktop entry runs the app hidden, its Exec quoted per the spec', () =
 
 test('Linux: turning it on writes the entry, turning it off removes it', async () => {
   const env = { HOME: home };
-  const path = join(home, '.config', 'autostart', 'phantommesh.desktop');
+  const dir = join(home, '.config', 'autostart');
+  const path = join(dir, 'phantommesh-desktop.desktop');
+  // What a development build wrote before the executable had its own name goes away.
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'phantommesh.desktop'), '[Desktop Entry]\n');
   const unused: LoginItems = {
     setLoginItemSettings: () => assert.fail('Linux has no login-item API'),
   };
   await setStartAtLogin(true, {
     platform: 'linux',
     env,
-    command: ['/opt/PhantomMesh/phantommesh'],
+    command: ['/opt/PhantomMesh/phantommesh-desktop'],
     loginItems: unused,
   });
-  assert.match(readFileSync(path, 'utf8'), /^Exec=\/opt\/PhantomMesh\/phantommesh --hidden$/m);
+  assert.match(readFileSync(path, 'utf8'), /^Exec=\/opt\/PhantomMesh\/phantommesh-desktop --hidden$/m);
   assert.equal(statSync(path).mode & 0o777, 0o644);
   // Written atomically: no temporary file is left beside it.
-  assert.deepEqual(readdirSync(join(home, '.config', 'autostart')), ['phantommesh.desktop']);
+  assert.deepEqual(readdirSync(dir), ['phantommesh-desktop.desktop']);
 
   await setStartAtLogin(false, {
     platform: 'linux',
     env,
-    command: ['/opt/PhantomMesh/phantommesh'],
+    command: ['/opt/PhantomMesh/phantommesh-desktop'],
     loginItems: unused,
   });
   assert.deepEqual(readdirSync(join(home, '.config', 'autostart')), []);
