@@ -34,7 +34,7 @@ export function electronPlatform(options: ElectronPlatformOptions): Platform {
   return {
     canFixHelper: process.platform === 'linux',
     helperHint: helperHint(),
-    fixHelper: () => fixHelper(process.resourcesPath),
+    fixHelper: () => fixHelper(),
     async chooseConfigFile() {
       const dialogOptions: Electron.OpenDialogOptions = {
         title: 'Import a WireGuard configuration',
