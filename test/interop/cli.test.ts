@@ -2,6 +2,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,22 @@ async function cli(...args: string[]): Promise<{ out: string; code: number }> {
     return { out: message, code: Number(/exit (\d+)/.exec(message)?.[1] ?? -1) };
   }
 }
+
+/** Runs the CLI; its exit code, stdout and stderr apart. Every stderr is kept, for the last test. */
+function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, '--socket', service.socketPath, ...args],
+      { timeout: 60_000 },
+      (error, stdout, stderr) => {
+        messages.push(stderr);
+        resolve({ code: error ? Number(error.code ?? -1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+const messages: string[] = [];
 
 before(async () => {
   if (skip) return;
@@ -208,4 +225,132 @@ test('diagnostics: sections for a bug report, and no secrets', { skip }, async (
 
 test('logs shows what the helper did', { skip }, async () => {
   assert.match((await cli('logs')).out, /connecting office/);
+});
+
+test(
+  'up fails after --timeout when the peer never answers, says why, and leaves the tunnel trying',
+  { skip },
+  async () => {
+    const keys = await genKeyPair();
+    const peer = await genKeyPair();
+    // Nothing in the namespace answers (or routes) 203.0.113.9: the handshake goes unanswered.
+    const file = join(dir, 'silent.conf');
+    await writeFile(
+      file,
+      [
+        '[Interface]',
+        `PrivateKey = ${keys.privateKey}`,
+        'Address = fd00:77::1/64',
+        '[Peer]',
+        `PublicKey = ${peer.publicKey}`,
+        'AllowedIPs = fd00:77::/64',
+        'Endpoint = 203.0.113.9:51820',
+        '',
+      ].join('\n'),
+    );
+    assert.equal((await run('import', file)).code, 0);
+    try {
+      const started = Date.now();
+      const up = await run('up', 'silent', '--timeout', '2');
+      const took = Date.now() - started;
+      assert.equal(up.code, 1, up.stderr);
+      assert.ok(took >= 2000 && took < 15_000, `took ${took} ms`);
+      assert.equal(up.stdout, '');
+      const lines = up.stderr.trimEnd().split('\n');
+      assert.equal(
+        lines[0],
+        `phantommesh: silent did not connect within 2 s: no handshake answer from peer ${peer.publicKey} ` +
+          'at 203.0.113.9:51820',
+      );
+      assert.match(up.stderr, /keeps trying/);
+      assert.equal(
+        lines.at(-1),
+        'silent stays up and keeps trying, as wg-quick would leave it; to stop it: phantommesh down silent',
+      );
+      // As said: still up, still trying.
+      const status = JSON.parse((await run('--json', 'status')).stdout) as {
+        tunnels: Array<{ name: string; state: string }>;
+      };
+      assert.match(
+        status.tunnels.find((t) => t.name === 'silent')?.state ?? 'gone',
+        /^(connecting|reconnecting)$/,
+      );
+      // --json still prints the status for scripts, with the same exit code.
+      const json = await run('--json', 'up', 'silent', '--timeout', '1');
+      assert.equal(json.code, 1);
+      assert.equal((JSON.parse(json.stdout) as { name: string }).name, 'silent');
+      assert.match(json.stderr, /silent did not connect within 1 s/);
+
+      const down = await run('down', 'silent');
+      assert.equal(down.code, 0, down.stderr);
+      assert.equal(down.stdout.trim(), 'silent is down');
+    } finally {
+      await run('down', 'silent');
+      await run('delete', 'silent');
+    }
+  },
+);
+
+test(
+  'down: an unknown tunnel is an error, as for up; a stored one that is not up is fine',
+  { skip },
+  async () => {
+    for (const command of ['down', 'up']) {
+      const result = await run(command, 'nosuch');
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /^phantommesh: .*no tunnel named nosuch$/m);
+    }
+    const notUp = await run('down', 'office');
+    assert.equal(notUp.code, 0, notUp.stderr);
+    assert.equal(notUp.stdout.trim(), 'office was not up');
+  },
+);
+
+test(
+  'import: every config error with file and line; nothing is stored; a taken name suggests --name',
+  { skip },
+  async () => {
+    const file = join(dir, 'broken.conf');
+    await writeFile(
+      file,
+      [
+        '[Interface]',
+        `PrivateKey = ${ours.privateKey}`,
+        'Address = 192.0.2.1/33',
+        'DNS = 10.0.0.300',
+        '[Peer]',
+        'AllowedIPs = 192.0.2.0/24',
+        'PublicKey = too-short',
+        '',
+      ].join('\n'),
+    );
+    const result = await run('import', file);
+    assert.equal(result.code, 1, result.stderr);
+    assert.deepEqual(
+      result.stderr
+        .trimEnd()
+        .split('\n')
+        .map((line) => line.split(': ')[0]),
+      [`${file}:3`, `${file}:4`, `${file}:7`, `phantommesh`],
+      result.stderr,
+    );
+    assert.match(result.stderr, /has 3 errors; nothing was imported/);
+    assert.doesNotMatch((await run('list')).stdout, /broken/);
+
+    const again = await run('import', join(dir, 'office.conf'));
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /a tunnel named office already exists; choose another name with --name NAME/);
+  },
+);
+
+test("the helper's refusals name no internal method", { skip }, async () => {
+  // The CLI checks names itself; a client that does not still reads no method name.
+  await assert.rejects(service.client.call('tunnels.connect', { name: 'my office' }), (error: Error) => {
+    assert.equal((error as Error & { code: string }).code, 'INVALID_PARAMS');
+    assert.match(error.message, /^name: a tunnel name is 1-15 letters/);
+    return true;
+  });
+  // Whatever the CLI said in this file, no message names one either.
+  assert.ok(messages.length > 0);
+  for (const message of messages) assert.doesNotMatch(message, /tunnels\./);
 });

@@ -33,3 +33,18 @@ export function formatStatus(status: TunnelStatus, now = Date.now()): string {
     lines.push(`  transfer: ${formatBytes(status.rxBytes)} received, ${formatBytes(status.txBytes)} sent`);
   return lines.join('\n');
 }
+
+/**
+ * Why a tunnel that is up has no session yet, from what its status says: which peer does not answer
+ * where. The helper's own `reason` only comes after its 20 s connect timeout.
+ */
+export function whyNotConnected(status: TunnelStatus, now = Date.now()): string {
+  if (status.peers.length === 0) return 'it has no peers (its configuration has no [Peer] section)';
+  // The first peer with an endpoint decides the tunnel's state, as in the helper.
+  const peer = status.peers.find((each) => each.endpoint);
+  if (!peer) return 'no peer has an Endpoint, so it can only wait for a peer to contact it';
+  const last = peer.latestHandshake
+    ? ` (the last handshake was ${formatAge(now - peer.latestHandshake)})`
+    : '';
+  return `no handshake answer from peer ${peer.publicKey} at ${peer.endpoint}${last}`;
+}

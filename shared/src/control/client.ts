@@ -112,6 +112,17 @@ function mismatch(rpcCode: number, helperVersion: number): HelperError {
   });
 }
 
+/**
+ * An error reply as people should read it. The helper words protocol errors for its log, after the
+ * method ("tunnels.connect: name: ..."); a method name means nothing to the user of a CLI or an app.
+ */
+function forPeople(method: MethodName, error: ErrorObject): ErrorObject {
+  if (error.data.code === 'METHOD_NOT_FOUND')
+    return { ...error, message: 'the helper does not know this request: it is older than this client' };
+  const prefix = `${method}: `;
+  return error.message.startsWith(prefix) ? { ...error, message: error.message.slice(prefix.length) } : error;
+}
+
 interface Pending {
   method: MethodName;
   resolve: (result: unknown) => void;
@@ -160,7 +171,7 @@ export async function connectHelper(options: ConnectOptions): Promise<HelperClie
       // An error for no request ends the connection: the helper closes it after one.
       if (!call) return end(new HelperError(error.data));
       pending.delete(message.id as number);
-      call.reject(new HelperError(error.data));
+      call.reject(new HelperError(forPeople(call.method, error.data)));
       return;
     }
     const call = typeof message.id === 'number' ? pending.get(message.id) : undefined;
@@ -172,7 +183,7 @@ export async function connectHelper(options: ConnectOptions): Promise<HelperClie
       call.reject(
         new PhantomError(
           'HELPER_PROTOCOL',
-          `${call.method}: the helper's answer does not fit: ${describeIssues(result.error)}`,
+          `the helper's answer does not fit the protocol: ${describeIssues(result.error)}`,
         ),
       );
   };
