@@ -58,8 +58,12 @@ async function main(): Promise<void> {
     log: (message) => console.error(`[web] ${message}`),
   });
   console.log(`PhantomMesh browser host: ${host.url}`);
+  // Ctrl-C may arrive twice (from the terminal and from npm start, which passes it on): close once.
+  let closing = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (closing) return;
+      closing = true;
       void host.close().then(() => process.exit(0));
     });
 }
