@@ -15,7 +15,7 @@ import type { AppEvent, InvokeName, InvokeReply } from '../../shared/src/ipc/sch
 import {
   createTopology,
   genKeyPair,
-  missingPrerequisites,
+  testSkipReason,
   spawnIn,
   type Spawned,
   type Topology,
@@ -25,7 +25,7 @@ import { ourConfigText } from '../lib/tunnel-pair.ts';
 
 const WEB_HOST = new URL('../../scripts/web.ts', import.meta.url).pathname;
 const CHROMIUM = '/usr/bin/chromium';
-const skip = missingPrerequisites() ?? false;
+const skip = testSkipReason();
 
 let topology: Topology;
 let service: Service;

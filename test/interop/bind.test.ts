@@ -13,6 +13,7 @@ import { UdpSender } from '../../helper/src/datapath/udp-sender.ts';
 import { libc } from '../../helper/src/libc.ts';
 import { endpointOf } from '../../helper/src/conn/recvmmsg_linux.ts';
 import { SOCKADDR_MAX, writeSockaddr } from '../../helper/src/conn/sockaddr_linux.ts';
+import { skipOutsideCi } from '../lib/netns.ts';
 import { netnsUnavailable, runScenario, scenarioRequested, serveScenario } from '../lib/run-in-netns.ts';
 
 interface Received {
@@ -188,7 +189,7 @@ const requested = scenarioRequested();
 if (requested) {
   await serveScenario(scenarios, requested);
 } else {
-  const skip = netnsUnavailable();
+  const skip = skipOutsideCi(netnsUnavailable());
   type Result<K extends keyof typeof scenarios> = Awaited<ReturnType<(typeof scenarios)[K]>>;
   const run = <K extends keyof typeof scenarios>(name: K): Promise<Result<K>> =>
     runScenario<Result<K>>(import.meta.url, name);

@@ -11,7 +11,7 @@ import {
   exec,
   execIn,
   genKeyPair,
-  missingPrerequisites,
+  testSkipReason,
   startWireguardGo,
   uniqueName,
   type KeyPair,
@@ -21,7 +21,7 @@ import { startService, type Service } from '../lib/service.ts';
 import { ourConfigText, THEIR_PORT, INNER } from '../lib/tunnel-pair.ts';
 
 const CLI = new URL('../../helper/src/cli/phantommesh.ts', import.meta.url).pathname;
-const skip = missingPrerequisites() ?? false;
+const skip = testSkipReason();
 let topology: Topology;
 let service: Service;
 let ours: KeyPair;

@@ -12,7 +12,7 @@ import type { PhantomError } from '../../shared/src/errors.ts';
 import { applyDns, detectDnsBackend, restoreDns } from '../../helper/src/net/dns_linux.ts';
 import { NetworkJournal } from '../../helper/src/net/journal.ts';
 import { resolvconfPath, resolvectlPath } from '../../helper/src/net/linux.ts';
-import { exec } from '../lib/netns.ts';
+import { exec, skipOutsideCi } from '../lib/netns.ts';
 import { netnsUnavailable, runScenario, scenarioRequested, serveScenario } from '../lib/run-in-netns.ts';
 import { expectMount, fileState, privateEtc, scenarioArgs, scenarioEnv } from './net-policy-lib.ts';
 
@@ -216,7 +216,7 @@ const requested = scenarioRequested();
 if (requested) {
   await serveScenario(scenarios, requested);
 } else {
-  const skip = netnsUnavailable();
+  const skip = skipOutsideCi(netnsUnavailable());
   const run = async <K extends keyof typeof scenarios>(
     name: K,
     dir?: string,

@@ -11,14 +11,14 @@ import {
   exec,
   execIn,
   genKeyPair,
-  missingPrerequisites,
+  testSkipReason,
   spawnIn,
   uniqueName,
   type Topology,
 } from '../lib/netns.ts';
 import { ourConfigText, RUNNER, writeTunnelFile } from '../lib/tunnel-pair.ts';
 
-const skip = missingPrerequisites();
+const skip = testSkipReason();
 let topology: Topology;
 let dir: string;
 let goodText: string;

@@ -9,7 +9,7 @@ import {
   exec,
   execIn,
   genKeyPair,
-  missingPrerequisites,
+  testSkipReason,
   ping,
   spawnIn,
   startWireguardGo,
@@ -21,7 +21,7 @@ import {
 import { networkSnapshot, ORIGINAL_RESOLV_CONF, startService, type Service } from '../lib/service.ts';
 import { RUNNER } from '../lib/tunnel-pair.ts';
 
-const skip = missingPrerequisites() ?? false;
+const skip = testSkipReason();
 const SERVER_PORT = 51820;
 const TUNNEL = 'pmfull';
 

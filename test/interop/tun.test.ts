@@ -9,6 +9,7 @@ import { PhantomError } from '../../shared/src/errors.ts';
 import { parsePrefix, type IpPrefix } from '../../shared/src/ip.ts';
 import { openTun } from '../../helper/src/tun/tun.ts';
 import * as net from '../../helper/src/net/linux.ts';
+import { skipOutsideCi } from '../lib/netns.ts';
 import { netnsUnavailable, runScenario, scenarioRequested, serveScenario } from '../lib/run-in-netns.ts';
 
 const tunName = (): string => `pmt-${randomBytes(3).toString('hex')}`;
@@ -175,7 +176,7 @@ const requested = scenarioRequested();
 if (requested) {
   await serveScenario(scenarios, requested);
 } else {
-  const skip = netnsUnavailable();
+  const skip = skipOutsideCi(netnsUnavailable());
   type Result<K extends keyof typeof scenarios> = Awaited<ReturnType<(typeof scenarios)[K]>>;
   const run = <K extends keyof typeof scenarios>(name: K, options = {}): Promise<Result<K>> =>
     runScenario<Result<K>>(import.meta.url, name, options);

@@ -1,5 +1,6 @@
 // The helper's tunnel store and the atomic writes under it, on the real file system in temp dirs.
 
+import { skipOutsideCi } from '../lib/netns.ts';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -71,7 +72,7 @@ test('a failed rename leaves the target as it was and no temporary file', async 
 
 test(
   'a full disk during the write leaves the old content and no temporary file',
-  { skip: !isRoot && 'needs root (mounts a small tmpfs)' },
+  { skip: skipOutsideCi(!isRoot && 'needs root (mounts a small tmpfs)') },
   async () => {
     const dir = freshDir();
     mkdirSync(dir);
@@ -239,7 +240,7 @@ test('a store directory that others may write is refused', async () => {
 
 test(
   'a store directory owned by someone else, or a symbolic link, is refused',
-  { skip: !isRoot && 'needs root (chown)' },
+  { skip: skipOutsideCi(!isRoot && 'needs root (chown)') },
   async () => {
     const dir = freshDir();
     mkdirSync(dir, { mode: 0o700 });
