@@ -15,7 +15,8 @@ const USAGE = `usage: npm run web -- [options]
 
   --socket PATH      the helper's control socket (default ${DEFAULT_SOCKET_PATH})
   --port N           the port on 127.0.0.1 (default 5190; 0 picks a free one)
-  --downloads DIR    where saved diagnostics and exported tunnels go (default ${tmpdir()})
+  --downloads DIR    where saved diagnostics and exported tunnels go (default: a new private
+                     directory, mode 0700, under ${tmpdir()})
   --renderer DIR     the built renderer (default dist/renderer)
   --config-dir DIR   where the browser host keeps its app settings
                      (default $XDG_CONFIG_HOME/phantommesh-browser-host)`;
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
     options: {
       socket: { type: 'string', default: DEFAULT_SOCKET_PATH },
       port: { type: 'string', default: '5190' },
-      downloads: { type: 'string', default: tmpdir() },
+      downloads: { type: 'string' },
       renderer: { type: 'string', default: join(repo, 'dist', 'renderer') },
       'config-dir': { type: 'string', default: defaultConfigDir() },
       help: { type: 'boolean', short: 'h', default: false },
@@ -52,12 +53,13 @@ async function main(): Promise<void> {
     socketPath: values.socket,
     port,
     rendererDir: values.renderer,
-    downloadsDir: values.downloads,
+    ...(values.downloads !== undefined ? { downloadsDir: values.downloads } : {}),
     configDir: values['config-dir'],
     version,
     log: (message) => console.error(`[web] ${message}`),
   });
   console.log(`PhantomMesh browser host: ${host.url}`);
+  console.log(`Saved diagnostics and exports go to ${host.downloadsDir}`);
   // Ctrl-C may arrive twice (from the terminal and from npm start, which passes it on): close once.
   let closing = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const)

@@ -19,7 +19,7 @@ import {
   type InvokeParams,
   type InvokeReply,
   type InvokeResult,
-} from '../../shared/src/ipc/schema.ts';
+} from '../ipc-contract.ts';
 import type { AppSettingsStore } from './app-settings.ts';
 import type { HelperLink } from './helper-connection.ts';
 import { LINKS } from './links.ts';
@@ -96,9 +96,11 @@ export class AppController {
         const { text } = await link.call('diagnostics', {});
         return this.saved(await platform.saveText('phantommesh-diagnostics.txt', text));
       },
-      'app.exportTunnel': async ({ name }) => {
-        const { text } = await link.call('tunnels.export', { name, includePrivateKey: false });
-        return this.saved(await platform.saveText(`${name}.conf`, text));
+      // The file first: a refusal (a full backup asked for by someone other than root) comes before
+      // any dialog. A full backup is written readable by its owner only.
+      'app.exportTunnel': async ({ name, includePrivateKey = false }) => {
+        const { text } = await link.call('tunnels.export', { name, includePrivateKey });
+        return this.saved(await platform.saveText(`${name}.conf`, text, { secret: includePrivateKey }));
       },
       'app.openLink': async ({ link: which }) => {
         await platform.openExternal(LINKS[which]);

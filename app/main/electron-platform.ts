@@ -1,12 +1,12 @@
 // The Platform of the Electron app: native dialogs, the user's browser, login items, notifications and
 // the OS's way of starting the helper.
 
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { app, dialog, Notification, shell, type BrowserWindow } from 'electron';
 import { PhantomError } from '../../shared/src/errors.ts';
 import { fixHelper } from './fix-helper.ts';
 import { isAllowedLink } from './links.ts';
+import { writeSaved } from './save-file.ts';
 import { setStartAtLogin } from './login-item.ts';
 import type { AppNotification } from './notifications.ts';
 import type { Platform } from './platform.ts';
@@ -50,14 +50,14 @@ export function electronPlatform(options: ElectronPlatformOptions): Platform {
         : await dialog.showOpenDialog(dialogOptions);
       return result.canceled ? null : (result.filePaths[0] ?? null);
     },
-    async saveText(name, text) {
+    async saveText(name, text, { secret = false } = {}) {
       const dialogOptions: Electron.SaveDialogOptions = { defaultPath: join(app.getPath('downloads'), name) };
       const window = parent();
       const result = window
         ? await dialog.showSaveDialog(window, dialogOptions)
         : await dialog.showSaveDialog(dialogOptions);
       if (result.canceled || !result.filePath) return null;
-      await writeFile(result.filePath, text);
+      await writeSaved(result.filePath, text, secret);
       return result.filePath;
     },
     async openExternal(url) {

@@ -11,7 +11,7 @@ import {
   type AppEvent,
   type InvokeName,
   type InvokeReply,
-} from '../../shared/src/ipc/schema.ts';
+} from '../ipc-contract.ts';
 import type { AppController } from './controller.ts';
 import { isAppUrl } from './security.ts';
 

@@ -12,8 +12,11 @@ export interface Platform {
   fixHelper(): Promise<void>;
   /** Lets the user pick a WireGuard configuration file; its path, or null when cancelled. */
   chooseConfigFile(): Promise<string | null>;
-  /** Lets the user save `text` (suggested file name `name`); the path written, or null when cancelled. */
-  saveText(name: string, text: string): Promise<string | null>;
+  /**
+   * Lets the user save `text` (suggested file name `name`); the path written, or null when cancelled.
+   * A `secret` (a private key) is written with mode 0600.
+   */
+  saveText(name: string, text: string, options?: { secret?: boolean }): Promise<string | null>;
   /** Opens a URL from the app's allowlist (links.ts) in the user's browser. */
   openExternal(url: string): Promise<void>;
   setStartAtLogin(enabled: boolean): Promise<void>;

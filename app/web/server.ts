@@ -8,20 +8,21 @@
 // cannot reach it through DNS rebinding.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
-import type { AppEvent } from '../../shared/src/ipc/schema.ts';
+import type { AppEvent } from '../ipc-contract.ts';
 import { startCore } from '../main/core.ts';
 import type { Backoff } from '../main/helper-connection.ts';
 import { APP_RESPONSE_HEADERS, CONTENT_SECURITY_POLICY } from '../main/security.ts';
 import { contentType, resolveStaticPath } from '../main/static-files.ts';
 import { browserHostPlatform } from './platform.ts';
 import { installShim } from './shim.ts';
-import { IPC_PATH, SHIM_PATH, type WireMessage } from './wire.ts';
+import { IPC_PATH, SHIM_PATH, TOKEN_CHECK_PATH, type WireMessage } from './wire.ts';
 
 export interface WebHostOptions {
   socketPath: string;
@@ -29,7 +30,11 @@ export interface WebHostOptions {
   port: number;
   /** The built renderer (index.html and its assets). */
   rendererDir: string;
-  downloadsDir: string;
+  /**
+   * Where saved diagnostics and exports go. Without it the host makes a private directory (0700,
+   * mkdtemp) under the system's temporary directory: never fixed names in a shared /tmp.
+   */
+  downloadsDir?: string;
   /** Where the app settings of the browser host are kept. */
   configDir: string;
   version: string;
@@ -41,6 +46,8 @@ export interface WebHost {
   /** The address to open, with the access token. */
   url: string;
   port: number;
+  /** Where saved diagnostics and exports go. */
+  downloadsDir: string;
   close(): Promise<void>;
 }
 
@@ -77,11 +84,12 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     const text = JSON.stringify({ event } satisfies WireMessage);
     for (const client of clients) if (client.readyState === client.OPEN) client.send(text);
   };
+  const downloadsDir = options.downloadsDir ?? (await mkdtemp(join(tmpdir(), 'phantommesh-web-')));
   const core = await startCore({
     socketPath: options.socketPath,
     settingsPath: join(options.configDir, 'settings.json'),
     platform: browserHostPlatform({
-      downloadsDir: options.downloadsDir,
+      downloadsDir,
       socketPath: options.socketPath,
       log: options.log,
     }),
@@ -122,6 +130,14 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     const { pathname } = new URL(request.url ?? '/', `http://${HOST}`);
     if (pathname === SHIM_PATH) return respond(response, 200, 'text/javascript; charset=utf-8', SHIM_SOURCE);
     if (pathname === IPC_PATH) return respond(response, 400, 'text/plain', 'WebSocket only\n');
+    // Lets the page tell a missing or wrong token from a host that is gone, to say which. It reveals
+    // no more than the WebSocket's own refusal does.
+    if (pathname === TOKEN_CHECK_PATH) {
+      const given = new URL(request.url ?? '/', `http://${HOST}`).searchParams.get('token');
+      return tokenMatches(given)
+        ? respond(response, 204, 'text/plain', '')
+        : respond(response, 403, 'text/plain', 'Wrong or missing access token\n');
+    }
     const file = resolveStaticPath(options.rendererDir, pathname);
     if (file === null) return respond(response, 404, 'text/plain', 'Not found\n');
     let body: Buffer;
@@ -207,6 +223,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   return {
     url: `http://${HOST}:${port}/?token=${token}`,
     port,
+    downloadsDir,
     async close() {
       core.stop();
       for (const client of clients) client.terminate();

@@ -5,10 +5,12 @@
 // installShim is serialized (server.ts sends its source): it may use only its own code and the page's
 // globals, which it reaches through globalThis with the few types it declares, so that it type-checks
 // without DOM types. The access token comes from the page address the host printed (?token=…); it is
-// kept in sessionStorage for reloads and taken out of the address bar.
+// kept in sessionStorage for reloads and taken out of the address bar. When the host refuses the page
+// (no token, a wrong one) or is gone, the shim finds out which and tells the renderer with a
+// HostProblemEvent, so the page says what to do instead of blaming the helper.
 
-import type { AppEvent, PhantomMeshApi } from '../../shared/src/ipc/schema.ts';
-import type { WireMessage, WireRequest } from './wire.ts';
+import type { AppEvent, PhantomMeshApi } from '../ipc-contract.ts';
+import type { HostProblem, HostProblemEvent, WireMessage, WireRequest } from './wire.ts';
 
 interface ShimSocket {
   readyState: number;
@@ -20,13 +22,20 @@ interface ShimSocket {
 interface Page {
   location: { search: string; host: string; pathname: string; hash: string };
   history: { replaceState(data: unknown, unused: string, url: string): void };
-  sessionStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
+  sessionStorage: {
+    getItem(key: string): string | null;
+    setItem(key: string, value: string): void;
+    removeItem(key: string): void;
+  };
   WebSocket: new (url: string) => ShimSocket;
+  fetch(url: string, init: { cache: 'no-store' }): Promise<{ status: number }>;
 }
 
 export function installShim(): void {
   const page = globalThis as unknown as Page;
   const TOKEN_KEY = 'phantommesh-token';
+  // TOKEN_CHECK_PATH in wire.ts; this function is serialized, so it cannot import it.
+  const TOKEN_CHECK = '/token-check';
   const query = new URLSearchParams(page.location.search);
   const fromAddress = query.get('token');
   if (fromAddress !== null) {
@@ -45,27 +54,67 @@ export function installShim(): void {
   const pending = new Map<number, Pending>();
   const listeners = new Set<(event: AppEvent) => void>();
   let nextId = 1;
-  let closed = false;
+  let opened = false;
+  /** Set once the socket closed: why this page has no link to the host. */
+  let problem: HostProblem | null = null;
 
-  const emit = (event: AppEvent) => {
+  const emit = (event: AppEvent | HostProblemEvent) => {
     for (const listener of listeners) {
       try {
-        listener(event);
+        // A HostProblemEvent is the shim's own; the renderer knows it (the host never sends one).
+        listener(event as AppEvent);
       } catch (error) {
         console.error(error);
       }
     }
   };
-  const hostGone = () =>
-    Object.assign(new Error('The PhantomMesh browser host closed the connection: reload the page.'), {
-      code: 'HOST_DISCONNECTED',
-    });
+  const MESSAGES: Record<HostProblem, string> = {
+    'no-token':
+      'This page has no access token: open the address that npm run web or npm start printed, with its ?token=… part.',
+    'token-refused':
+      "The browser host refused this page's access token (it makes a new one each time it starts): open the address that npm run web or npm start printed, with its token.",
+    'host-unreachable':
+      'The PhantomMesh browser host is not reachable: start it with npm run web or npm start and open the address it prints.',
+    'host-closed':
+      'The PhantomMesh browser host closed the connection (it stopped?): start it again with npm run web or npm start and open the address it prints.',
+  };
+  const hostError = (why: HostProblem) =>
+    Object.assign(new Error(MESSAGES[why]), { code: why.toUpperCase().replaceAll('-', '_') });
+
+  /** Why a socket that never opened was refused: no token, a wrong one, or no host to ask. */
+  const diagnose = async (): Promise<HostProblem> => {
+    if (opened) return 'host-closed';
+    if (!token) return 'no-token';
+    try {
+      const answer = await page.fetch(`${TOKEN_CHECK}?token=${encodeURIComponent(token)}`, {
+        cache: 'no-store',
+      });
+      if (answer.status !== 403) return 'host-unreachable';
+      // A stale token is of no use on a reload: the next load says "no token" instead.
+      page.sessionStorage.removeItem(TOKEN_KEY);
+      return 'token-refused';
+    } catch {
+      return 'host-unreachable';
+    }
+  };
 
   const socket = new page.WebSocket(`ws://${page.location.host}/ipc?token=${encodeURIComponent(token)}`);
-  /** Settles once the socket is open, or has failed to open. */
+  /** Settles once the socket is open, or has failed to open and the reason is known. */
   const settled = new Promise<void>((resolve) => {
-    socket.addEventListener('open', () => resolve());
-    socket.addEventListener('close', () => resolve());
+    socket.addEventListener('open', () => {
+      opened = true;
+      resolve();
+    });
+    socket.addEventListener('close', () => {
+      void diagnose().then((why) => {
+        problem = why;
+        // The renderer hears why first, then the calls under way fail with the same reason.
+        emit({ type: 'host-problem', problem: why });
+        for (const call of pending.values()) call.reject(hostError(why));
+        pending.clear();
+        resolve();
+      });
+    });
   });
   socket.addEventListener('message', ({ data }) => {
     const message = JSON.parse(String(data)) as WireMessage;
@@ -77,28 +126,11 @@ export function installShim(): void {
     const { message: text, ...details } = message.reply.error;
     call.reject(Object.assign(new Error(text), details));
   });
-  socket.addEventListener('close', () => {
-    closed = true;
-    for (const call of pending.values()) call.reject(hostGone());
-    pending.clear();
-    // The renderer already knows how to show a missing helper; here the whole host is missing.
-    emit({
-      type: 'helper-connection',
-      connection: {
-        state: 'unavailable',
-        message: token
-          ? 'The PhantomMesh browser host is not reachable (stopped, or it refused the access token). ' +
-            'Start it again and open the address it prints.'
-          : 'No access token: open the address the PhantomMesh browser host printed (it ends in ?token=…).',
-        canFix: false,
-      },
-    });
-  });
 
   const api: PhantomMeshApi = {
     async invoke(method, params) {
       await settled;
-      if (closed) throw hostGone();
+      if (problem !== null) throw hostError(problem);
       const id = nextId++;
       const request: WireRequest = { id, method, params };
       return new Promise((resolve, reject) => {

@@ -191,6 +191,24 @@ test(
 );
 
 test(
+  'the token check tells a page without its token (or with a wrong one) from a host that is gone',
+  { skip },
+  async () => {
+    const check = (query: string, headers: Record<string, string> = {}) =>
+      get(`/token-check${query}`, headers).then((answer) => answer.status);
+    assert.equal(await check(`?token=${encodeURIComponent(token())}`), 204);
+    assert.equal(await check(''), 403);
+    assert.equal(await check('?token='), 403);
+    assert.equal(await check(`?token=${encodeURIComponent(token())}x`), 403);
+    // Not through a rebound DNS name either.
+    assert.equal(
+      await check(`?token=${encodeURIComponent(token())}`, { Host: `evil.example:${url.port}` }),
+      403,
+    );
+  },
+);
+
+test(
   'HTTP: the renderer with the shim first and a strict CSP; nothing for other Host names',
   { skip },
   async () => {

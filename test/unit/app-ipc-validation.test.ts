@@ -14,6 +14,7 @@ import { AppController } from '../../app/main/controller.ts';
 import { HelperLink } from '../../app/main/helper-connection.ts';
 import { registerIpc, sendEvent } from '../../app/main/ipc.ts';
 import { browserHostPlatform } from '../../app/web/platform.ts';
+import { PhantomError } from '../../shared/src/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'phantommesh-ipc-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -230,4 +231,86 @@ test('ipc: events go to the app window on the event channel, not to a destroyed 
   app.destroy();
   sendEvent(app.contents, event);
   assert.deepEqual(app.sent, [[EVENT_CHANNEL, event]]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// app.exportTunnel: without secrets by default; a full backup only when asked, written as a secret;
+// the helper's refusal (not root) comes back as a reply with its code, before any save dialog.
+
+async function exporter(answer: (params: unknown) => Promise<{ text: string }>) {
+  const calls: Array<[string, unknown]> = [];
+  const saved: Array<{ name: string; text: string; secret: boolean }> = [];
+  const link = {
+    status: { state: 'connected', canFix: false },
+    call: async (method: string, params: unknown) => {
+      calls.push([method, params]);
+      return answer(params);
+    },
+    onStatus: () => () => {},
+    onEvent: () => () => {},
+  } as unknown as HelperLink;
+  const platform = {
+    ...browserHostPlatform({ downloadsDir: dir, socketPath: join(dir, 'x.sock'), log: () => {} }),
+    saveText: async (name: string, text: string, options?: { secret?: boolean }) => {
+      saved.push({ name, text, secret: options?.secret ?? false });
+      return join(dir, name);
+    },
+  };
+  const c = new AppController({
+    link,
+    settings: await AppSettingsStore.open(join(dir, 'export-settings.json'), () => {}),
+    platform,
+    version: '0.1.0',
+    emit: () => {},
+    log: () => {},
+  });
+  return { c, calls, saved };
+}
+
+test('export: without the private key unless asked; a full backup is saved as a secret', async () => {
+  const { c, calls, saved } = await exporter(async (params) => ({
+    text: (params as { includePrivateKey: boolean }).includePrivateKey
+      ? '[Interface]\nPrivateKey = k\n'
+      : '[Interface]\n',
+  }));
+  assert.deepEqual(await c.invoke('app.exportTunnel', { name: 'office' }), {
+    ok: true,
+    result: { path: join(dir, 'office.conf') },
+  });
+  assert.deepEqual(await c.invoke('app.exportTunnel', { name: 'office', includePrivateKey: true }), {
+    ok: true,
+    result: { path: join(dir, 'office.conf') },
+  });
+  assert.deepEqual(calls, [
+    ['tunnels.export', { name: 'office', includePrivateKey: false }],
+    ['tunnels.export', { name: 'office', includePrivateKey: true }],
+  ]);
+  assert.deepEqual(saved, [
+    { name: 'office.conf', text: '[Interface]\n', secret: false },
+    { name: 'office.conf', text: '[Interface]\nPrivateKey = k\n', secret: true },
+  ]);
+  // Still strict: nothing else rides along.
+  const extra = await c.invoke('app.exportTunnel', { name: 'office', includePrivateKey: 'yes' });
+  assert.equal(failureCode(extra), 'INVALID_PARAMS');
+  assert.equal(
+    failureCode(await c.invoke('app.exportTunnel', { name: 'office', text: 'x' })),
+    'INVALID_PARAMS',
+  );
+});
+
+test('export: the helper refusing a full backup (not root) is a reply with its code; nothing saved', async () => {
+  const { c, saved } = await exporter(async () => {
+    throw new PhantomError(
+      'NOT_AUTHORIZED',
+      'only root may export a private key (run the command with sudo)',
+    );
+  });
+  assert.deepEqual(await c.invoke('app.exportTunnel', { name: 'office', includePrivateKey: true }), {
+    ok: false,
+    error: {
+      code: 'NOT_AUTHORIZED',
+      message: 'only root may export a private key (run the command with sudo)',
+    },
+  });
+  assert.deepEqual(saved, []);
 });

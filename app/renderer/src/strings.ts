@@ -24,6 +24,13 @@ export const strings = {
     error: 'Connection failed',
     helperDown: 'Helper unavailable',
     helperConnecting: 'Waiting for the helper',
+    appLinkMissing: 'Not connected to the app',
+    host: {
+      'no-token': 'No access token',
+      'token-refused': 'Access token refused',
+      'host-unreachable': 'Browser host not reachable',
+      'host-closed': 'Browser host stopped',
+    },
   },
 
   state: {
@@ -35,6 +42,7 @@ export const strings = {
     disconnected: 'Disconnected',
     disconnecting: 'Disconnecting…',
     error: 'Connection failed',
+    'no-peer': 'No peer',
   },
 
   helper: {
@@ -53,6 +61,27 @@ export const strings = {
     bridgeMissingTitle: 'The app could not start its connection',
     bridgeMissingBody: 'The window has no link to the PhantomMesh app. Restart PhantomMesh.',
     settingsNeedHelper: 'These settings are kept by the helper and can be changed once it is running.',
+  },
+
+  /** The browser host (npm run web, npm start without Electron): the page's own link to it. */
+  host: {
+    'no-token': {
+      title: 'This page needs its access token',
+      body: 'The browser host answers only the page it gave a token to. Open the URL printed by npm run web (or npm start), with its token:',
+    },
+    'token-refused': {
+      title: 'The access token was refused',
+      body: 'This page holds a token the browser host does not know (it makes a new one each time it starts). Open the URL printed by npm run web (or npm start), with its token:',
+    },
+    'host-unreachable': {
+      title: 'The browser host is not reachable',
+      body: 'Start it with npm run web (or npm start), then open the URL it prints, with its token:',
+    },
+    'host-closed': {
+      title: 'The browser host stopped',
+      body: 'Start it again with npm run web (or npm start), then open the URL it prints, with its token:',
+    },
+    address: (host: string) => `http://${host}/?token=…`,
   },
 
   tunnels: {
@@ -77,7 +106,6 @@ export const strings = {
     delete: 'Delete',
     actions: 'Tunnel actions',
     exported: (path: string) => `Exported to ${path}`,
-    exportFailed: (message: string) => `Could not export: ${message}`,
     connectFailed: (message: string) => `Could not connect: ${message}`,
     disconnectFailed: (message: string) => `Could not disconnect: ${message}`,
     addresses: 'Addresses',
@@ -107,6 +135,13 @@ export const strings = {
     peers: 'Peers',
     peersCount: (n: number) => String(n),
     noPeers: 'This tunnel has no peers yet. Use Edit to add the server you connect to.',
+    noPeerReason:
+      'It has no [Peer]: nothing to connect to. Add the server as a peer, with its public key, allowed IPs and endpoint.',
+    noPeerUpReason:
+      'It is up but has no [Peer], so it cannot connect. Disconnect it, then add the server as a peer.',
+    connectNeedsPeer:
+      'A peer is needed first: a tunnel connects to the server in its [Peer] section (PublicKey, AllowedIPs, Endpoint). Choose "Add a peer…" to fill one in.',
+    addPeer: 'Add a peer…',
     peer: (n: number) => `Peer ${n}`,
     allowedIps: 'Allowed IPs',
     presharedKey: 'Preshared key',
@@ -170,6 +205,9 @@ export const strings = {
 
   editDialog: {
     title: (name: string) => `Edit ${name}`,
+    noPeer: 'This tunnel has no peer yet. Add the server it connects to:',
+    addPeer: 'Add a [Peer] template',
+    peerAdded: "A [Peer] template was added: replace the values in <…> with the server's, then save.",
     configuration: 'Configuration',
     keyKept: 'The private key is not shown: the helper keeps it and adds it back when you save.',
     reconnectNote: 'This tunnel is up: saving reconnects it.',
@@ -179,6 +217,21 @@ export const strings = {
     valid: 'No problems found.',
     saved: (name: string) => `Saved ${name}`,
     errorsTitle: (n: number) => (n === 1 ? '1 problem' : `${n} problems`),
+  },
+
+  exportDialog: {
+    title: (name: string) => `Export ${name}`,
+    choice: 'What to export',
+    public: 'Configuration without the private key',
+    publicHelp: 'To look at or share. It cannot connect on its own: the private key stays with the helper.',
+    full: 'Full backup, with the private key',
+    fullHelp:
+      'To restore this tunnel on another computer. Only root may export a private key; keep the file secret (it is saved readable by you only).',
+    submit: 'Export…',
+    submitting: 'Exporting…',
+    failed: (message: string) => `Could not export: ${message}`,
+    refused: (name: string, message: string) =>
+      `The helper refused: ${message}. The app does not run as root; for a full backup run in a terminal: sudo phantommesh export ${name} --private-key > ${name}.conf`,
   },
 
   deleteDialog: {

@@ -4,6 +4,7 @@
 import { useEffect, useRef, type KeyboardEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { nameFromFile } from '../lib/config.ts';
+import { hasNoPeer } from '../lib/peers.ts';
 import { moveIndex } from '../lib/keyboard.ts';
 import { dismissNotice, navigate, notify, openDialog, closeDialog } from '../stores/feed.ts';
 import { useAppSettings, useHelper, useTunnels, useUi, type Page } from '../stores/stores.ts';
@@ -11,6 +12,7 @@ import { strings } from '../strings.ts';
 import { CreateDialog } from './CreateDialog.tsx';
 import { DeleteDialog } from './DeleteDialog.tsx';
 import { EditDialog } from './EditDialog.tsx';
+import { ExportDialog } from './ExportDialog.tsx';
 import { HelperGate } from './HelperGate.tsx';
 import { CloseIcon, ImportIcon, LogoIcon } from './icons.tsx';
 import { ImportDialog } from './ImportDialog.tsx';
@@ -29,7 +31,9 @@ export function App() {
       dragging: state.dragging,
     })),
   );
-  const helperReady = useHelper((state) => state.connection.state === 'connected' && !state.bridgeError);
+  const helperReady = useHelper(
+    (state) => state.connection.state === 'connected' && !state.bridgeError && !state.hostProblem,
+  );
   useTheme();
   useDropImport(helperReady);
 
@@ -63,7 +67,10 @@ export function App() {
         <ImportDialog key={dialogKey} name={dialog.name} text={dialog.text} fileName={dialog.fileName} />
       )}
       {dialog?.kind === 'create' && <CreateDialog key={dialogKey} />}
-      {dialog?.kind === 'edit' && <EditDialog key={dialogKey} name={dialog.name} />}
+      {dialog?.kind === 'edit' && (
+        <EditDialog key={dialogKey} name={dialog.name} addPeer={dialog.addPeer ?? false} />
+      )}
+      {dialog?.kind === 'export' && <ExportDialog key={dialogKey} name={dialog.name} />}
       {dialog?.kind === 'delete' && <DeleteDialog key={dialogKey} name={dialog.name} />}
     </>
   );
@@ -115,10 +122,19 @@ function Header({ page }: { page: Page }) {
 
 /** One phrase for the whole app: connected (to what), connecting, not connected, or no helper. */
 function OverallState() {
-  const helperState = useHelper((state) => (state.bridgeError ? 'unavailable' : state.connection.state));
+  const { helperState, hostProblem, bridgeError } = useHelper(
+    useShallow((state) => ({
+      helperState: state.connection.state,
+      hostProblem: state.hostProblem,
+      bridgeError: state.bridgeError !== null,
+    })),
+  );
   const { connected, anyConnecting, anyReconnecting, anyError } = useTunnels(
     useShallow((state) => {
-      const statuses = Object.values(state.statuses);
+      // A tunnel without a peer is not "connecting" to anything (the detail says it has no peer).
+      const statuses = Object.values(state.statuses).filter(
+        (status) => !hasNoPeer(state.configs[status.name]),
+      );
       return {
         // A string, not an array: useShallow compares the values with Object.is.
         connected: statuses
@@ -136,7 +152,13 @@ function OverallState() {
   const o = strings.overall;
   let tone = 'off';
   let text: string = o.disconnected;
-  if (helperState !== 'connected') {
+  if (hostProblem) {
+    tone = 'error';
+    text = o.host[hostProblem];
+  } else if (bridgeError) {
+    tone = 'error';
+    text = o.appLinkMissing;
+  } else if (helperState !== 'connected') {
     tone = helperState === 'connecting' ? 'busy' : 'error';
     text = helperState === 'connecting' ? o.helperConnecting : o.helperDown;
   } else if (connected !== '') {

@@ -1,21 +1,25 @@
 // "Edit": the tunnel's text from tunnels.text (without PrivateKey: the helper keeps the key) in the
-// line-numbered editor, checked as you type, saved with tunnels.update.
+// line-numbered editor, checked as you type, saved with tunnels.update. A tunnel without a [Peer] is
+// offered a template for one (opened with it already added from "Add a peer…").
 
 import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from 'react';
 import { failure, invoke, sentence, type Failure } from '../api.ts';
 import { configProblems, helperProblem, type EditorProblem } from '../lib/config.ts';
 import { isActive } from '../lib/format.ts';
+import { addPeerTemplate, hasPeerSection } from '../lib/peers.ts';
 import { closeDialog, notify } from '../stores/feed.ts';
 import { useTunnels } from '../stores/stores.ts';
 import { strings } from '../strings.ts';
 import { ConfigEditor, ProblemList, type ConfigEditorHandle } from './ConfigEditor.tsx';
 import { Dialog, FormActions } from './Dialog.tsx';
-import { CheckIcon, LockIcon, Spinner } from './icons.tsx';
+import { CheckIcon, LockIcon, PlusIcon, Spinner } from './icons.tsx';
 
 const t = strings.editDialog;
 
-export function EditDialog({ name }: { name: string }) {
+export function EditDialog({ name, addPeer = false }: { name: string; addPeer?: boolean }) {
   const [text, setText] = useState<string | null>(null);
+  /** The line of the template's PublicKey once one was added: the caret goes there. */
+  const [templateLine, setTemplateLine] = useState<number | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [helperError, setHelperError] = useState<Failure | null>(null);
   const [busy, setBusy] = useState(false);
@@ -26,19 +30,34 @@ export function EditDialog({ name }: { name: string }) {
   useEffect(() => {
     let live = true;
     invoke('tunnels.text', { name }).then(
-      (result) => live && setText(result.text),
+      (result) => {
+        if (!live) return;
+        if (addPeer && !hasPeerSection(result.text)) {
+          const added = addPeerTemplate(result.text);
+          setText(added.text);
+          setTemplateLine(added.line);
+        } else setText(result.text);
+      },
       (error: unknown) => live && setLoadError(sentence(failure(error).message)),
     );
     return () => {
       live = false;
     };
-  }, [name]);
+  }, [name, addPeer]);
 
-  // The text arrives after the dialog opened: put the caret in it then.
+  // The text arrives after the dialog opened: put the caret in it then (at the template, if added).
   const loaded = text !== null;
   useEffect(() => {
-    if (loaded) editor.current?.goToLine(1);
-  }, [loaded]);
+    if (loaded) editor.current?.goToLine(templateLine ?? 1);
+  }, [loaded, templateLine]);
+
+  const insertTemplate = () => {
+    if (text === null) return;
+    const added = addPeerTemplate(text);
+    setText(added.text);
+    setHelperError(null);
+    setTemplateLine(added.line);
+  };
 
   const problems = useMemo<EditorProblem[]>(() => {
     const list = text === null ? [] : configProblems(text, 'edit');
@@ -88,6 +107,20 @@ export function EditDialog({ name }: { name: string }) {
             {t.keyKept}
           </p>
           {active && <p className="note note-warning">{t.reconnectNote}</p>}
+          {!hasPeerSection(text) && (
+            <div className="note note-action">
+              <span>{t.noPeer}</span>
+              <button type="button" className="button button-secondary" onClick={insertTemplate}>
+                <PlusIcon size={16} />
+                {t.addPeer}
+              </button>
+            </div>
+          )}
+          {templateLine !== null && hasPeerSection(text) && (
+            <p className="note" aria-live="polite">
+              {t.peerAdded}
+            </p>
+          )}
           <ConfigEditor
             ref={editor}
             id={ids.text}

@@ -10,10 +10,11 @@ import { AlertIcon, LockIcon, PowerIcon, RefreshIcon, Spinner } from './icons.ts
 const t = strings.helper;
 
 export function HelperGate({ compact = false }: { compact?: boolean }) {
-  const { connection, bridgeError, fixing, fixRequested, fixError } = useHelper(
+  const { connection, bridgeError, hostProblem, fixing, fixRequested, fixError } = useHelper(
     useShallow((state) => ({
       connection: state.connection,
       bridgeError: state.bridgeError,
+      hostProblem: state.hostProblem,
       fixing: state.fixing,
       fixRequested: state.fixRequested,
       fixError: state.fixError,
@@ -24,7 +25,16 @@ export function HelperGate({ compact = false }: { compact?: boolean }) {
   let title: string = t.connectingTitle;
   let body: string = connection.message ?? t.connectingBody;
   let tone = 'info';
-  if (bridgeError) {
+  /** The browser host's address to open again, shown under a host problem. */
+  let address: string | null = null;
+  if (hostProblem) {
+    const tokenProblem = hostProblem === 'no-token' || hostProblem === 'token-refused';
+    icon = tokenProblem ? <LockIcon size={28} /> : <PowerIcon size={28} />;
+    title = strings.host[hostProblem].title;
+    body = strings.host[hostProblem].body;
+    address = strings.host.address(window.location.host);
+    tone = tokenProblem ? 'warning' : 'error';
+  } else if (bridgeError) {
     icon = <AlertIcon size={28} />;
     title = t.bridgeMissingTitle;
     body = `${t.bridgeMissingBody} (${bridgeError})`;
@@ -45,19 +55,24 @@ export function HelperGate({ compact = false }: { compact?: boolean }) {
     body = connection.message ?? t.unauthorizedBody;
     tone = 'warning';
   }
-  const canStart = !bridgeError && connection.state === 'unavailable' && connection.canFix;
+  const canStart = !hostProblem && !bridgeError && connection.state === 'unavailable' && connection.canFix;
 
   return (
     <section
       className={compact ? `helper-banner helper-${tone}` : `helper-page helper-${tone}`}
       aria-labelledby="helper-title"
-      aria-busy={connection.state === 'connecting' && !bridgeError}
+      aria-busy={connection.state === 'connecting' && !bridgeError && !hostProblem}
     >
       <div className="helper-icon">{icon}</div>
       <div className="helper-text">
         {compact ? <h4 id="helper-title">{title}</h4> : <h2 id="helper-title">{title}</h2>}
         <p>{body}</p>
-        {compact && <p className="muted">{t.settingsNeedHelper}</p>}
+        {address && (
+          <p>
+            <code className="host-address">{address}</code>
+          </p>
+        )}
+        {compact && !hostProblem && <p className="muted">{t.settingsNeedHelper}</p>}
         {canStart && (
           <div className="helper-actions">
             <button

@@ -5,7 +5,8 @@ import { useShallow } from 'zustand/react/shallow';
 import type { PeerStatus, PublicTunnelConfig, TunnelState } from '../../../../shared/src/control/protocol.ts';
 import { useNow } from '../hooks.ts';
 import { formatAge, formatBytes, isActive, secondsLeft, stateText } from '../lib/format.ts';
-import { connect, disconnect, exportTunnel, openDialog } from '../stores/feed.ts';
+import { hasNoPeer, withPeerState, type ShownState } from '../lib/peers.ts';
+import { connect, disconnect, openDialog } from '../stores/feed.ts';
 import { useTunnels } from '../stores/stores.ts';
 import { strings } from '../strings.ts';
 import { CopyButton } from './CopyButton.tsx';
@@ -13,6 +14,7 @@ import {
   AlertIcon,
   EditIcon,
   ExportIcon,
+  PlusIcon,
   PowerIcon,
   ShieldAlertIcon,
   ShieldCheckIcon,
@@ -28,10 +30,10 @@ function prefixText(prefix: { address: string; bits: number }): string {
   return `${prefix.address}/${prefix.bits}`;
 }
 
-function StateIcon({ state }: { state: TunnelState }) {
+function StateIcon({ state }: { state: ShownState }) {
   if (state === 'connected') return <ShieldCheckIcon size={40} />;
   if (state === 'error') return <ShieldAlertIcon size={40} />;
-  if (state === 'disconnected') return <ShieldOffIcon size={40} />;
+  if (state === 'disconnected' || state === 'no-peer') return <ShieldOffIcon size={40} />;
   return <ShieldIcon size={40} />;
 }
 
@@ -56,14 +58,24 @@ export function TunnelDetail({ name }: { name: string }) {
         ? 'disconnecting'
         : reported;
   const active = isActive(state);
+  const noPeer = hasNoPeer(config);
+  // A tunnel without a peer says so, rather than "Connecting…" for ever.
+  const shown = withPeerState(state, noPeer);
   const now = useNow(1000);
   if (!summary) return null;
 
   const retryText =
-    state === 'reconnecting' && retry
+    shown === 'reconnecting' && retry
       ? { attempt: retry.attempt, seconds: secondsLeft(retry.deadline, now) }
       : undefined;
-  const reason = status?.reason && (state === reported || state === 'error') ? status.reason : undefined;
+  const reason =
+    shown === 'no-peer'
+      ? active
+        ? t.noPeerUpReason
+        : t.noPeerReason
+      : status?.reason && (state === reported || state === 'error')
+        ? status.reason
+        : undefined;
   const addresses =
     status && status.interfaceAddresses.length > 0 ? status.interfaceAddresses : summary.addresses;
   const endpoint = status?.endpoint ?? summary.endpoints[0];
@@ -84,7 +96,11 @@ export function TunnelDetail({ name }: { name: string }) {
             <EditIcon size={16} />
             {t.edit}
           </button>
-          <button type="button" className="button button-ghost" onClick={() => void exportTunnel(name)}>
+          <button
+            type="button"
+            className="button button-ghost"
+            onClick={() => openDialog({ kind: 'export', name })}
+          >
             <ExportIcon size={16} />
             {t.exportTunnel}
           </button>
@@ -99,13 +115,13 @@ export function TunnelDetail({ name }: { name: string }) {
         </div>
       </div>
 
-      <div className={`hero hero-${state}`}>
+      <div className={`hero hero-${shown}`}>
         <div className="hero-icon">
-          <StateIcon state={state} />
+          <StateIcon state={shown} />
         </div>
         <div className="hero-text">
           <div role="status" className="state-line">
-            <span className="state-text">{retryText ? <RetryText {...retryText} /> : stateText(state)}</span>
+            <span className="state-text">{retryText ? <RetryText {...retryText} /> : stateText(shown)}</span>
             {reason && (
               <>
                 {' '}
@@ -124,6 +140,16 @@ export function TunnelDetail({ name }: { name: string }) {
           <PowerIcon size={20} />
           {active ? t.disconnect : t.connect}
         </button>
+        {noPeer && !active && (
+          <button
+            type="button"
+            className="button button-large button-secondary"
+            onClick={() => openDialog({ kind: 'edit', name, addPeer: true })}
+          >
+            <PlusIcon size={18} />
+            {t.addPeer}
+          </button>
+        )}
       </div>
       {actionError && (
         <p role="alert" className="banner banner-error">

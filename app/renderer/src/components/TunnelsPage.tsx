@@ -5,6 +5,7 @@ import { useRef, type KeyboardEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { TunnelState, TunnelSummary } from '../../../../shared/src/control/protocol.ts';
 import { isActive, stateText } from '../lib/format.ts';
+import { hasNoPeer, withPeerState } from '../lib/peers.ts';
 import { moveIndex } from '../lib/keyboard.ts';
 import { loadTunnels, openDialog, select } from '../stores/feed.ts';
 import { useTunnels } from '../stores/stores.ts';
@@ -122,12 +123,13 @@ function shownState(summary: TunnelSummary, reported: TunnelState | undefined, p
 
 /** A listbox: arrow keys, Home and End move the selection; the selected row is the one tab stop. */
 function TunnelList() {
-  const { summaries, selected, states, pending } = useTunnels(
+  const { summaries, selected, states, pending, configs } = useTunnels(
     useShallow((state) => ({
       summaries: state.summaries,
       selected: state.selected,
       states: state.statuses,
       pending: state.pending,
+      configs: state.configs,
     })),
   );
   const list = useRef<HTMLUListElement>(null);
@@ -146,7 +148,10 @@ function TunnelList() {
   return (
     <ul ref={list} className="tunnel-list" role="listbox" aria-label={t.listLabel} onKeyDown={move}>
       {summaries.map((summary) => {
-        const state = shownState(summary, states[summary.name]?.state, pending[summary.name]);
+        const state = withPeerState(
+          shownState(summary, states[summary.name]?.state, pending[summary.name]),
+          hasNoPeer(configs[summary.name]),
+        );
         const isSelected = summary.name === selected;
         return (
           <li

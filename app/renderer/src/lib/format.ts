@@ -3,6 +3,7 @@
 
 import type { TunnelState } from '../../../../shared/src/control/protocol.ts';
 import { strings } from '../strings.ts';
+import type { ShownState } from './peers.ts';
 
 /** Binary units, as `wg show` prints them: 0 B, 1023 B, 1.00 KiB, 12.3 MiB, 456 GiB. */
 export function formatBytes(bytes: number): string {
@@ -51,7 +52,7 @@ export function secondsLeft(deadline: number, now: number): number {
 }
 
 /** The words for a tunnel's state; a reconnect with its attempt reads "Reconnecting (attempt 2, next in 8 s)". */
-export function stateText(state: TunnelState, retry?: { attempt: number; seconds: number }): string {
+export function stateText(state: ShownState, retry?: { attempt: number; seconds: number }): string {
   if (state === 'reconnecting' && retry)
     return strings.state.reconnectingAttempt(retry.attempt, retry.seconds);
   return strings.state[state];

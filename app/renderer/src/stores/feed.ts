@@ -9,9 +9,11 @@ import type {
   TunnelStatus,
   TunnelSummary,
 } from '../../../../shared/src/control/protocol.ts';
-import type { AppEvent, AppSettings, HelperConnection } from '../../../../shared/src/ipc/schema.ts';
+import type { AppEvent, AppSettings, HelperConnection } from '../../../ipc-contract.ts';
+import type { HostProblem, HostProblemEvent } from '../../../web/wire.ts';
 import { failure, invoke, onEvent, sentence } from '../api.ts';
 import { isActive } from '../lib/format.ts';
+import { hasNoPeer } from '../lib/peers.ts';
 import { addSample, emptyHistory } from '../lib/rates.ts';
 import { retryFor } from '../lib/status.ts';
 import { strings } from '../strings.ts';
@@ -29,6 +31,14 @@ import {
 
 const LOG_TAIL = 500;
 
+/** The codes the browser host's shim rejects calls with when the page has no link to the host. */
+const HOST_PROBLEMS: Partial<Record<string, HostProblem>> = {
+  NO_TOKEN: 'no-token',
+  TOKEN_REFUSED: 'token-refused',
+  HOST_UNREACHABLE: 'host-unreachable',
+  HOST_CLOSED: 'host-closed',
+};
+
 let started = false;
 
 /** Subscribes to the app's events and asks for the first state. Called once, before React renders. */
@@ -43,7 +53,14 @@ export function startFeed(): void {
       // A helper-connection event that came first is newer than this answer.
       if (!useHelper.getState().known) setConnection(state.helper);
     },
-    (error: unknown) => useHelper.setState({ bridgeError: failure(error).message, known: true }),
+    (error: unknown) => {
+      // In the browser host a refused page is told why (the shim's codes, or a host-problem event).
+      const { code, message } = failure(error);
+      const problem = code !== undefined ? HOST_PROBLEMS[code] : undefined;
+      if (problem) useHelper.setState({ hostProblem: problem, known: true });
+      else if (useHelper.getState().hostProblem === null)
+        useHelper.setState({ bridgeError: message, known: true });
+    },
   );
 }
 
@@ -52,8 +69,11 @@ export function bridgeMissing(message: string): void {
   useHelper.setState({ bridgeError: message, known: true });
 }
 
-function handleEvent(event: AppEvent): void {
+function handleEvent(event: AppEvent | HostProblemEvent): void {
   switch (event.type) {
+    case 'host-problem':
+      useHelper.setState({ hostProblem: event.problem, known: true });
+      break;
     case 'helper-connection':
       setConnection(event.connection);
       break;
@@ -191,6 +211,9 @@ function setSummaries(list: TunnelSummary[]): void {
     selected: nextSelected,
   });
   if (nextSelected) void loadDetail(nextSelected);
+  // A tunnel without endpoints may have no peer at all; its row says so once its config is known.
+  for (const summary of merged)
+    if (summary.endpoints.length === 0 && summary.name !== nextSelected) void loadDetail(summary.name);
 }
 
 /** Fetches a tunnel's public config and status (tunnels.get). */
@@ -223,6 +246,11 @@ function setPending(
 }
 
 export async function connect(name: string): Promise<void> {
+  // Without a peer the helper would hold the tunnel "connecting" for ever: say what is missing instead.
+  if (hasNoPeer(useTunnels.getState().configs[name])) {
+    setPending(name, null, strings.detail.connectNeedsPeer);
+    return;
+  }
   setPending(name, 'connect');
   try {
     const status = await invoke('tunnels.connect', { name });
@@ -243,13 +271,13 @@ export async function disconnect(name: string): Promise<void> {
   }
 }
 
-export async function exportTunnel(name: string): Promise<void> {
-  try {
-    const result = await invoke('app.exportTunnel', { name });
-    if (result) notify(strings.detail.exported(result.path));
-  } catch (error) {
-    notify(strings.detail.exportFailed(sentence(failure(error).message)), 'error');
-  }
+/**
+ * Exports a tunnel through a save dialog: without secrets, or in full (`includePrivateKey`, root only).
+ * A failure is thrown, for the export dialog to show.
+ */
+export async function exportTunnel(name: string, includePrivateKey: boolean): Promise<void> {
+  const result = await invoke('app.exportTunnel', { name, includePrivateKey });
+  if (result) notify(strings.detail.exported(result.path));
 }
 
 /** After an import or create: show the new tunnel. */

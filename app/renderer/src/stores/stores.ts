@@ -9,7 +9,8 @@ import type {
   TunnelStatus,
   TunnelSummary,
 } from '../../../../shared/src/control/protocol.ts';
-import type { AppSettings, HelperConnection } from '../../../../shared/src/ipc/schema.ts';
+import type { AppSettings, HelperConnection } from '../../../ipc-contract.ts';
+import type { HostProblem } from '../../../web/wire.ts';
 import type { RateHistory } from '../lib/rates.ts';
 import type { RetryInfo } from '../lib/status.ts';
 
@@ -51,6 +52,8 @@ export interface HelperState {
   version: string | null;
   /** The window has no `window.phantommesh`, or app.state failed. */
   bridgeError: string | null;
+  /** In the browser host only: the page has no link to the host (no token, a wrong one, host gone). */
+  hostProblem: HostProblem | null;
   fixing: boolean;
   fixRequested: boolean;
   fixError: string | null;
@@ -61,6 +64,7 @@ export const useHelper = create<HelperState>()(() => ({
   known: false,
   version: null,
   bridgeError: null,
+  hostProblem: null,
   fixing: false,
   fixRequested: false,
   fixError: null,
@@ -92,7 +96,9 @@ export type Page = 'tunnels' | 'logs' | 'settings';
 export type Dialog =
   | { kind: 'import'; name: string; text: string; fileName: string | null }
   | { kind: 'create' }
-  | { kind: 'edit'; name: string }
+  /** `addPeer`: the editor opens with a [Peer] template added to a tunnel that has none. */
+  | { kind: 'edit'; name: string; addPeer?: boolean }
+  | { kind: 'export'; name: string }
   | { kind: 'delete'; name: string };
 
 export interface UiState {
