@@ -5,7 +5,6 @@
 // itself with sudo when it can.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { formatStatus } from '../helper/src/cli/format.ts';
 import { startService } from '../test/lib/service.ts';
@@ -126,8 +125,9 @@ async function demo({ a, b }: Topology): Promise<void> {
 }
 
 /**
- * The app, connected to the demo's helper: Electron where its binary exists and a display is there,
- * else the browser host, until Ctrl-C. Skipped without a terminal (CI) or with --no-app.
+ * The app, connected to the demo's helper, the way `npm start` opens it (scripts/start.ts): Electron
+ * where its binary exists and there is a display, else the browser host, until Ctrl-C. Skipped
+ * without a terminal (CI) or with --no-app.
  */
 async function openApp(socketPath: string): Promise<void> {
   if (process.argv.includes('--no-app') || !process.stdin.isTTY) {
@@ -135,28 +135,16 @@ async function openApp(socketPath: string): Promise<void> {
     return;
   }
   step('The PhantomMesh app');
-  const electronPath = resolve(import.meta.dirname, '../node_modules/electron/path.txt');
-  const app =
-    existsSync(electronPath) && process.env.DISPLAY
-      ? spawnIn(
-          null,
-          resolve(
-            import.meta.dirname,
-            '../node_modules/electron/dist',
-            readFileSync(electronPath, 'utf8').trim(),
-          ),
-          [resolve(import.meta.dirname, '../dist/app/app/main/index.js'), '--no-sandbox'],
-          { env: { ...process.env, PHANTOMMESH_HELPER_SOCKET: socketPath } },
-        )
-      : spawnIn(null, process.execPath, [
-          resolve(import.meta.dirname, 'web.ts'),
-          '--socket',
-          socketPath,
-          '--port',
-          '5190',
-        ]);
-  const ready = await app.waitForLine(/PhantomMesh browser host: |ready/i, 20_000).catch(() => app.output());
-  console.log(indent(ready));
+  const app = spawnIn(null, process.execPath, [
+    resolve(import.meta.dirname, 'start.ts'),
+    '--no-build',
+    '--socket',
+    socketPath,
+  ]);
+  const ready = await app
+    .waitForLine(/PhantomMesh browser host: |npm start: the Electron app/, 20_000)
+    .catch(() => app.output());
+  console.log(indent(app.output() || ready));
   console.log('    Press Ctrl-C to end the demo.');
   await new Promise<void>((done) => process.once('SIGINT', () => done()));
   await app.stop();

@@ -19,7 +19,7 @@ import {
   type InvokeParams,
   type InvokeReply,
   type InvokeResult,
-} from '../ipc-contract.ts';
+} from '../../shared/src/ipc/schema.ts';
 import type { AppSettingsStore } from './app-settings.ts';
 import type { HelperLink } from './helper-connection.ts';
 import { LINKS } from './links.ts';

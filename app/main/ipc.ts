@@ -11,7 +11,7 @@ import {
   type AppEvent,
   type InvokeName,
   type InvokeReply,
-} from '../ipc-contract.ts';
+} from '../../shared/src/ipc/schema.ts';
 import type { AppController } from './controller.ts';
 import { isAppUrl } from './security.ts';
 

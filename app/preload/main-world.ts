@@ -7,7 +7,13 @@
 // This function is serialized: it may use only its parameter and the page's globals. It touches no
 // DOM type, so it type-checks (and can be tested) outside a browser too.
 
-import type { AppEvent, InvokeName, InvokeParams, InvokeReply, PhantomMeshApi } from '../ipc-contract.ts';
+import type {
+  AppEvent,
+  InvokeName,
+  InvokeParams,
+  InvokeReply,
+  PhantomMeshApi,
+} from '../../shared/src/ipc/schema.ts';
 
 /** What the isolated world lends the page: an invoke that answers with the reply envelope, and events. */
 export interface PreloadBridge {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
-import type { AppEvent } from '../ipc-contract.ts';
+import type { AppEvent } from '../../shared/src/ipc/schema.ts';
 import { startCore } from '../main/core.ts';
 import type { Backoff } from '../main/helper-connection.ts';
 import { APP_RESPONSE_HEADERS, CONTENT_SECURITY_POLICY } from '../main/security.ts';

@@ -9,7 +9,7 @@
 // (no token, a wrong one) or is gone, the shim finds out which and tells the renderer with a
 // HostProblemEvent, so the page says what to do instead of blaming the helper.
 
-import type { AppEvent, PhantomMeshApi } from '../ipc-contract.ts';
+import type { AppEvent, PhantomMeshApi } from '../../shared/src/ipc/schema.ts';
 import type { HostProblem, HostProblemEvent, WireMessage, WireRequest } from './wire.ts';
 
 interface ShimSocket {

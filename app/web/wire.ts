@@ -1,7 +1,7 @@
 // The browser host's WebSocket messages (JSON, one per WebSocket message): the shim sends requests,
 // the host answers each with its InvokeReply and pushes every AppEvent.
 
-import type { AppEvent, InvokeName, InvokeReply } from '../ipc-contract.ts';
+import type { AppEvent, InvokeName, InvokeReply } from '../../shared/src/ipc/schema.ts';
 
 export interface WireRequest {
   id: number;

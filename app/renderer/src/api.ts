@@ -2,7 +2,13 @@
 // the app bundle runs in Electron (preload) and by the browser host's script; waitForApi covers a
 // host whose script lands a moment later.
 
-import type { AppEvent, InvokeName, InvokeParams, InvokeResult, PhantomMeshApi } from '../../ipc-contract.ts';
+import type {
+  AppEvent,
+  InvokeName,
+  InvokeParams,
+  InvokeResult,
+  PhantomMeshApi,
+} from '../../../shared/src/ipc/schema.ts';
 import { strings } from './strings.ts';
 
 let api: PhantomMeshApi | null = null;

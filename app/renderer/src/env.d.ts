@@ -1,7 +1,7 @@
 // What the renderer's world holds: `window.phantommesh`, set by the preload in Electron and by the
 // browser host's injected script. Nothing from Node is declared here on purpose.
 
-import type { PhantomMeshApi } from '../../ipc-contract.ts';
+import type { PhantomMeshApi } from '../../../shared/src/ipc/schema.ts';
 
 declare global {
   interface Window {

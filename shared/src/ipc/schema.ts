@@ -45,8 +45,15 @@ export const invokes = {
   },
   /** A native save dialog, then the helper's diagnostics report written there; null when cancelled. */
   'app.saveDiagnostics': { params: Empty, result: z.object({ path: z.string() }).nullable() },
-  /** A native save dialog for the tunnel's config without secrets. */
-  'app.exportTunnel': { params: ByName, result: z.object({ path: z.string() }).nullable() },
+  /**
+   * A save dialog, then the tunnel's file written there: without secrets, or with includePrivateKey a
+   * full backup, which the helper gives to root only (tunnels.export refuses anyone else with
+   * NOT_AUTHORIZED). The main process writes the file; the renderer still never sees a key.
+   */
+  'app.exportTunnel': {
+    params: z.strictObject({ name: TunnelName, includePrivateKey: z.boolean().optional() }),
+    result: z.object({ path: z.string() }).nullable(),
+  },
   /** Opens one of the app's known links (help, issue tracker) in the browser. */
   'app.openLink': { params: z.strictObject({ link: z.enum(['help', 'issues']) }), result: Empty },
 

@@ -9,7 +9,7 @@ import type {
   TunnelStatus,
   TunnelSummary,
 } from '../../../../shared/src/control/protocol.ts';
-import type { AppEvent, AppSettings, HelperConnection } from '../../../ipc-contract.ts';
+import type { AppEvent, AppSettings, HelperConnection } from '../../../../shared/src/ipc/schema.ts';
 import type { HostProblem, HostProblemEvent } from '../../../web/wire.ts';
 import { failure, invoke, onEvent, sentence } from '../api.ts';
 import { isActive } from '../lib/format.ts';

@@ -9,7 +9,7 @@ import type {
   TunnelStatus,
   TunnelSummary,
 } from '../../../../shared/src/control/protocol.ts';
-import type { AppSettings, HelperConnection } from '../../../ipc-contract.ts';
+import type { AppSettings, HelperConnection } from '../../../../shared/src/ipc/schema.ts';
 import type { HostProblem } from '../../../web/wire.ts';
 import type { RateHistory } from '../lib/rates.ts';
 import type { RetryInfo } from '../lib/status.ts';
