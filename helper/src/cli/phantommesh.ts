@@ -18,6 +18,7 @@ import {
   type HelperEvent,
   type TunnelStatus,
 } from '../../../shared/src/control/protocol.ts';
+import { nameFromFile } from '../../../shared/src/config/name-from-file.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { DEFAULT_SOCKET_PATH } from '../service/paths.ts';
 import { genkey, genpsk, pubkey } from '../wireguard/keys.ts';
@@ -221,16 +222,10 @@ function parseCommandLine(argv: string[]): Invocation | 'help' | 'nothing' {
 // ---------------------------------------------------------------------------------------------
 // import: the file is read and checked here, as the app checks it, before the helper sees it.
 
-/** "my office (2).conf" -> "my-office-2": a valid name to suggest for a file whose name is not one. */
+/** A valid name to suggest for a file whose name is not one. */
 function suggestName(base: string): string {
-  const cleaned = base
-    .replace(/\s+/g, '-')
-    .replace(/[^a-zA-Z0-9_=+.-]/g, '')
-    .replace(/-{2,}/g, '-')
-    .replace(/^[-.]+/, '')
-    .slice(0, 15)
-    .replace(/[-.]+$/, '');
-  return TunnelName.safeParse(cleaned).success ? cleaned : 'NAME';
+  const suggested = nameFromFile(base);
+  return TunnelName.safeParse(suggested).success ? suggested : 'NAME';
 }
 
 /** A file name as a shell word, for a command the user can copy. */

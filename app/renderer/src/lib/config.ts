@@ -50,18 +50,7 @@ export function nameProblem(name: string, existing: readonly string[] = []): str
   return null;
 }
 
-/** "My Office VPN (2).conf" -> "My-Office-VPN-2": a valid tunnel name suggested from a file name. */
-export function nameFromFile(fileName: string): string {
-  const base = (fileName.split(/[\\/]/).pop() ?? '').replace(/\.conf$/i, '');
-  const cleaned = base
-    .replace(/\s+/g, '-')
-    .replace(/[^a-zA-Z0-9_=+.-]/g, '')
-    .replace(/-{2,}/g, '-')
-    .replace(/^[-.]+/, '')
-    .slice(0, 15)
-    .replace(/[-.]+$/, '');
-  return cleaned === '.' || cleaned === '..' ? '' : cleaned;
-}
+export { nameFromFile } from '../../../../shared/src/config/name-from-file.ts';
 
 /** Line numbers 1..n for a text, for the editor's gutter. */
 export function lineCount(text: string): number {
