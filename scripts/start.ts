@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SOCKET_PATH } from '../helper/src/service/paths.ts';
+import { DEFAULT_SOCKET_PATH } from '../shared/src/control/socket-path.ts';
 
 const USAGE = `usage: npm start -- [options]
 

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SOCKET_PATH } from '../helper/src/service/paths.ts';
+import { DEFAULT_SOCKET_PATH } from '../shared/src/control/socket-path.ts';
 import { startWebHost } from '../app/web/server.ts';
 
 const USAGE = `usage: npm run web -- [options]

@@ -16,7 +16,7 @@ import {
 } from '../../shared/src/control/protocol.ts';
 import { PhantomError } from '../../shared/src/errors.ts';
 import type { HelperConnection } from '../../shared/src/ipc/schema.ts';
-import { CONTROL_GROUP } from '../../helper/src/service/paths.ts';
+import { CONTROL_GROUP } from '../../shared/src/control/socket-path.ts';
 
 export const CONNECTING_MESSAGE = 'Connecting to the PhantomMesh helper…';
 export const RECONNECTING_MESSAGE = 'Lost the connection to the PhantomMesh helper; reconnecting…';

@@ -3,7 +3,7 @@
 
 import { join } from 'node:path';
 import { app, ipcMain, nativeTheme, session, shell, type BrowserWindow } from 'electron';
-import { DEFAULT_SOCKET_PATH } from '../../helper/src/service/paths.ts';
+import { DEFAULT_SOCKET_PATH } from '../../shared/src/control/socket-path.ts';
 import { registerAppScheme, serveApp } from './app-protocol.ts';
 import { startCore } from './core.ts';
 import { electronPlatform } from './electron-platform.ts';

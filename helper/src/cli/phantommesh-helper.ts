@@ -3,7 +3,8 @@
 
 import { parseArgs } from 'node:util';
 import { serve } from '../service/daemon.ts';
-import { DEFAULT_SOCKET_PATH, DEFAULT_STATE_DIR } from '../service/paths.ts';
+import { DEFAULT_SOCKET_PATH } from '../../../shared/src/control/socket-path.ts';
+import { DEFAULT_STATE_DIR } from '../service/paths.ts';
 import { runTunnel } from '../tunnel/runner.ts';
 import { fail } from './fail.ts';
 

@@ -20,7 +20,7 @@ import {
 } from '../../../shared/src/control/protocol.ts';
 import { nameFromFile } from '../../../shared/src/config/name-from-file.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { DEFAULT_SOCKET_PATH } from '../service/paths.ts';
+import { DEFAULT_SOCKET_PATH } from '../../../shared/src/control/socket-path.ts';
 import { genkey, genpsk, pubkey } from '../wireguard/keys.ts';
 import { formatStatus, whyNotConnected } from './format.ts';
 

@@ -15,7 +15,7 @@ import { NetworkJournal } from '../net/journal.ts';
 import { HelperLog } from './log.ts';
 import { serveMetrics, type MetricsServer, type TunnelMetrics } from './metrics.ts';
 import { watchNetwork } from './network-watch.ts';
-import { CONTROL_GROUP } from './paths.ts';
+import { CONTROL_GROUP } from '../../../shared/src/control/socket-path.ts';
 import { sdNotify } from './sd-notify.ts';
 import { SettingsStore } from './settings-store.ts';
 import { TunnelStore } from './store.ts';

@@ -1,6 +1,4 @@
-// Where the helper service lives on Linux; systemd's RuntimeDirectory= and StateDirectory= make them.
+// Where the helper service keeps its state on Linux; systemd's StateDirectory= makes it. The control
+// socket's path and group are the clients' business too: shared/src/control/socket-path.ts.
 
-export const DEFAULT_SOCKET_PATH = '/run/phantommesh/helper.sock';
 export const DEFAULT_STATE_DIR = '/var/lib/phantommesh';
-/** Members of this group may control the helper; root always may. */
-export const CONTROL_GROUP = 'phantommesh';
