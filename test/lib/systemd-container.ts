@@ -23,7 +23,7 @@
 //
 // Every step is timed and logged (`[container NAME] boot 1.6 s (unpack 0.4 s, ...)`).
 
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   accessSync,
@@ -32,6 +32,7 @@ import {
   readdirSync,
   readFileSync,
   rmdirSync,
+  writeFileSync,
 } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
@@ -498,7 +499,7 @@ done`;
 
 let containers = 0;
 /** Running containers: what to kill when the process exits or is interrupted. */
-const live = new Set<{ wrapper(): Wrapper | undefined; initPid(): number }>();
+const live = new Set<{ wrapper(): Wrapper | undefined; pids(): number[] }>();
 
 /** Boots a container named `name` (its machine name and hostname) from the cached root. */
 export async function boot(name: string, options: BootOptions = {}): Promise<Container> {
@@ -516,7 +517,7 @@ export async function boot(name: string, options: BootOptions = {}): Promise<Con
   let nspawnPid = 0;
   let gone = false;
   let state = { state: '', failed: '' };
-  const entry = { wrapper: () => wrapper, initPid: () => initPid };
+  const entry = { wrapper: () => wrapper, pids: () => [initPid, nspawnPid] };
   live.add(entry);
   hookExit();
 
@@ -677,7 +678,7 @@ export async function boot(name: string, options: BootOptions = {}): Promise<Con
       await inside('systemctl', ['poweroff'], { allowFail: true, timeoutMs: 10_000 }).catch(() => {});
       if (!(await within(current.exited, 30_000))) {
         log(`${label} did not power off within 30 s; killing it`);
-        kill(current, initPid);
+        kill(current, [initPid, nspawnPid]);
         await within(current.exited, 10_000);
       }
     }
@@ -757,13 +758,18 @@ async function waitFor(done: () => boolean, ms: number): Promise<boolean> {
   }
 }
 
-/** SIGKILL to the container's PID 1 ends every process in its PID namespace; nspawn then exits and
- *  so does the wrapper (nspawn's status is not 133), and with them the mount namespace. SIGTERM to
- *  both in case they linger. */
-function kill(wrapper: Wrapper, initPid: number): void {
-  signal(initPid, 'SIGKILL');
-  for (const nspawn of childrenOf(wrapper.child.pid ?? 0, 'systemd-nspawn')) signal(nspawn, 'SIGKILL');
-  signal(wrapper.child.pid ?? 0, 'SIGKILL');
+/** Kills the container outright: every process in its cgroup (cgroup.kill: the wrapper, nspawn,
+ *  the container's processes), then, where that file is missing (kernels before 5.14), its PID 1
+ *  (which ends its PID namespace), nspawn and the wrapper by PID. */
+function kill(wrapper: Wrapper, pids: readonly number[]): void {
+  for (const dir of wrapper.cgroups) {
+    try {
+      writeFileSync(join(dir, 'cgroup.kill'), '1');
+    } catch {
+      // Not the unified hierarchy, or an older kernel.
+    }
+  }
+  for (const pid of [...pids, wrapper.child.pid ?? 0]) signal(pid, 'SIGKILL');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -773,19 +779,23 @@ function releaseAllSync(): void {
   for (const child of inFlight) child.kill('SIGKILL');
   const entries = [...live];
   live.clear();
-  const wrappers: Wrapper[] = [];
+  const cgroups: string[] = [];
   for (const entry of entries) {
     const wrapper = entry.wrapper();
     if (!wrapper) continue;
-    kill(wrapper, entry.initPid());
-    wrappers.push(wrapper);
+    kill(wrapper, entry.pids());
+    cgroups.push(...wrapper.cgroups);
   }
-  // Nothing asynchronous runs any more: wait (up to 10 s) for the cgroups to empty and remove them.
-  const deadline = Date.now() + 10_000;
-  for (const wrapper of wrappers) {
-    for (const dir of wrapper.cgroups) {
-      while (!removeCgroup(dir) && Date.now() < deadline) execFileSync('sleep', ['0.05']);
-    }
+  // The killed processes take a moment to leave their cgroups (the tmpfs with the root is freed
+  // then), and this process may not get that moment: under node --test an interrupted test file is
+  // killed soon after. A detached shell removes the cgroups once they are empty.
+  const left = cgroups.filter((dir) => !removeCgroup(dir));
+  if (left.length > 0) {
+    const script =
+      'for i in $(seq 200); do left=0; for d in "$@"; do [ -d "$d" ] || continue; ' +
+      'find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; [ -d "$d" ] && left=1; done; ' +
+      '[ $left = 0 ] && exit 0; sleep 0.05; done';
+    spawn('sh', ['-c', script, 'sh', ...left], { detached: true, stdio: 'ignore' }).unref();
   }
 }
 
@@ -795,12 +805,22 @@ function hookExit(): void {
   if (hooked) return;
   hooked = true;
   process.on('exit', releaseAllSync);
+  let stopping = false;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      const code = 128 + osConstants.signals[sig];
-      console.error(`\n${sig}: stopping test containers`);
-      // The 'exit' hook kills what is left.
-      process.exit(code);
+    // `on`, not `once`, and for good: a signal without a listener kills the process at once, and
+    // under node --test a second SIGTERM follows the first (the runner aborts the file's process),
+    // which would land in the middle of the teardown.
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      // Kill first; a write to a closed pipe (the runner gone) may throw.
+      releaseAllSync();
+      try {
+        console.error(`\n${sig}: stopped the test containers`);
+      } catch {
+        // Nobody is listening.
+      }
+      process.exit(128 + osConstants.signals[sig]);
     });
   }
 }
