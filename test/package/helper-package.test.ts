@@ -97,6 +97,9 @@ test('phantommesh-helper deb in a booted systemd', { skip, timeout: 15 * 60_000 
   let container: Container | undefined;
   let failed = false;
   try {
+    // Under CI=true the test runs without its prerequisites: fail with the reason, not later.
+    const missing = missingPrerequisites();
+    if (missing !== undefined) throw new Error(`cannot boot a container here: ${missing}`);
     const deb = await timed('[package] deb', () => obtainDeb(scratch));
     const debName = basename(deb);
     const c = await boot('pm-package', { bind: [{ host: dirname(deb), container: '/mnt/pkg' }] });
