@@ -494,6 +494,8 @@ for dir in $PM_CGROUPS; do echo $$ > "$dir/cgroup.procs" || exit 90; done
 mkdir -p ${RUN_DIR} && mount -t tmpfs -o mode=0755 tmpfs ${RUN_DIR} || exit 91
 mkdir ${ROOT_IN_TMPFS} || exit 92
 tar $PM_COMPRESSION --numeric-owner --xattrs --xattrs-include='*' -xpf "$1" -C ${ROOT_IN_TMPFS} || exit 93
+# debootstrap copied the host's name; without the file the container is called by its machine name.
+rm -f ${ROOT_IN_TMPFS}/etc/hostname
 shift
 echo @@unpacked >&2
 while :; do
