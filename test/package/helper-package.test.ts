@@ -442,6 +442,28 @@ test('phantommesh-helper deb in a booted systemd', { skip, timeout: 15 * 60_000 
       const status = await c.exec('dpkg-query', ['-W', '-f', '${Status}', PACKAGE], { allowFail: true });
       assert.notEqual(status.stdout, 'deinstall ok config-files');
     });
+
+    await step(
+      'loud-failure',
+      'a helper that cannot start fails dpkg -i with the journal; dpkg --configure -a after the fix',
+      ['purge'],
+      async () => {
+        // systemd cannot make StateDirectory= where a plain file stands: the service fails to start.
+        await c.exec('touch', ['/var/lib/phantommesh']);
+        const failing = await c.exec('dpkg', ['-i', pkg], { allowFail: true, timeoutMs: 180_000 });
+        const said = `${failing.stdout}${failing.stderr}`;
+        assert.notEqual(failing.code, 0, `dpkg -i should fail:\n${said}`);
+        assert.match(said, /the helper service did not start\. Its last log lines:/);
+        assert.match(said, /phantommesh-helper\.service/, 'the journal lines name the unit');
+        const half = await c.exec('dpkg-query', ['-W', '-f', '${Status}', PACKAGE], { allowFail: true });
+        assert.equal(half.stdout, 'install ok half-configured');
+
+        await c.exec('rm', ['/var/lib/phantommesh']);
+        const fixed = await c.exec('dpkg', ['--configure', '-a'], { allowFail: true, timeoutMs: 180_000 });
+        assert.equal(fixed.code, 0, `dpkg --configure -a:\n${fixed.stdout}${fixed.stderr}`);
+        assert.equal(await unitState('is-active'), 'active');
+      },
+    );
   } catch (error) {
     failed = true;
     throw error;
