@@ -1,9 +1,10 @@
 // The app's own settings (AppSettings in the IPC schema), kept per user as JSON. The helper's settings
 // are system-wide and live in the helper; these are only about this user's desktop app.
 
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { AppSettings } from '../../shared/src/ipc/schema.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import { writeFileAtomic } from '../../shared/src/atomic-file.ts';
 
 export const DEFAULT_APP_SETTINGS: AppSettings = Object.freeze({
   startAtLogin: false,
@@ -70,7 +71,8 @@ export class AppSettingsStore {
     // Each update starts from what the one before it saved, so concurrent updates all survive.
     const saved = this.writing.then(async () => {
       const next = AppSettings.parse({ ...this.current, ...changes });
-      await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`, 0o600);
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
       this.current = next;
       return next;
     });

@@ -2,11 +2,11 @@
 // Linux desktops follow the XDG autostart spec: a .desktop file in ~/.config/autostart. Like Mullvad's
 // autostart.ts, the app starts hidden there, in the tray.
 
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { NotSupportedError } from '../../shared/src/errors.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import { writeFileAtomic } from '../../shared/src/atomic-file.ts';
 
 /** Passed when the OS starts the app at login: the app starts in the tray, without its window. */
 export const HIDDEN_ARG = '--hidden';
@@ -76,8 +76,10 @@ export async function setXdgAutostart(
 ): Promise<void> {
   const path = autostartPath(env);
   for (const old of OLD_AUTOSTART_FILES) await rm(join(autostartDir(env), old), { force: true });
-  if (enabled) await writeFileAtomic(path, desktopEntry(command), 0o644);
-  else await rm(path, { force: true });
+  if (enabled) {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(path, desktopEntry(command), { mode: 0o644 });
+  } else await rm(path, { force: true });
 }
 
 export interface LoginItemTarget {

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { PhantomError } from '../../shared/src/errors.ts';
-import { isAtomicTemp, writeFileAtomic } from '../../helper/src/service/atomic-file.ts';
+import { isAtomicTemp, writeFileAtomic } from '../../shared/src/atomic-file.ts';
 import { checkTunnelName, isTunnelName, TunnelStore } from '../../helper/src/service/store.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'phantommesh-store-'));
@@ -100,7 +100,7 @@ test('a writer killed at any point leaves the old or the new content, never a mi
   const size = 4 << 20;
   const versions = ['a', 'b'].map((fill) => Buffer.alloc(size, fill));
   writeFileSync(path, versions[0]!);
-  const moduleUrl = new URL('../../helper/src/service/atomic-file.ts', import.meta.url).href;
+  const moduleUrl = new URL('../../shared/src/atomic-file.ts', import.meta.url).href;
   const child = `
     const { writeFileAtomic } = await import(${JSON.stringify(moduleUrl)});
     const versions = ['a', 'b'].map((fill) => Buffer.alloc(${size}, fill));

@@ -11,7 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { NotSupportedError, PhantomError } from '../../../shared/src/errors.ts';
 import { parseIp, parsePrefix } from '../../../shared/src/ip.ts';
-import { syncDirectory, writeFileAtomic } from '../service/atomic-file.ts';
+import { syncDirectory, writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 import { DEFAULT_STATE_DIR } from '../service/paths.ts';
 import {
   addResolvconfRecord,

@@ -6,7 +6,7 @@ import { mkdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Settings } from '../../../shared/src/control/protocol.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   killSwitch: false,

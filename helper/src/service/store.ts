@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { chmod, chown, link, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotSupportedError, PhantomError } from '../../../shared/src/errors.ts';
-import { isAtomicTemp, syncDirectory, writeFileAtomic } from './atomic-file.ts';
+import { isAtomicTemp, syncDirectory, writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 
 const SUFFIX = '.conf';
 const FILE_MODE = 0o600;

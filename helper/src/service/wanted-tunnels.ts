@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 
 const FileSchema = z.object({ tunnels: z.array(z.string()) });
 

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { PhantomError } from '../../../shared/src/errors.ts';
+import { PhantomError } from './errors.ts';
 
 export interface AtomicWriteOptions {
   /** The final permission bits; 0600 unless given. */
