@@ -304,7 +304,7 @@ test('serving a name twice is refused; a stale socket is replaced; close removes
 
     await assert.rejects(
       serveUapi('../etc', memoryDevice(), { directory }),
-      (error: unknown) => error instanceof PhantomError && error.code === 'INVALID_INTERFACE_NAME',
+      (error: unknown) => error instanceof PhantomError && error.code === 'INTERFACE_NAME_INVALID',
     );
   } finally {
     await rm(directory, { recursive: true, force: true });

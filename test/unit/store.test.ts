@@ -129,7 +129,7 @@ test('a writer killed at any point leaves the old or the new content, never a mi
   for (const name of readdirSync(dir)) assert.ok(name === 'big.conf' || isAtomicTemp(name), name);
 });
 
-test('tunnel names follow wg-quick: 1-15 of [a-zA-Z0-9_=+.-], not "." or ".."', async () => {
+test('tunnel names follow wg-quick: 1-15 of [a-zA-Z0-9_=+.-], not "." or "..", no leading "-"', async () => {
   for (const good of ['wg0', 'a', 'x'.repeat(15), 'my_vpn=+.-', '...', '.hidden'])
     assert.ok(isTunnelName(good), good);
   for (const bad of [
@@ -144,6 +144,8 @@ test('tunnel names follow wg-quick: 1-15 of [a-zA-Z0-9_=+.-], not "." or ".."', 
     'é',
     'a\0b',
     '/etc/passwd',
+    '-ieth0',
+    '-',
   ])
     assert.ok(!isTunnelName(bad), JSON.stringify(bad));
   const error = await errorOf(() => checkTunnelName('../x'));

@@ -245,7 +245,7 @@ export const strings = {
 
   nameErrors: {
     empty: 'Enter a name for the tunnel.',
-    invalid: 'Use 1-15 letters, digits or _ = + . - (no spaces).',
+    invalid: 'Use 1-15 letters, digits or _ = + . - (no spaces), not starting with -.',
     dots: 'A tunnel name cannot be "." or "..".',
     taken: (name: string) => `A tunnel named ${name} already exists.`,
   },

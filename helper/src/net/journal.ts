@@ -5,6 +5,7 @@
 // switch that was on: that stays (fail closed) until the user turns it off. The journal owns how
 // each kind of change is made and undone, so recovery needs nothing but the file.
 
+import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { lstat, mkdir, readFile, readlink, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -33,10 +34,7 @@ export const DEFAULT_JOURNAL_PATH = join(DEFAULT_STATE_DIR, 'network-journal.jso
 // ---------------------------------------------------------------------------------------------
 // The records: plain JSON, validated when read back.
 
-/** wg-quick's interface names: safe inside nft's quoted strings and resolvconf record names. */
-export const INTERFACE_NAME = /^[a-zA-Z0-9_=+.-]{1,15}$/;
-
-const ifname = z.string().regex(INTERFACE_NAME);
+const ifname = z.string().refine(isInterfaceName, 'not an interface name');
 const family = z.union([z.literal(4), z.literal(6)]);
 const u32 = z.number().int().min(1).max(0xffffffff);
 const address = z.string().refine((text) => parseIp(text) !== null, 'not an IP address');
@@ -86,7 +84,7 @@ const changeSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('resolvconf'),
     ifname,
-    record: z.string().regex(/^([A-Za-z0-9-]+\.)?[a-zA-Z0-9_=+.-]{1,15}$/),
+    record: z.string().refine((record) => isInterfaceName(record.replace(/^[A-Za-z0-9-]+\./, ''))),
     content: z.string(),
   }),
   /** A file replaced by `content`; `original` is how it was before the first of our changes to it. */

@@ -7,7 +7,8 @@
 
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { formatIp, parseIp, type Endpoint } from '../../../shared/src/ip.ts';
-import { INTERFACE_NAME, type NetworkJournal } from './journal.ts';
+import type { NetworkJournal } from './journal.ts';
+import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 
 export const KILL_SWITCH_TABLE = 'phantommesh';
 
@@ -52,7 +53,7 @@ function checkedAddress(text: string, what: string): { address: string; family: 
 }
 
 function tunnelRules(tunnel: KillSwitchTunnel): { endpoints: string[]; dns: string[] } {
-  if (!INTERFACE_NAME.test(tunnel.ifname)) throw invalid(`"${tunnel.ifname}" is not an interface name`);
+  if (!isInterfaceName(tunnel.ifname)) throw invalid(`"${tunnel.ifname}" is not an interface name`);
   const mark = tunnel.fwmark;
   if (mark !== undefined && (!Number.isInteger(mark) || mark < 1 || mark > 0xffffffff))
     throw invalid(`${tunnel.ifname}: fwmark ${mark} is not a number from 1 to 4294967295`);

@@ -1,6 +1,7 @@
 // The helper's tunnel store: one wg-quick file NAME.conf per tunnel, 0600 and root's, in a directory
 // only root can enter. It keeps text only; parsing and validating it is the caller's job.
 
+import { INTERFACE_NAME_RULE, isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { constants } from 'node:fs';
 import { chmod, chown, link, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,16 +18,14 @@ export interface TunnelStoreOptions {
 }
 
 /** wg-quick's rule for interface names, which also keeps every name inside the store directory. */
-export function isTunnelName(name: string): boolean {
-  return /^[a-zA-Z0-9_=+.-]{1,15}$/.test(name) && name !== '.' && name !== '..';
-}
+export const isTunnelName = isInterfaceName;
 
 export function checkTunnelName(name: string): void {
   if (!isTunnelName(name)) {
     throw new PhantomError(
       'TUNNEL_NAME_INVALID',
       `${JSON.stringify(name)} is not a valid tunnel name: it names the network interface, so it must be ` +
-        '1 to 15 letters, digits or _=+.- and not "." or ".."',
+        `${INTERFACE_NAME_RULE}, and not "." or ".."`,
     );
   }
 }

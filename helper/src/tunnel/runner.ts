@@ -1,6 +1,7 @@
 // Runs one tunnel in the foreground, like `wg-quick up` plus a userspace WireGuard, until a signal
 // or the link's deletion, then removes everything it added.
 
+import { INTERFACE_NAME_RULE, isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseConfig } from '../../../shared/src/config/parse.ts';
@@ -10,7 +11,6 @@ import { formatPrefix } from '../../../shared/src/ip.ts';
 import { Tunnel } from './tunnel.ts';
 
 /** wg-quick's rule: the interface is the file's name without `.conf`. */
-const INTERFACE_NAME = /^[a-zA-Z0-9_=+.-]{1,15}$/;
 
 export interface RunOptions {
   log: (line: string) => void;
@@ -22,11 +22,10 @@ export interface RunOptions {
 
 export function interfaceNameFor(path: string): string {
   const name = basename(path).replace(/\.conf$/, '');
-  if (!INTERFACE_NAME.test(name)) {
+  if (!isInterfaceName(name)) {
     throw new PhantomError(
       'INTERFACE_NAME_INVALID',
-      `"${name}" is not a valid interface name: the file name without .conf must be 1-15 characters of ` +
-        'letters, digits and _=+.-',
+      `"${name}" is not a valid interface name: the file name without .conf must be ${INTERFACE_NAME_RULE}`,
     );
   }
   return name;

@@ -1,6 +1,7 @@
 // The UAPI socket /var/run/wireguard/NAME.sock, where `wg` finds userspace implementations
 // (wireguard-go ipc/uapi_unix.go and device/uapi.go IpcHandle).
 
+import { INTERFACE_NAME_RULE, isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -24,11 +25,13 @@ export interface UapiServer {
   close(): Promise<void>;
 }
 
-/** Linux's rule for interface names (dev_valid_name); it also keeps the socket inside the directory. */
+/** The shared interface-name rule; it also keeps the socket inside the directory. */
 function checkName(name: string): void {
-  const bytes = Buffer.byteLength(name);
-  if (bytes === 0 || bytes > 15 || name === '.' || name === '..' || /[/:\s\0]/.test(name))
-    throw new PhantomError('INVALID_INTERFACE_NAME', `${JSON.stringify(name)} is not a valid interface name`);
+  if (!isInterfaceName(name))
+    throw new PhantomError(
+      'INTERFACE_NAME_INVALID',
+      `${JSON.stringify(name)} is not a valid interface name: ${INTERFACE_NAME_RULE}`,
+    );
 }
 
 /**

@@ -11,6 +11,7 @@
 // it is how two versions find out they differ.
 
 import { z } from 'zod';
+import { INTERFACE_NAME_RULE, isInterfaceName } from '../interface-name.ts';
 import type { TunnelConfig } from '../config/types.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -21,8 +22,7 @@ export const MAX_CONFIG_TEXT = 256 * 1024;
 /** wg-quick's rule for interface names (also Linux's, which refuses "." and ".."). */
 export const TunnelName = z
   .string()
-  .regex(/^[a-zA-Z0-9_=+.-]{1,15}$/, 'a tunnel name is 1-15 letters, digits or _=+.-')
-  .refine((name) => name !== '.' && name !== '..', 'a tunnel name cannot be "." or ".."');
+  .refine(isInterfaceName, `a tunnel name is ${INTERFACE_NAME_RULE}, and not "." or ".."`);
 
 const ConfigText = z
   .string()

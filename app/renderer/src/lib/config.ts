@@ -1,6 +1,7 @@
 // Config-editor logic around the shared parser: which problems to show, tunnel-name rules, and a
 // name from a file name. Pure (no DOM).
 
+import { isInterfaceName } from '../../../../shared/src/interface-name.ts';
 import { checkConfig } from '../../../../shared/src/config/parse.ts';
 import type { ConfigError } from '../../../../shared/src/errors.ts';
 import { strings } from '../strings.ts';
@@ -45,7 +46,7 @@ export function helperProblem(message: string, line: number): EditorProblem {
 export function nameProblem(name: string, existing: readonly string[] = []): string | null {
   if (name === '') return strings.nameErrors.empty;
   if (name === '.' || name === '..') return strings.nameErrors.dots;
-  if (!/^[a-zA-Z0-9_=+.-]{1,15}$/.test(name)) return strings.nameErrors.invalid;
+  if (!isInterfaceName(name)) return strings.nameErrors.invalid;
   if (existing.includes(name)) return strings.nameErrors.taken(name);
   return null;
 }
