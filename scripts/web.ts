@@ -9,7 +9,7 @@ import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SOCKET_PATH } from '../shared/src/control/socket-path.ts';
-import { startWebHost } from '../app/web/server.ts';
+import { startWebHost } from '../app/web/web-host.ts';
 
 const USAGE = `usage: npm run web -- [options]
 

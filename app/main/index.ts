@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { app, ipcMain, nativeTheme, session, shell, type BrowserWindow } from 'electron';
 import { DEFAULT_SOCKET_PATH } from '../../shared/src/control/socket-path.ts';
 import { registerAppScheme, serveApp } from './app-protocol.ts';
-import { startCore } from './core.ts';
+import { startCore } from './app-core.ts';
 import { electronPlatform } from './electron-platform.ts';
 import { registerIpc, sendEvent } from './ipc.ts';
 import { appLayout } from './layout.ts';
@@ -14,7 +14,7 @@ import { hardenSession } from './security.ts';
 import { trayModel } from './tray-model.ts';
 import { AppTray } from './tray.ts';
 import { startUpdater, updateEnvironment, type Updater } from './updater.ts';
-import { createMainWindow, showWindow } from './window.ts';
+import { createMainWindow, showWindow } from './main-window.ts';
 
 const log = (message: string) => console.log(`[main] ${message}`);
 

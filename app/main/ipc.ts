@@ -12,7 +12,7 @@ import {
   type InvokeName,
   type InvokeReply,
 } from '../../shared/src/ipc/schema.ts';
-import type { AppController } from './controller.ts';
+import type { AppController } from './app-controller.ts';
 import { isAppUrl } from './security.ts';
 
 export interface IpcOptions {

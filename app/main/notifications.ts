@@ -4,7 +4,7 @@
 
 import type { TunnelStatus } from '../../shared/src/control/protocol.ts';
 import type { HelperConnection } from '../../shared/src/ipc/schema.ts';
-import type { HelperLink } from './helper-connection.ts';
+import type { HelperLink } from './helper-link.ts';
 import type { TunnelTracker } from './tunnel-tracker.ts';
 
 export interface AppNotification {

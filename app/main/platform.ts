@@ -1,5 +1,5 @@
 // What the controller needs from the desktop it runs on. Electron provides it in the app
-// (electron-platform.ts); the browser host provides a development stand-in (app/web/platform.ts).
+// (electron-platform.ts); the browser host provides a development stand-in (app/web/browser-host-platform.ts).
 
 import type { AppNotification } from './notifications.ts';
 

@@ -3,7 +3,7 @@
 // helper is (re)made, because events sent while it was down are lost.
 
 import type { HelperEvent, TunnelStatus, TunnelSummary } from '../../shared/src/control/protocol.ts';
-import type { HelperLink } from './helper-connection.ts';
+import type { HelperLink } from './helper-link.ts';
 
 export type StatusChange = (previous: TunnelStatus | undefined, next: TunnelStatus) => void;
 

@@ -2,7 +2,7 @@
 // gives it in Electron, carried over the browser host's WebSocket. The host serves it as
 // /phantommesh-shim.js and puts it first in index.html, so it is there before the renderer's code runs.
 //
-// installShim is serialized (server.ts sends its source): it may use only its own code and the page's
+// installShim is serialized (web-host.ts sends its source): it may use only its own code and the page's
 // globals, which it reaches through globalThis with the few types it declares, so that it type-checks
 // without DOM types. The access token comes from the page address the host printed (?token=…); it is
 // kept in sessionStorage for reloads and taken out of the address bar. When the host refuses the page

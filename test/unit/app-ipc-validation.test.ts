@@ -10,10 +10,10 @@ import { after, test } from 'node:test';
 import type { IpcMainInvokeEvent, WebContents } from 'electron';
 import { EVENT_CHANNEL, INVOKE_CHANNEL, type AppEvent } from '../../shared/src/ipc/schema.ts';
 import { AppSettingsStore } from '../../app/main/app-settings.ts';
-import { AppController } from '../../app/main/controller.ts';
-import { HelperLink } from '../../app/main/helper-connection.ts';
+import { AppController } from '../../app/main/app-controller.ts';
+import { HelperLink } from '../../app/main/helper-link.ts';
 import { registerIpc, sendEvent } from '../../app/main/ipc.ts';
-import { browserHostPlatform } from '../../app/web/platform.ts';
+import { browserHostPlatform } from '../../app/web/browser-host-platform.ts';
 import { PhantomError } from '../../shared/src/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'phantommesh-ipc-'));

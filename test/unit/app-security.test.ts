@@ -16,7 +16,7 @@ import {
 } from '../../app/main/security.ts';
 import { contentType, resolveStaticPath } from '../../app/main/static-files.ts';
 import { updatePolicy } from '../../app/main/updater.ts';
-import { injectShim } from '../../app/web/server.ts';
+import { injectShim } from '../../app/web/web-host.ts';
 
 test('the CSP is the strict one', () => {
   assert.equal(

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { AppEvent } from '../../shared/src/ipc/schema.ts';
 import { AppSettingsStore, DEFAULT_APP_SETTINGS, loadAppSettings } from '../../app/main/app-settings.ts';
-import { AppController } from '../../app/main/controller.ts';
-import { HelperLink } from '../../app/main/helper-connection.ts';
-import { browserHostPlatform } from '../../app/web/platform.ts';
+import { AppController } from '../../app/main/app-controller.ts';
+import { HelperLink } from '../../app/main/helper-link.ts';
+import { browserHostPlatform } from '../../app/web/browser-host-platform.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'phantommesh-app-settings-'));
 after(() => rmSync(root, { recursive: true, force: true }));

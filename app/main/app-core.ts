@@ -3,8 +3,8 @@
 
 import type { AppEvent } from '../../shared/src/ipc/schema.ts';
 import { AppSettingsStore } from './app-settings.ts';
-import { AppController } from './controller.ts';
-import { HelperLink, type Backoff } from './helper-connection.ts';
+import { AppController } from './app-controller.ts';
+import { HelperLink, type Backoff } from './helper-link.ts';
 import { watchNotifications } from './notifications.ts';
 import type { Platform } from './platform.ts';
 import { TunnelTracker } from './tunnel-tracker.ts';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { HelperError } from '../../shared/src/control/client.ts';
 import { APPLICATION_ERROR, PROTOCOL_VERSION } from '../../shared/src/control/protocol.ts';
 import { PhantomError } from '../../shared/src/errors.ts';
-import { describeFailure, UNAUTHORIZED_MESSAGE } from '../../app/main/helper-connection.ts';
+import { describeFailure, UNAUTHORIZED_MESSAGE } from '../../app/main/helper-link.ts';
 
 const context = { canFix: true, unavailableHint: 'Start it from here.' };
 

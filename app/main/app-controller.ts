@@ -21,7 +21,7 @@ import {
   type InvokeResult,
 } from '../../shared/src/ipc/schema.ts';
 import type { AppSettingsStore } from './app-settings.ts';
-import type { HelperLink } from './helper-connection.ts';
+import type { HelperLink } from './helper-link.ts';
 import { LINKS } from './links.ts';
 import type { Platform } from './platform.ts';
 

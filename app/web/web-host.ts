@@ -16,11 +16,11 @@ import { join } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { AppEvent } from '../../shared/src/ipc/schema.ts';
-import { startCore } from '../main/core.ts';
-import type { Backoff } from '../main/helper-connection.ts';
+import { startCore } from '../main/app-core.ts';
+import type { Backoff } from '../main/helper-link.ts';
 import { APP_RESPONSE_HEADERS, CONTENT_SECURITY_POLICY } from '../main/security.ts';
 import { contentType, resolveStaticPath } from '../main/static-files.ts';
-import { browserHostPlatform } from './platform.ts';
+import { browserHostPlatform } from './browser-host-platform.ts';
 import { installShim } from './shim.ts';
 import { IPC_PATH, SHIM_PATH, TOKEN_CHECK_PATH, type WireMessage } from './wire.ts';
 
