@@ -185,9 +185,11 @@ test(
     }),
 );
 
+// The growing, capped delays are checked on a fake clock (test/unit/connection.test.ts); this checks
+// what only the real service shows: the state and reason it reports, and that it comes back.
 test(
-  'reconnect: server stopped, reconnecting with growing delays; server back, connected',
-  { skip, timeout: 150_000 },
+  'reconnect: server stopped, reconnecting with the reason; server back, connected',
+  { skip, timeout: 120_000 },
   () =>
     withWorld(async (world) => {
       const { client } = world.service;
@@ -199,11 +201,7 @@ test(
       try {
         const first = await world.service.waitForStatus(TUNNEL, (s) => s.state === 'reconnecting', 60_000);
         assert.match(first.reason!, /no answer from 198\.51\.100\.2:51820/);
-        const third = await world.service.waitForStatus(TUNNEL, (s) => (s.attempt ?? 0) >= 3, 30_000);
-        assert.ok(
-          third.nextRetrySeconds! > first.nextRetrySeconds!,
-          `delays grow: ${first.nextRetrySeconds} then ${third.nextRetrySeconds}`,
-        );
+        assert.ok(first.nextRetrySeconds! > 0, 'says when it retries');
         world.server = await startServer(world.topology, world.ours, world.theirs);
         await world.service.waitForStatus(TUNNEL, (s) => s.state === 'connected', 60_000);
       } finally {
