@@ -10,7 +10,7 @@ import { PhantomError } from '../../shared/src/errors.ts';
 import { parseIp, type Endpoint } from '../../shared/src/ip.ts';
 import { openBind, type Bind } from '../../helper/src/conn/bind.ts';
 import { UdpSender } from '../../helper/src/datapath/udp-sender.ts';
-import { libc } from '../../helper/src/libc.ts';
+import { libc } from '../../helper/src/libc_linux.ts';
 import { endpointOf } from '../../helper/src/conn/recvmmsg_linux.ts';
 import { SOCKADDR_MAX, writeSockaddr } from '../../helper/src/conn/sockaddr_linux.ts';
 import { skipOutsideCi } from '../lib/netns.ts';
@@ -126,11 +126,7 @@ const scenarios = {
   async gsoBatches() {
     loopbackUp();
     const receiver = await echoBind();
-    const socket = libc().func('int socket(int domain, int type, int protocol)') as (
-      domain: number,
-      type: number,
-      protocol: number,
-    ) => number;
+    const { socket } = libc();
     const fds = [socket(2, 2, 0), socket(10, 2, 0)];
     const failures: number[] = [];
     const sender = new UdpSender(fds, (errno) => failures.push(errno));

@@ -6,7 +6,7 @@
 // set SO_MARK or SO_RCVBUFFORCE, which we need anyway.
 
 import koffi from 'koffi';
-import { libcFunctions, strerror } from '../libc.ts';
+import { libc, strerror, type Libc } from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { parseIp, type Endpoint, type Family } from '../../../shared/src/ip.ts';
 import { PacketWriter } from '../datapath/writer.ts';
@@ -38,37 +38,6 @@ const RANDOM_PORT_ATTEMPTS = 100;
 const SEND_ERROR_LOG_INTERVAL_MS = 10_000;
 // Datagrams up to this size go through the sender thread (an MTU up to ~1950); bigger ones are sent here.
 const QUEUED_SEND_MAX = 2000;
-
-interface Libc {
-  socket: (domain: number, type: number, protocol: number) => number;
-  bind: (fd: number, addr: Buffer, len: number) => number;
-  getsockname: (fd: number, addr: Buffer, len: Uint32Array) => number;
-  setsockopt: (
-    fd: number,
-    level: number,
-    name: number,
-    value: Int32Array | Uint32Array,
-    len: number,
-  ) => number;
-  close: (fd: number) => number;
-  sendto: (fd: number, buf: Uint8Array, len: number, flags: number, addr: Buffer, addrlen: number) => number;
-  ifNameToIndex: (name: string) => number;
-}
-
-// Loaded on first use so that merely importing this module works on every OS.
-const loadLibc = libcFunctions((lib): Libc => {
-  return {
-    socket: lib.func('int socket(int domain, int type, int protocol)'),
-    bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
-    getsockname: lib.func('int getsockname(int fd, void *addr, void *len)'),
-    setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
-    close: lib.func('int close(int fd)'),
-    sendto: lib.func(
-      'long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
-    ),
-    ifNameToIndex: lib.func('unsigned int if_nametoindex(const char *name)'),
-  };
-});
 
 function setInt(c: Libc, fd: number, level: number, name: number, value: number): number {
   return c.setsockopt(fd, level, name, new Int32Array([value]), 4) < 0 ? koffi.errno() : 0;
@@ -126,7 +95,7 @@ function bindPair(c: Libc, port: number): { v4: number; v6: number | undefined }
 }
 
 export async function openBindLinux(options: BindOptions): Promise<Bind> {
-  const c = loadLibc();
+  const c = libc();
   const fds = bindPair(c, options.port);
   const bind = new LinuxBind(c, fds.v4, fds.v6, options.onDatagram);
   if (options.fwmark) {
@@ -146,7 +115,7 @@ function destination(c: Libc, to: Endpoint): { bytes: Uint8Array; scopeId: numbe
   const bytes = parseIp(literal);
   if (!bytes || bytes.length !== (to.family === 4 ? 4 : 16)) return null;
   if (zone === undefined) return { bytes, scopeId: 0 };
-  const scopeId = /^\d+$/.test(zone) ? Number(zone) : c.ifNameToIndex(zone);
+  const scopeId = /^\d+$/.test(zone) ? Number(zone) : c.if_nametoindex(zone);
   return scopeId > 0 ? { bytes, scopeId } : null;
 }
 

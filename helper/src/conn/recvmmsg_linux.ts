@@ -5,7 +5,7 @@
 
 import koffi from 'koffi';
 import { formatIp, type Endpoint } from '../../../shared/src/ip.ts';
-import { libcFunctions, strerror, watchReadable, type PollHandle } from '../libc.ts';
+import { libc, strerror, watchReadable, type PollHandle } from '../libc_linux.ts';
 import { deferWakeups } from '../datapath/writer.ts';
 import { AF_INET, SOCKADDR_MAX } from './sockaddr_linux.ts';
 
@@ -29,20 +29,6 @@ const EAGAIN = 11;
 // A wake-up takes at most this many batches, so the TUN and timers get their turn under a flood.
 const BATCHES_PER_WAKEUP = 4;
 const ERROR_LOG_INTERVAL_MS = 10_000;
-
-const libc = libcFunctions((lib) => ({
-  recvmmsg: lib.func('int recvmmsg(int fd, void *msgvec, unsigned int vlen, int flags, void *timeout)') as (
-    fd: number,
-    msgvec: Buffer,
-    vlen: number,
-    flags: number,
-    timeout: null,
-  ) => number,
-  ifIndexToName: lib.func('const char *if_indextoname(unsigned int index, char *name)') as (
-    index: number,
-    name: Buffer,
-  ) => string | null,
-}));
 
 export class DatagramReceiver {
   #fd: number;
@@ -168,5 +154,5 @@ function isV4Mapped(bytes: Uint8Array): boolean {
 
 function scopeName(index: number): string {
   const name = Buffer.alloc(16);
-  return libc().ifIndexToName(index, name) ?? String(index);
+  return libc().if_indextoname(index, name) ?? String(index);
 }

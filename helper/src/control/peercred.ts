@@ -12,9 +12,8 @@
 // the getter goes away. Until then a missing fd fails closed (the connection is refused).
 
 import type { Socket } from 'node:net';
-import { promisify } from 'node:util';
 import koffi from 'koffi';
-import { libcFunctions, strerror } from '../libc.ts';
+import { libc, strerror, type Libc } from '../libc_linux.ts';
 import { NotSupportedError, PhantomError } from '../../../shared/src/errors.ts';
 
 const SOL_SOCKET = 1;
@@ -30,64 +29,9 @@ export interface PeerCredentials {
   gid: number;
 }
 
-type Async = (...args: unknown[]) => Promise<number>;
-
-interface Libc {
-  getsockopt: (fd: number, level: number, name: number, value: Int32Array, length: Uint32Array) => number;
-  getpwuid_r: Async;
-  getgrnam_r: Async;
-  getgrouplist: Async;
-}
-
-// Loaded on first use so that merely importing this module works on every OS. The NSS lookups run
-// on koffi's worker threads (they are reentrant) because NSS may ask a network directory (sssd, LDAP)
-// and the helper's event loop must not wait for it.
-const declareLibc = libcFunctions((lib): Libc => {
-  const passwd = koffi.struct({
-    pw_name: 'char *',
-    pw_passwd: 'char *',
-    pw_uid: 'uint32_t',
-    pw_gid: 'uint32_t',
-    pw_gecos: 'char *',
-    pw_dir: 'char *',
-    pw_shell: 'char *',
-  });
-  const group = koffi.struct({
-    gr_name: 'char *',
-    gr_passwd: 'char *',
-    gr_gid: 'uint32_t',
-    gr_mem: 'void *',
-  });
-  const asyncOf = (fn: ReturnType<typeof lib.func>) => promisify(fn.async) as Async;
-  return {
-    getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *length)'),
-    getpwuid_r: asyncOf(
-      lib.func('getpwuid_r', 'int', [
-        'uint32_t',
-        koffi.out(koffi.pointer(passwd)),
-        'void *',
-        'size_t',
-        koffi.out(koffi.pointer('void *')),
-      ]),
-    ),
-    getgrnam_r: asyncOf(
-      lib.func('getgrnam_r', 'int', [
-        'const char *',
-        koffi.out(koffi.pointer(group)),
-        'void *',
-        'size_t',
-        koffi.out(koffi.pointer('void *')),
-      ]),
-    ),
-    getgrouplist: asyncOf(
-      lib.func('int getgrouplist(const char *user, uint32_t group, void *groups, void *count)'),
-    ),
-  };
-});
-
 function loadLibc(): Libc {
   if (process.platform !== 'linux') throw new NotSupportedError('Checking control clients');
-  return declareLibc();
+  return libc();
 }
 
 export function peerCredentials(socket: Socket): PeerCredentials {

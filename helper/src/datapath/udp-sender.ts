@@ -7,7 +7,7 @@
 
 import koffi from 'koffi';
 import { SOCKADDR_MAX, writeSockaddr } from '../conn/sockaddr_linux.ts';
-import { libc } from '../libc.ts';
+import { libc } from '../libc_linux.ts';
 import type { RingEntry } from './ring.ts';
 
 const SOL_UDP = 17;
@@ -35,20 +35,7 @@ const CMSG_LEN = 18;
 const NAME = 112;
 const STAGING = 256;
 
-const lib = libc();
-const sendmsg = lib.func('long sendmsg(int fd, const void *msg, int flags)') as (
-  fd: number,
-  msg: Buffer,
-  flags: number,
-) => number;
-const sendto = lib.func(
-  'long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
-) as (fd: number, buf: Uint8Array, len: number, flags: number, addr: Buffer, addrlen: number) => number;
-const poll = lib.func('int poll(void *fds, unsigned long nfds, int timeout)') as (
-  fds: Buffer,
-  nfds: number,
-  timeout: number,
-) => number;
+const { sendmsg, sendto, poll } = libc();
 
 export class UdpSender {
   #fds: number[];

@@ -4,7 +4,7 @@
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import koffi from 'koffi';
-import { libc } from '../libc.ts';
+import { libc } from '../libc_linux.ts';
 import { RingConsumer, type RingEntry } from './ring.ts';
 import { TcpCoalescer } from '../tun/gro_linux.ts';
 import { UdpSender } from './udp-sender.ts';
@@ -14,12 +14,7 @@ const EINTR = 4;
 // Failures are reported in batches, at most this often per ring, so a dead link cannot flood the main thread.
 const REPORT_INTERVAL_MS = 1000;
 
-const lib = libc();
-const write = lib.func('long write(int fd, const void *buf, size_t count)') as (
-  fd: number,
-  buf: Uint8Array,
-  count: number,
-) => number;
+const { write } = libc();
 
 const report = (message: WriterReport) => parentPort!.postMessage(message);
 

@@ -3,7 +3,7 @@
 // through libc so that the helper needs no libsystemd, which not every distribution installs.
 
 import koffi from 'koffi';
-import { libcFunctions, strerror } from '../libc.ts';
+import { libc, strerror } from '../libc_linux.ts';
 import { endianness } from 'node:os';
 import { NotSupportedError, PhantomError } from '../../../shared/src/errors.ts';
 
@@ -13,23 +13,6 @@ const SOCK_CLOEXEC = 0o2000000;
 const MSG_NOSIGNAL = 0x4000;
 /** sizeof(sockaddr_un.sun_path) on Linux. */
 const SUN_PATH_BYTES = 108;
-
-interface Libc {
-  socket: (domain: number, type: number, protocol: number) => number;
-  sendto: (fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number) => number;
-  close: (fd: number) => number;
-}
-
-// Loaded on first use so that merely importing this module works on every OS.
-const loadLibc = libcFunctions((lib): Libc => {
-  return {
-    socket: lib.func('int socket(int domain, int type, int protocol)'),
-    sendto: lib.func(
-      'long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)',
-    ),
-    close: lib.func('int close(int fd)'),
-  };
-});
 
 const failure = (target: string, problem: string) =>
   new PhantomError('SD_NOTIFY_FAILED', `cannot notify systemd at NOTIFY_SOCKET=${target}: ${problem}`);
@@ -60,7 +43,7 @@ export function sdNotify(state: string): boolean {
   if (!target) return false;
   if (process.platform !== 'linux') throw new NotSupportedError('systemd notification');
   const address = socketAddress(target);
-  const c = loadLibc();
+  const c = libc();
   const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw failure(target, strerror(koffi.errno()));
   try {

@@ -5,7 +5,7 @@
 // instead, which lets the kernel hand us TCP super-packets to segment (offload_linux.ts).
 
 import koffi from 'koffi';
-import { libcFunctions, strerror, watchReadable, type PollHandle } from '../libc.ts';
+import { libc, strerror, watchReadable, type Libc, type PollHandle } from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { deferWakeups, PacketWriter } from '../datapath/writer.ts';
 import { splitOffloaded, VIRTIO_NET_HDR_SIZE } from './offload_linux.ts';
@@ -49,28 +49,6 @@ const READ_BATCH = 128;
 // Packets up to this size go through the writer thread (any MTU up to 2000); bigger ones are written
 // here, which keeps jumbo MTUs working without a ring of 64 KB slots.
 const QUEUED_WRITE_MAX = 2000;
-
-interface Libc {
-  open: (path: string, flags: number) => number;
-  ioctl: (fd: number, request: number, type: string, arg: Buffer | number) => number;
-  read: (fd: number, buf: Buffer, count: number) => number;
-  write: (fd: number, buf: Uint8Array, count: number) => number;
-  close: (fd: number) => number;
-  if_nametoindex: (name: string) => number;
-}
-
-// Loaded on first use so that merely importing this module works on every OS.
-const loadLibc = libcFunctions((lib): Libc => {
-  return {
-    // open and ioctl are variadic in C and must be declared so: the ABI differs on some platforms.
-    open: lib.func('int open(const char *path, int flags, ...)'),
-    ioctl: lib.func('int ioctl(int fd, unsigned long request, ...)'),
-    read: lib.func('long read(int fd, void *buf, size_t count)'),
-    write: lib.func('long write(int fd, const void *buf, size_t count)'),
-    close: lib.func('int close(int fd)'),
-    if_nametoindex: lib.func('unsigned int if_nametoindex(const char *ifname)'),
-  };
-});
 
 // The kernel's dev_valid_name(), plus '%': TUNSETIFF would treat "tun%d" as a template and pick a
 // name of its own.
@@ -117,7 +95,7 @@ function openError(name: string, step: string, errno: number): PhantomError {
 
 export function openTunLinux(name: string): Tun {
   checkName(name);
-  const c = loadLibc();
+  const c = libc();
   // TUNSETIFF silently attaches to an existing persistent TUN of that name, so refuse existing names
   // first. if_nametoindex asks the current network namespace; /sys/class/net would show the namespace
   // sysfs was mounted in, which differs under `unshare -n`.
