@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { PhantomError } from '../../shared/src/errors.ts';
 import { parseIp, type Endpoint } from '../../shared/src/ip.ts';
 import { openBind, type Bind } from '../../helper/src/conn/bind.ts';
-import { UdpSender } from '../../helper/src/datapath/udp-sender.ts';
+import { UdpSender } from '../../helper/src/conn/udp-sender_linux.ts';
 import { libc } from '../../helper/src/libc_linux.ts';
 import { endpointOf } from '../../helper/src/conn/recvmmsg_linux.ts';
 import { SOCKADDR_MAX, writeSockaddr } from '../../helper/src/conn/sockaddr_linux.ts';

@@ -9,7 +9,7 @@ import koffi from 'koffi';
 import { libc, strerror, type Libc } from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { parseIp, type Endpoint, type Family } from '../../../shared/src/ip.ts';
-import { PacketWriter } from '../datapath/writer.ts';
+import { PacketWriter, siblingModule } from '../datapath/writer.ts';
 import type { Bind, BindOptions } from './bind.ts';
 import { DatagramReceiver } from './recvmmsg_linux.ts';
 import { AF_INET, AF_INET6, SOCKADDR_MAX, writeSockaddr } from './sockaddr_linux.ts';
@@ -146,8 +146,11 @@ class LinuxBind implements Bind {
     this.#fds = v6 === undefined ? [v4] : [v4, v6];
     const log = (line: string) => console.error(`udp port ${this.port}: ${line}`);
     this.#receivers = this.#fds.map((fd) => new DatagramReceiver(fd, onDatagram, log));
-    this.#sender = new PacketWriter('udp', [v4, v6 ?? -1], QUEUED_SEND_MAX, (failures, errno) =>
-      this.#sendFailed(strerror(errno), failures),
+    this.#sender = new PacketWriter(
+      siblingModule('./udp-sender_linux', import.meta.url),
+      [v4, v6 ?? -1],
+      QUEUED_SEND_MAX,
+      (failures, errno) => this.#sendFailed(strerror(errno), failures),
     );
   }
 

@@ -1,20 +1,14 @@
-// The writer thread (see writer.ts): drains every registered ring into system calls, one write() per
-// TCP super-packet (gro_linux.ts) or other packet on a TUN fd, one sendmsg() per batch of datagrams on
-// a UDP socket (udp-sender.ts), and sleeps on the shared bell when all are empty.
+// The writer thread (see writer.ts): drains every registered ring into system calls and sleeps on the
+// shared bell when all are empty. What a ring's packets become is up to the module its owner named
+// (WriterRing.handler: tun/tun-writer_linux.ts, conn/udp-sender_linux.ts), imported here by URL the
+// first time a ring names it; so datapath/ stays below tun/ and conn/ and imports neither.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import koffi from 'koffi';
-import { libc } from '../libc_linux.ts';
 import { RingConsumer, type RingEntry } from './ring.ts';
-import { TcpCoalescer } from '../tun/gro_linux.ts';
-import { UdpSender } from './udp-sender.ts';
-import type { WriterReport, WriterRing, WriterSetup } from './writer.ts';
+import type { RingHandler, RingHandlerModule, WriterReport, WriterRing, WriterSetup } from './writer.ts';
 
-const EINTR = 4;
 // Failures are reported in batches, at most this often per ring, so a dead link cannot flood the main thread.
 const REPORT_INTERVAL_MS = 1000;
-
-const { write } = libc();
 
 const report = (message: WriterReport) => parentPort!.postMessage(message);
 
@@ -23,42 +17,23 @@ class Served {
   readonly handle: (entry: RingEntry) => void;
   isDone = false;
   #id: number;
-  #fds: number[];
   #failures = 0;
   #errno = 0;
   #lastReport = -Infinity;
-  #udp: UdpSender | null;
-  #tcp: TcpCoalescer | null;
+  #handler: RingHandler;
 
-  constructor(setup: WriterRing) {
+  constructor(setup: WriterRing, module: RingHandlerModule) {
     this.#id = setup.id;
-    this.#fds = setup.fds;
     this.consumer = new RingConsumer(setup.ring);
-    this.#udp =
-      setup.kind === 'udp'
-        ? new UdpSender(setup.fds, (errno, datagrams) => this.#failed(errno, datagrams))
-        : null;
-    // TUN rings carry each packet behind room for its virtio_net_hdr.
-    this.#tcp = setup.kind === 'tun' ? new TcpCoalescer() : null;
-    this.handle = this.#udp
-      ? (entry) => this.#udp!.add(entry)
-      : (entry) => this.#tcp!.add(entry.packet, this.#writeTun);
+    this.#handler = module.createRingHandler(setup.fds, (errno, packets) => this.#failed(errno, packets));
+    const handler = this.#handler;
+    this.handle = (entry) => handler.add(entry);
   }
 
   /** Writes or sends what the last drain gathered. */
   afterDrain(): void {
-    this.#udp?.flush();
-    this.#tcp?.flush(this.#writeTun);
+    this.#handler.flush();
   }
-
-  #writeTun = (frame: Uint8Array): void => {
-    const fd = this.#fds[0]!;
-    for (;;) {
-      if (write(fd, frame, frame.length) === frame.length) return;
-      const errno = koffi.errno();
-      if (errno !== EINTR) return this.#failed(errno);
-    }
-  };
 
   #failed(errno: number, packets = 1): void {
     this.#failures += packets;
@@ -85,19 +60,44 @@ class Served {
 
 const { bell, rings: incoming } = workerData as WriterSetup;
 let served: Served[] = [];
+const modules = new Map<string, RingHandlerModule>();
+/** Rings whose handler module is not imported yet. */
+let waiting: WriterRing[] = [];
+
+function accept(setup: WriterRing, module: RingHandlerModule): void {
+  served.push(new Served(setup, module));
+  report({ type: 'accepted', id: setup.id });
+}
 
 function acceptNewRings(): boolean {
   let accepted = false;
   for (let message = receiveMessageOnPort(incoming); message; message = receiveMessageOnPort(incoming)) {
-    served.push(new Served(message.message as WriterRing));
+    const setup = message.message as WriterRing;
+    const module = modules.get(setup.handler);
+    if (module) accept(setup, module);
+    else waiting.push(setup);
     accepted = true;
   }
   return accepted;
 }
 
+async function importWaiting(): Promise<void> {
+  const rings = waiting;
+  waiting = [];
+  for (const setup of rings) {
+    let module = modules.get(setup.handler);
+    if (!module) {
+      module = (await import(setup.handler)) as RingHandlerModule;
+      modules.set(setup.handler, module);
+    }
+    accept(setup, module);
+  }
+}
+
 report({ type: 'ready' });
 for (;;) {
   acceptNewRings();
+  if (waiting.length > 0) await importWaiting();
   let handled = 0;
   for (const ring of served) {
     handled += ring.consumer.drain(ring.handle);

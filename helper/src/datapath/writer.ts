@@ -6,14 +6,35 @@
 // One thread serves every TUN and UDP socket of the process: a thread is a whole V8 isolate (measured:
 // +12 MB of RSS, +17 MB under type stripping), and with the main thread it already fills both cores
 // of the machines we measure on.
+//
+// The thread only knows rings; what their packets become (TUN writes, UDP sends) is in the module each
+// ring's owner names (tun/tun-writer_linux.ts, conn/udp-sender_linux.ts), which the thread imports.
+// tun/ and conn/ use this module; it uses neither.
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { createBell, createRing, ringBell, RingProducer, type RingBuffers } from './ring.ts';
+import { createBell, createRing, ringBell, RingProducer, type RingBuffers, type RingEntry } from './ring.ts';
 
-/** A ring the writer thread is to serve: the TUN fd, or the UDP fds (IPv4, then IPv6 or -1). */
+/** What the writer thread does with a ring's packets: `add` each as it is drained, then `flush`. */
+export interface RingHandler {
+  add(entry: RingEntry): void;
+  flush(): void;
+}
+
+/** Makes a ring's handler in the writer thread; `onFailed` counts packets its system calls lost. */
+export type RingHandlerFactory = (
+  fds: number[],
+  onFailed: (errno: number, packets: number) => void,
+) => RingHandler;
+
+/** A module that handles rings: what PacketWriter's `handler` names. */
+export interface RingHandlerModule {
+  createRingHandler: RingHandlerFactory;
+}
+
+/** A ring the writer thread is to serve: its handler module's URL and the fds that handler is given. */
 export interface WriterRing {
   id: number;
-  kind: 'tun' | 'udp';
+  handler: string;
   fds: number[];
   ring: RingBuffers;
 }
@@ -27,6 +48,8 @@ export interface WriterSetup {
 /** What the writer thread reports to the main thread. */
 export type WriterReport =
   | { type: 'ready' }
+  /** Ring `id`'s handler is loaded: packets pushed now are the thread's to write. */
+  | { type: 'accepted'; id: number }
   /** Packets of ring `id` that its system calls lost since the last report, and the last errno. */
   | { type: 'failures'; id: number; failures: number; errno: number }
   /** Ring `id` is drained and stopped: its fds may be closed. */
@@ -42,13 +65,18 @@ const SPARSE_GAP_MS = 1;
 const WORKER_YOUNG_MB = 2;
 const WORKER_OLD_MB = 32;
 
-// Under Node's type stripping this module is a .ts file; built, it is .js next to a .js worker.
-const WORKER_URL = new URL(
-  import.meta.url.endsWith('.ts') ? './writer-worker.ts' : './writer-worker.js',
-  import.meta.url,
-);
+/**
+ * The URL of module `name` (without its extension) beside the module at `base` (pass import.meta.url):
+ * under Node's type stripping modules are .ts files; built, they are .js files.
+ */
+export function siblingModule(name: string, base: string): string {
+  return new URL(`${name}${base.endsWith('.ts') ? '.ts' : '.js'}`, base).href;
+}
+
+const WORKER_URL = new URL(siblingModule('./writer-worker', import.meta.url));
 
 interface Registration {
+  onAccepted: () => void;
   onFailures: (failures: number, errno: number) => void;
   onDone: () => void;
 }
@@ -62,6 +90,8 @@ class WriterThread {
   #worker: Worker;
   #rings: MessagePort;
   #registered = new Map<number, Registration>();
+  /** Rings registered and not yet accepted by the thread. */
+  #accepting = new Map<number, Promise<void>>();
   #nextId = 1;
   #stopping = 0;
 
@@ -83,7 +113,8 @@ class WriterThread {
       if (report.type === 'ready') {
         this.ready = true;
         started();
-      } else if (report.type === 'failures')
+      } else if (report.type === 'accepted') this.#registered.get(report.id)?.onAccepted();
+      else if (report.type === 'failures')
         this.#registered.get(report.id)?.onFailures(report.failures, report.errno);
       else this.#finish(report.id);
     });
@@ -95,12 +126,34 @@ class WriterThread {
     });
   }
 
-  register(kind: WriterRing['kind'], fds: number[], ring: RingBuffers, registration: Registration): number {
+  register(
+    handler: string,
+    fds: number[],
+    ring: RingBuffers,
+    registration: Omit<Registration, 'onAccepted'>,
+    onAccepted: () => void,
+  ): number {
     const id = this.#nextId++;
-    this.#registered.set(id, registration);
-    this.#rings.postMessage({ id, kind, fds, ring } satisfies WriterRing);
+    const accepted = new Promise<void>((resolve) => {
+      this.#registered.set(id, {
+        ...registration,
+        onAccepted: () => {
+          this.#accepting.delete(id);
+          onAccepted();
+          resolve();
+        },
+      });
+    });
+    this.#accepting.set(id, accepted);
+    this.#rings.postMessage({ id, handler, fds, ring } satisfies WriterRing);
     ringBell(this.bell);
     return id;
+  }
+
+  /** Resolves once the thread runs and has every ring registered so far, or has died. */
+  async settled(): Promise<void> {
+    await this.started;
+    await Promise.all(this.#accepting.values());
   }
 
   /** Keeps the process alive until ring `id` is reported done. */
@@ -112,6 +165,8 @@ class WriterThread {
     const registration = this.#registered.get(id);
     if (!registration) return;
     this.#registered.delete(id);
+    // A ring the thread never took (it died) stops waiting too.
+    registration.onAccepted();
     registration.onDone();
     if (--this.#stopping === 0) this.#worker.unref();
   }
@@ -144,22 +199,25 @@ export function deferWakeups<T>(batch: () => T): T {
  * handshake does not share the CPU with the thread's start-up (measured: 15-70 ms instead of 8).
  */
 export function writerThreadStarted(): Promise<void> {
-  return thread?.started ?? Promise.resolve();
+  return thread?.settled() ?? Promise.resolve();
 }
 
 export class PacketWriter {
   #thread: WriterThread;
   #producer: RingProducer;
   #stopping = false;
+  /** The thread has loaded this ring's handler; until then the caller writes. */
+  #accepted = false;
   #lastPush = -Infinity;
   #done: Promise<void>;
 
   /**
-   * `capacity`: the largest packet the ring takes; bigger ones are the caller's to write. `headroom`:
-   * zero bytes written in front of every packet (the TUN's virtio_net_hdr).
+   * `handler`: the URL of the module (a RingHandlerModule) that turns the packets into system calls in
+   * the thread, given `fds`. `capacity`: the largest packet the ring takes; bigger ones are the caller's
+   * to write. `headroom`: zero bytes written in front of every packet (the TUN's virtio_net_hdr).
    */
   constructor(
-    kind: WriterRing['kind'],
+    handler: string,
     fds: number[],
     capacity: number,
     onFailures: (failures: number, errno: number) => void,
@@ -171,7 +229,7 @@ export class PacketWriter {
     this.#producer = new RingProducer(ring, thread.bell);
     let onDone!: () => void;
     this.#done = new Promise((resolve) => (onDone = resolve));
-    thread.register(kind, fds, ring, { onFailures, onDone });
+    thread.register(handler, fds, ring, { onFailures, onDone }, () => (this.#accepted = true));
   }
 
   /**
@@ -180,7 +238,7 @@ export class PacketWriter {
    * still full after a short wait.
    */
   push(packet: Uint8Array, family?: number, address?: Uint8Array, port?: number): boolean {
-    if (this.#stopping || !this.#thread.ready) return false;
+    if (this.#stopping || !this.#thread.ready || !this.#accepted) return false;
     const now = performance.now();
     const sparse = now - this.#lastPush > SPARSE_GAP_MS;
     this.#lastPush = now;

@@ -7,7 +7,7 @@
 import koffi from 'koffi';
 import { libc, strerror, watchReadable, type Libc, type PollHandle } from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { deferWakeups, PacketWriter } from '../datapath/writer.ts';
+import { deferWakeups, PacketWriter, siblingModule } from '../datapath/writer.ts';
 import { splitOffloaded, VIRTIO_NET_HDR_SIZE } from './offload_linux.ts';
 import type { Tun } from './tun.ts';
 
@@ -140,7 +140,7 @@ class LinuxTun implements Tun {
     this.#libc = c;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#writer = new PacketWriter(
-      'tun',
+      siblingModule('./tun-writer_linux', import.meta.url),
       [fd],
       QUEUED_WRITE_MAX,
       (failures) => this.#onWriteFailures?.(failures),

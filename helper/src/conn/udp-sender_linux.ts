@@ -1,3 +1,6 @@
+// Moved here from datapath/: the UDP half of the writer thread belongs to conn/, which hands its module
+// to the thread (PacketWriter's `handler`), so that datapath/ never imports conn/.
+//
 // UDP sends of the writer thread, batched with generic segmentation offload (UDP_SEGMENT, Linux 4.18):
 // consecutive datagrams to one destination, all of one size but a shorter last one, go to the kernel
 // as one buffer in one sendmsg(), and the kernel splits them as late as it can (on a veth pair, in the
@@ -6,9 +9,10 @@
 // per datagram for good, as wireguard-go does.
 
 import koffi from 'koffi';
-import { SOCKADDR_MAX, writeSockaddr } from '../conn/sockaddr_linux.ts';
+import type { RingEntry } from '../datapath/ring.ts';
+import type { RingHandlerFactory } from '../datapath/writer.ts';
 import { libc } from '../libc_linux.ts';
-import type { RingEntry } from './ring.ts';
+import { SOCKADDR_MAX, writeSockaddr } from './sockaddr_linux.ts';
 
 const SOL_UDP = 17;
 const UDP_SEGMENT = 103;
@@ -151,3 +155,6 @@ export class UdpSender {
     return true;
   }
 }
+
+/** What the writer thread makes of a UDP ring: its fds are the IPv4 socket, then IPv6 or -1. */
+export const createRingHandler: RingHandlerFactory = (fds, onFailed) => new UdpSender(fds, onFailed);
