@@ -4,7 +4,8 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { waitForApi } from './api.ts';
 import { App } from './components/App.tsx';
-import { bridgeMissing, startFeed } from './stores/feed.ts';
+import { startEventRouter } from './stores/event-router.ts';
+import { bridgeMissing } from './stores/helper.ts';
 import './styles.css';
 
 const container = document.getElementById('root');
@@ -17,6 +18,6 @@ root.render(
 );
 
 waitForApi().then(
-  () => startFeed(),
+  () => startEventRouter(),
   (error: Error) => bridgeMissing(error.message),
 );

@@ -3,8 +3,8 @@
 import { useState } from 'react';
 import { failure, invoke, sentence } from '../api.ts';
 import { isActive } from '../lib/format.ts';
-import { closeDialog, forgetTunnel, notify } from '../stores/feed.ts';
-import { useTunnels } from '../stores/stores.ts';
+import { forgetTunnel, useTunnels } from '../stores/tunnels.ts';
+import { closeDialog, notify } from '../stores/ui.ts';
 import { strings } from '../strings.ts';
 import { Dialog } from './Dialog.tsx';
 

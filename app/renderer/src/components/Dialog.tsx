@@ -2,7 +2,7 @@
 // Escape closes it (the `cancel` event), Tab cycles inside it, and focus returns where it was.
 
 import { useEffect, useId, useRef, type KeyboardEvent, type ReactNode } from 'react';
-import { closeDialog } from '../stores/feed.ts';
+import { closeDialog } from '../stores/ui.ts';
 import { strings } from '../strings.ts';
 import { CloseIcon } from './icons.tsx';
 

@@ -5,7 +5,8 @@
 import { useId, useState, type FormEvent } from 'react';
 import { failure, sentence } from '../api.ts';
 import { exportProblem } from '../lib/export.ts';
-import { closeDialog, exportTunnel } from '../stores/feed.ts';
+import { exportTunnel } from '../stores/tunnels.ts';
+import { closeDialog } from '../stores/ui.ts';
 import { strings } from '../strings.ts';
 import { Dialog, FormActions } from './Dialog.tsx';
 

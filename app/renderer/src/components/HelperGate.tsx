@@ -2,8 +2,7 @@
 // fix. `compact` is the banner form used above the Settings page.
 
 import { useShallow } from 'zustand/react/shallow';
-import { fixHelper } from '../stores/feed.ts';
-import { useHelper } from '../stores/stores.ts';
+import { fixHelper, useHelper } from '../stores/helper.ts';
 import { strings } from '../strings.ts';
 import { AlertIcon, LockIcon, PowerIcon, RefreshIcon, Spinner } from './icons.tsx';
 

@@ -11,8 +11,8 @@ import {
   nameProblem,
   type EditorProblem,
 } from '../lib/config.ts';
-import { closeDialog, notify, showCreated } from '../stores/feed.ts';
-import { useTunnels } from '../stores/stores.ts';
+import { showCreated, useTunnels } from '../stores/tunnels.ts';
+import { closeDialog, notify } from '../stores/ui.ts';
 import { strings } from '../strings.ts';
 import { ConfigEditor, ProblemList, type ConfigEditorHandle } from './ConfigEditor.tsx';
 import { Dialog, FormActions } from './Dialog.tsx';

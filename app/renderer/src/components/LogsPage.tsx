@@ -4,8 +4,7 @@ import { useEffect, useId, useLayoutEffect, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { failure, sentence } from '../api.ts';
 import { formatClock } from '../lib/format.ts';
-import { saveDiagnostics } from '../stores/feed.ts';
-import { useLogs } from '../stores/stores.ts';
+import { saveDiagnostics, useLogs } from '../stores/logs.ts';
 import { strings } from '../strings.ts';
 import { SaveIcon, Spinner } from './icons.tsx';
 

@@ -3,8 +3,10 @@
 import { useId, type ReactNode } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { Theme } from '../../../../shared/src/ipc/schema.ts';
-import { openLink, setAppSetting, setHelperSetting } from '../stores/feed.ts';
-import { useAppSettings, useHelper, useHelperSettings, useTunnels } from '../stores/stores.ts';
+import { useHelper } from '../stores/helper.ts';
+import { setAppSetting, setHelperSetting, useAppSettings, useHelperSettings } from '../stores/settings.ts';
+import { useTunnels } from '../stores/tunnels.ts';
+import { openLink } from '../stores/ui.ts';
 import { strings } from '../strings.ts';
 import { HelperGate } from './HelperGate.tsx';
 

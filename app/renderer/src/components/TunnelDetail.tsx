@@ -6,8 +6,8 @@ import type { PeerStatus, PublicTunnelConfig, TunnelState } from '../../../../sh
 import { useNow } from '../hooks.ts';
 import { formatAge, formatBytes, isActive, secondsLeft, stateText } from '../lib/format.ts';
 import { hasNoPeer, withPeerState, type ShownState } from '../lib/peers.ts';
-import { connect, disconnect, openDialog } from '../stores/feed.ts';
-import { useTunnels } from '../stores/stores.ts';
+import { connect, disconnect, useTunnels } from '../stores/tunnels.ts';
+import { openDialog } from '../stores/ui.ts';
 import { strings } from '../strings.ts';
 import { CopyButton } from './CopyButton.tsx';
 import {

@@ -7,8 +7,8 @@ import type { TunnelState, TunnelSummary } from '../../../../shared/src/control/
 import { isActive, stateText } from '../lib/format.ts';
 import { hasNoPeer, withPeerState } from '../lib/peers.ts';
 import { moveIndex } from '../lib/keyboard.ts';
-import { loadTunnels, openDialog, select } from '../stores/feed.ts';
-import { useTunnels } from '../stores/stores.ts';
+import { loadTunnels, select, useTunnels } from '../stores/tunnels.ts';
+import { openDialog } from '../stores/ui.ts';
 import { strings } from '../strings.ts';
 import { AlertIcon, ImportIcon, LogoIcon, PlusIcon, RefreshIcon, Spinner } from './icons.tsx';
 import { TunnelDetail } from './TunnelDetail.tsx';
