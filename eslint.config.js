@@ -1,5 +1,12 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+/** Helper internals: outside helper/, only shared/ and the control API. */
+const HELPER_INTERNALS = {
+  group: ['**/helper/src/**'],
+  message: 'Use the helper through shared/ and its control API, not its internals.',
+};
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'test-results/'] },
@@ -13,4 +20,99 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  // ---- the WireGuard protocol core does no I/O and knows none of its adapters (docs/architecture.md,
+  // "Boundaries"): no files, sockets, processes or threads, nothing from the modules that drive it.
+  // koffi stays allowed in openssl.ts and transport-cipher.ts: the data path seals and opens with
+  // OpenSSL's ChaCha20-Poly1305 (the libcrypto Node already loaded) called through koffi, in memory.
+  ...[
+    { files: ['helper/src/wireguard/**'], ignores: ['helper/src/wireguard/{openssl,transport-cipher}.ts'] },
+    { files: ['helper/src/wireguard/{openssl,transport-cipher}.ts'], allowKoffi: true },
+  ].map(({ allowKoffi, ...files }) => ({
+    ...files,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['fs', 'net', 'dgram', 'child_process', 'worker_threads']
+                .flatMap((name) => [name, `${name}/*`, `node:${name}`, `node:${name}/*`])
+                .concat(allowKoffi ? [] : ['koffi']),
+              message: 'The protocol core does no I/O: its runner drives it through DeviceIO.',
+            },
+            {
+              group: ['uapi', 'tun', 'conn', 'net', 'service', 'tunnel', 'control'].flatMap((dir) => [
+                `../${dir}`,
+                `../${dir}/*`,
+              ]),
+              message: 'The protocol core imports none of the modules that drive it; they import it.',
+            },
+          ],
+        },
+      ],
+    },
+  })),
+  // ---- end of the protocol core boundary
+  // ---- app boundaries: the app reaches the helper only through its control API, the renderer the
+  // main process only through `window.phantommesh`, the preload only Electron and the shared contract.
+  // One rule name per file, so each block repeats what the blocks before it forbid.
+  {
+    files: ['app/**', 'scripts/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [HELPER_INTERNALS] }] },
+  },
+  {
+    // The helper's own tools, which drive its code directly.
+    files: [
+      'scripts/bench.ts', // microbenchmarks of the data path: crypto, Noise, cookies, the transport cipher
+      'scripts/demo.ts', // prints the demo tunnel's status the way the `phantommesh` CLI does (formatStatus)
+    ],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    files: ['app/renderer/**'],
+    ignores: ['app/renderer/vite.config.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'electron',
+              message: 'The renderer is sandboxed: it has window.phantommesh, not Electron.',
+            },
+            ...builtinModules.map((name) => ({
+              name,
+              message: 'The renderer is sandboxed: no Node modules.',
+            })),
+          ],
+          patterns: [
+            HELPER_INTERNALS,
+            { regex: '^node:', message: 'The renderer is sandboxed: no Node modules.' },
+            {
+              regex: '^(\\.\\./)+main/',
+              message: 'The renderer reaches the main process only through window.phantommesh.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['app/preload/**'],
+    ignores: ['app/preload/vite.config.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!electron$|\\./|(\\.\\./)+shared/)',
+              message: 'The preload imports only electron, the shared IPC contract and its own files.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // ---- end of app boundaries
 );
