@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { PhantomError } from '../../shared/src/errors.ts';
 import { parsePrefix } from '../../shared/src/ip.ts';
 import { disableFullTunnel, enableFullTunnel } from '../../helper/src/net/full-tunnel_linux.ts';
-import { NetworkJournal } from '../../helper/src/net/journal.ts';
+import { NetworkJournal } from '../../helper/src/net/network-journal.ts';
 import { createTopology, exec, execIn, requireRoot, uniqueName } from '../lib/netns.ts';
 import { runScenario, scenarioRequested, serveScenario } from '../lib/run-in-netns.ts';
 import {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { PhantomError } from '../../shared/src/errors.ts';
-import { NetworkJournal } from '../../helper/src/net/journal.ts';
+import { NetworkJournal } from '../../helper/src/net/network-journal.ts';
 import {
   killSwitchRuleset,
   setKillSwitch,

@@ -6,7 +6,7 @@
 
 import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { lstat, mkdir, readFile, readlink } from 'node:fs/promises';
+import { mkdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openBind } from '../../helper/src/conn/bind.ts';
@@ -79,24 +79,11 @@ export async function expectMount(path: string, type: string): Promise<void> {
     throw new Error(`expected a ${type} mount at ${path}, found ${last ?? 'none'}`);
 }
 
-/** A file exactly: bytes, mode and owner, or its link target, or its absence. */
-export type FileState =
-  | { type: 'file'; base64: string; mode: number; uid: number; gid: number }
-  | { type: 'symlink'; target: string }
-  | { type: 'absent' };
-
-export async function fileState(path: string): Promise<FileState> {
-  const stats = await lstat(path).catch(() => undefined);
-  if (!stats) return { type: 'absent' };
-  if (stats.isSymbolicLink()) return { type: 'symlink', target: await readlink(path) };
-  return {
-    type: 'file',
-    base64: (await readFile(path)).toString('base64'),
-    mode: stats.mode & 0o7777,
-    uid: stats.uid,
-    gid: stats.gid,
-  };
-}
+/** A file exactly: bytes, mode and owner, or its link target, or its absence; as the journal keeps it. */
+export {
+  snapshotFile as fileState,
+  type FileSnapshot as FileState,
+} from '../../helper/src/net/file-snapshot_linux.ts';
 
 /** Everything the policy code may change in a namespace, as the system tools print it. */
 export interface NetworkSnapshot {

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { parsePrefix } from '../../shared/src/ip.ts';
 import { applyDns } from '../../helper/src/net/dns_linux.ts';
 import { enableFullTunnel } from '../../helper/src/net/full-tunnel_linux.ts';
-import { NetworkJournal } from '../../helper/src/net/journal.ts';
+import { NetworkJournal } from '../../helper/src/net/network-journal.ts';
 import { setKillSwitch } from '../../helper/src/net/killswitch_linux.ts';
 import { createTopology, execIn, requireRoot, uniqueName } from '../lib/netns.ts';
 import { scenarioRequested, serveScenario } from '../lib/run-in-netns.ts';

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { PhantomError } from '../../shared/src/errors.ts';
 import { parsePrefix, type IpPrefix } from '../../shared/src/ip.ts';
 import { openTun } from '../../helper/src/tun/tun.ts';
-import * as net from '../../helper/src/net/linux.ts';
+import * as net from '../../helper/src/net/net_linux.ts';
 import { skipOutsideCi } from '../lib/netns.ts';
 import { netnsUnavailable, runScenario, scenarioRequested, serveScenario } from '../lib/run-in-netns.ts';
 

@@ -6,15 +6,12 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { formatIp, parseIp } from '../../../shared/src/ip.ts';
-import type { NetworkChange, NetworkJournal } from './journal.ts';
-import { resolvconfPath, resolvectlPath } from './linux.ts';
+import type { DnsSettings } from './dns.ts';
+import { resolvconfPath, resolvectlPath } from './net_linux.ts';
+import type { NetworkChange } from './network-changes_linux.ts';
+import type { NetworkJournal } from './network-journal.ts';
 
 export type DnsBackend = 'resolved' | 'resolvconf' | 'resolv.conf';
-
-export interface DnsSettings {
-  servers: string[];
-  search: string[];
-}
 
 const RESOLV_CONF = '/etc/resolv.conf';
 const DNS_KINDS = new Set<NetworkChange['kind']>(['resolved-link', 'resolvconf', 'file']);

@@ -13,22 +13,13 @@
 
 import { PhantomError } from '../../../shared/src/errors.ts';
 import type { Family, IpPrefix } from '../../../shared/src/ip.ts';
-import type { NetworkChange, NetworkJournal } from './journal.ts';
-import { routingTableInUse } from './linux.ts';
+import type { FullTunnelOptions } from './net.ts';
+import { routingTableInUse } from './net_linux.ts';
+import type { NetworkChange } from './network-changes_linux.ts';
+import type { NetworkJournal } from './network-journal.ts';
 
 /** wg-quick's first table (and fwmark) for a full tunnel. */
 export const FIRST_FULL_TUNNEL_TABLE = 51820;
-
-export interface FullTunnelOptions {
-  ifname: string;
-  /** The SO_MARK of the tunnel's UDP socket; the table gets the same number (wg-quick). Absent, both
-   *  are the first table from 51820 without routes, returned, and the caller must mark its socket. */
-  fwmark?: number;
-  /** The families whose default route goes into the tunnel. */
-  families: { v4: boolean; v6: boolean };
-  /** The interface's addresses: packets for them that come in on another interface are dropped. */
-  addresses: IpPrefix[];
-}
 
 const FULL_TUNNEL_KINDS = new Set<NetworkChange['kind']>([
   'fwmark-rule',

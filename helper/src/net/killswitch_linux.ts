@@ -6,29 +6,14 @@
 // the table in one transaction, so there is never a moment without it.
 
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { formatIp, parseIp, type Endpoint } from '../../../shared/src/ip.ts';
-import type { NetworkJournal } from './journal.ts';
+import { formatIp, parseIp } from '../../../shared/src/ip.ts';
 import { isInterfaceName } from '../../../shared/src/interface-name.ts';
+import type { KillSwitchSettings, KillSwitchTunnel } from './killswitch.ts';
+import type { NetworkJournal } from './network-journal.ts';
+
+export type { KillSwitchSettings, KillSwitchTunnel } from './killswitch.ts';
 
 export const KILL_SWITCH_TABLE = 'phantommesh';
-
-export interface KillSwitchTunnel {
-  ifname: string;
-  /** The peers' endpoints: the only UDP that may leave outside the tunnels. */
-  endpoints: Endpoint[];
-  /** The only servers DNS (port 53) may reach, and only through this tunnel. None: any server, as
-   *  long as the query goes through the tunnel. */
-  dns: string[];
-  /** When set, only packets carrying this mark (the tunnel's own UDP socket) may reach the endpoints. */
-  fwmark?: number;
-}
-
-export interface KillSwitchSettings {
-  enabled: boolean;
-  /** Also allow the local networks: RFC 1918, link-local and ULA addresses, and local multicast. */
-  allowLan: boolean;
-  tunnels: KillSwitchTunnel[];
-}
 
 const LAN_V4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16'];
 const LAN_V6 = ['fe80::/10', 'fc00::/7'];

@@ -1,8 +1,12 @@
-// OS network configuration for a tunnel interface: addresses, MTU and link state, routes.
+// OS network configuration for a tunnel interface: addresses, MTU and link state, routes, and the
+// policy routing of a full tunnel (every route through the tunnel but its own packets). One
+// implementation per OS: net_linux.ts, full-tunnel_linux.ts.
 
 import { NotSupportedError } from '../../../shared/src/errors.ts';
 import type { IpPrefix } from '../../../shared/src/ip.ts';
-import * as linux from './linux.ts';
+import * as fullTunnelLinux from './full-tunnel_linux.ts';
+import * as linux from './net_linux.ts';
+import type { NetworkJournal } from './network-journal.ts';
 
 export interface NetConfig {
   addAddress(ifname: string, prefix: IpPrefix): Promise<void>;
@@ -17,4 +21,34 @@ export interface NetConfig {
 export function netConfig(): NetConfig {
   if (process.platform === 'linux') return linux;
   throw new NotSupportedError('Network configuration');
+}
+
+export interface FullTunnelOptions {
+  ifname: string;
+  /** The SO_MARK of the tunnel's UDP socket; the table gets the same number (wg-quick). Absent, both
+   *  are the first table from 51820 without routes, returned, and the caller must mark its socket. */
+  fwmark?: number;
+  /** The families whose default route goes into the tunnel. */
+  families: { v4: boolean; v6: boolean };
+  /** The interface's addresses: packets for them that come in on another interface are dropped. */
+  addresses: IpPrefix[];
+}
+
+function fullTunnel(): typeof fullTunnelLinux {
+  if (process.platform === 'linux') return fullTunnelLinux;
+  throw new NotSupportedError('Full-tunnel routing');
+}
+
+/** Routes every family in `options.families` through the tunnel, except the tunnel's own marked
+ *  packets, through the journal. All or nothing: on failure what was done is undone first. */
+export function enableFullTunnel(
+  journal: NetworkJournal,
+  options: FullTunnelOptions,
+): Promise<{ table: number; fwmark: number }> {
+  return fullTunnel().enableFullTunnel(journal, options);
+}
+
+/** Undoes enableFullTunnel; nothing to undo is no error. */
+export function disableFullTunnel(journal: NetworkJournal, ifname: string): Promise<void> {
+  return fullTunnel().disableFullTunnel(journal, ifname);
 }

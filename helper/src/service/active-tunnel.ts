@@ -4,9 +4,9 @@
 import type { TunnelConfig } from '../../../shared/src/config/types.ts';
 import type { TunnelStatus } from '../../../shared/src/control/protocol.ts';
 import { formatEndpoint, formatPrefix } from '../../../shared/src/ip.ts';
-import { applyDns, restoreDns } from '../net/dns_linux.ts';
-import { disableFullTunnel, enableFullTunnel } from '../net/full-tunnel_linux.ts';
-import type { NetworkJournal } from '../net/journal.ts';
+import { applyDns, restoreDns } from '../net/dns.ts';
+import { disableFullTunnel, enableFullTunnel } from '../net/net.ts';
+import type { NetworkJournal } from '../net/network-journal.ts';
 import { Connection, type ConnectionStatus } from '../tunnel/connection.ts';
 import { Tunnel } from '../tunnel/tunnel.ts';
 

@@ -11,7 +11,7 @@ import type { Handlers } from '../control/server.ts';
 import { serveControl } from '../control/server.ts';
 import type { HelperEvent } from '../../../shared/src/control/protocol.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { NetworkJournal } from '../net/journal.ts';
+import { NetworkJournal } from '../net/network-journal.ts';
 import { HelperLog } from './log.ts';
 import { serveMetrics, type MetricsServer, type TunnelMetrics } from './metrics.ts';
 import { watchNetwork } from './network-watch.ts';

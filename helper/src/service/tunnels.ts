@@ -21,8 +21,8 @@ import {
   type IpPrefix,
 } from '../../../shared/src/ip.ts';
 import { decodeKey, encodeKey } from '../../../shared/src/keys.ts';
-import type { NetworkJournal } from '../net/journal.ts';
-import { setKillSwitch } from '../net/killswitch_linux.ts';
+import { setKillSwitch } from '../net/killswitch.ts';
+import type { NetworkJournal } from '../net/network-journal.ts';
 import { checkRunnable } from '../tunnel/runner.ts';
 import { generatePrivateKey, publicKeyOf } from '../wireguard/crypto.ts';
 import { ActiveTunnel } from './active-tunnel.ts';

@@ -1,0 +1,27 @@
+// The tunnel's DNS servers and search domains as the system's resolver, until restored. One
+// implementation per OS: dns_linux.ts.
+
+import { NotSupportedError } from '../../../shared/src/errors.ts';
+import * as linux from './dns_linux.ts';
+import type { NetworkJournal } from './network-journal.ts';
+
+export interface DnsSettings {
+  servers: string[];
+  search: string[];
+}
+
+function dns(): typeof linux {
+  if (process.platform === 'linux') return linux;
+  throw new NotSupportedError('Setting DNS');
+}
+
+/** Makes the tunnel's servers the system's DNS, with its search domains, through the journal. As
+ *  wg-quick, search domains without servers change nothing; applying again replaces the settings. */
+export function applyDns(journal: NetworkJournal, ifname: string, settings: DnsSettings): Promise<void> {
+  return dns().applyDns(journal, ifname, settings);
+}
+
+/** Gives the system its DNS back; nothing applied is no error. */
+export function restoreDns(journal: NetworkJournal, ifname: string): Promise<void> {
+  return dns().restoreDns(journal, ifname);
+}

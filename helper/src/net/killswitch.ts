@@ -1,0 +1,32 @@
+// The kill switch: while on, no packet leaves or enters outside the tunnels, except what the machine
+// needs to keep its network and to reach the tunnels' endpoints. One implementation per OS:
+// killswitch_linux.ts (an nft table).
+
+import { NotSupportedError } from '../../../shared/src/errors.ts';
+import type { Endpoint } from '../../../shared/src/ip.ts';
+import * as linux from './killswitch_linux.ts';
+import type { NetworkJournal } from './network-journal.ts';
+
+export interface KillSwitchTunnel {
+  ifname: string;
+  /** The peers' endpoints: the only UDP that may leave outside the tunnels. */
+  endpoints: Endpoint[];
+  /** The only servers DNS (port 53) may reach, and only through this tunnel. None: any server, as
+   *  long as the query goes through the tunnel. */
+  dns: string[];
+  /** When set, only packets carrying this mark (the tunnel's own UDP socket) may reach the endpoints. */
+  fwmark?: number;
+}
+
+export interface KillSwitchSettings {
+  enabled: boolean;
+  /** Also allow the local networks: RFC 1918, link-local and ULA addresses, and local multicast. */
+  allowLan: boolean;
+  tunnels: KillSwitchTunnel[];
+}
+
+/** Turns the kill switch on with these exceptions (replacing the previous ones at once), or off. */
+export function setKillSwitch(journal: NetworkJournal, settings: KillSwitchSettings): Promise<void> {
+  if (process.platform === 'linux') return linux.setKillSwitch(journal, settings);
+  throw new NotSupportedError('The kill switch');
+}

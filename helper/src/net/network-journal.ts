@@ -1,0 +1,18 @@
+// The journal of this OS's network changes: the engine (journal.ts) with the OS's kinds of change.
+// The service, the DNS, full-tunnel and kill-switch seams take one; open() picks the kinds.
+
+import { NotSupportedError } from '../../../shared/src/errors.ts';
+import { Journal } from './journal.ts';
+import { linuxNetworkChanges, type ChangeRequest, type NetworkChange } from './network-changes_linux.ts';
+
+export type { RecoveryReport } from './journal.ts';
+
+export type NetworkJournal = Journal<NetworkChange, ChangeRequest>;
+
+export const NetworkJournal = {
+  /** Reads the journal at `path` (the caller's state directory; none yet is an empty journal). */
+  open(path: string): Promise<NetworkJournal> {
+    if (process.platform === 'linux') return Journal.open(path, linuxNetworkChanges);
+    throw new NotSupportedError('Network configuration');
+  },
+};
