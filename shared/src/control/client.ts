@@ -203,7 +203,15 @@ export async function connectHelper(options: ConnectOptions): Promise<HelperClie
     }
     if (decoder.error) protocolError(`a message too large: ${decoder.error.message}`);
   });
-  socket.on('error', (error) => end(error));
+  // A helper that stops (an upgrade, systemctl stop) may reset the connection instead of closing it:
+  // that is the helper going away too, not an error of its own.
+  socket.on('error', (error: NodeJS.ErrnoException) =>
+    end(
+      error.code === 'ECONNRESET' || error.code === 'EPIPE'
+        ? new PhantomError('HELPER_DISCONNECTED', 'the helper closed the connection')
+        : error,
+    ),
+  );
   socket.on('close', () => end(new PhantomError('HELPER_DISCONNECTED', 'the helper closed the connection')));
 
   const client: HelperClient = {
