@@ -7,7 +7,7 @@ import { formatEndpoint, formatPrefix } from '../../../shared/src/ip.ts';
 import { applyDns, restoreDns } from '../net/dns.ts';
 import { disableFullTunnel, enableFullTunnel } from '../net/net.ts';
 import type { NetworkJournal } from '../net/network-journal.ts';
-import { Connection, type ConnectionStatus } from '../tunnel/connection.ts';
+import { Connection, type ConnectionStatus } from '../tunnel/reconnect-supervisor.ts';
 import { Tunnel } from '../tunnel/tunnel.ts';
 
 /** wg-quick's fwmark for a full tunnel's own UDP packets, so they bypass the tunnel's table. */

@@ -5,7 +5,7 @@ import {
   CONNECT_TIMEOUT,
   RETRY_CAP,
   type ConnectionStatus,
-} from '../../helper/src/tunnel/connection.ts';
+} from '../../helper/src/tunnel/reconnect-supervisor.ts';
 import { DevicePair } from '../lib/device-pair.ts';
 
 const INITIATION = 1;

@@ -1,0 +1,127 @@
+// A WireGuard interface with nothing configured yet, what wireguard-go creates: the TUN device, the
+// WireGuard device between it and a UDP socket (on a random port until told otherwise), the UAPI
+// socket that `wg` talks to, and the data path (reading the TUN, the timer tick, the writer thread).
+// Keys, peers, addresses and routes come later, from a wg-quick file (apply-config.ts) or from `wg`
+// and `ip`.
+
+import { openBind, type Bind } from '../conn/bind.ts';
+import { writerThreadStarted } from '../datapath/writer.ts';
+import { openTun, type Tun } from '../tun/tun.ts';
+import { serveUapi } from '../uapi/server.ts';
+import { Device } from '../wireguard/device.ts';
+
+/** How often the device's timers are checked. */
+const TICK_MS = 100;
+
+export interface InterfaceOptions {
+  name: string;
+  log: (line: string) => void;
+  /** The device's MTU (what it pads to); the link's MTU is set with the addresses. */
+  mtu?: number;
+  /** Shortens the initiator's rekey age; for tests that watch a rekey happen. */
+  rekeyAfterSeconds?: number;
+}
+
+type CleanupStep = () => Promise<void> | void;
+
+export class WireGuardInterface {
+  readonly name: string;
+  readonly device: Device;
+  /** Where `wg` reaches this interface. */
+  readonly uapiPath: string;
+  /** Resolves with a reason when the interface disappears underneath us. */
+  readonly closed: Promise<string>;
+  private readonly cleanup: CleanupStep[];
+  private readonly log: (line: string) => void;
+
+  private constructor(
+    fields: Pick<WireGuardInterface, 'name' | 'device' | 'uapiPath' | 'closed'> & {
+      cleanup: CleanupStep[];
+      log: (line: string) => void;
+    },
+  ) {
+    this.name = fields.name;
+    this.device = fields.device;
+    this.uapiPath = fields.uapiPath;
+    this.closed = fields.closed;
+    this.cleanup = fields.cleanup;
+    this.log = fields.log;
+  }
+
+  /** Creates the interface and brings its device up; on any failure, what was done is undone. */
+  static async open(options: InterfaceOptions): Promise<WireGuardInterface> {
+    const { name, log } = options;
+    const now = () => performance.now();
+    const cleanup: CleanupStep[] = [];
+    try {
+      const tun: Tun = openTun(name);
+      cleanup.push(() => tun.close());
+
+      let bind: Bind | null = null;
+      const device = new Device({
+        ...(options.mtu !== undefined ? { mtu: options.mtu } : {}),
+        wallClock: Date.now,
+        log: (line) => log(`${name}: ${line}`),
+        ...(options.rekeyAfterSeconds ? { rekeyAfterTime: options.rekeyAfterSeconds * 1000 } : {}),
+        io: {
+          sendDatagram: (packet, to) => bind?.send(packet, to),
+          writeTun: (packet) => {
+            if (!tun.write(packet)) device.drop('tunWriteFailed');
+          },
+          setListenPort: async (port) => {
+            if (bind && port === bind.port && port !== 0) return port;
+            const next = await openBind({
+              port,
+              fwmark: device.fwmark,
+              onDatagram: (packet, from) => device.receiveDatagram(packet, from, now()),
+            });
+            await bind?.close();
+            bind = next;
+            return next.port;
+          },
+          setFwmark: (mark) => bind?.setFwmark(mark),
+        },
+      });
+      cleanup.push(() => device.close());
+      cleanup.push(() => bind?.close());
+      // Like wireguard-go's Up: a random port until a configuration names one.
+      await device.apply({ listenPort: 0, replacePeers: false, peers: [] }, now());
+
+      const uapi = await serveUapi(name, device, { log });
+      cleanup.push(() => uapi.close());
+
+      tun.start(
+        (packet) => device.sendPacket(packet, now()),
+        (count) => device.stats.drop('tunWriteFailed', count),
+      );
+      const ticker = setInterval(() => device.tick(now()), TICK_MS);
+      cleanup.push(() => clearInterval(ticker));
+      await writerThreadStarted();
+      device.up(now());
+      return new WireGuardInterface({ name, device, uapiPath: uapi.path, closed: tun.closed, cleanup, log });
+    } catch (error) {
+      await runCleanup(cleanup, log);
+      throw error;
+    }
+  }
+
+  /** Has `step` run when the interface closes, before everything added earlier (newest first). */
+  onClose(step: CleanupStep): void {
+    this.cleanup.push(step);
+  }
+
+  /** Takes the interface down and removes everything it and its configuration added, newest first. */
+  async close(): Promise<void> {
+    await runCleanup(this.cleanup.splice(0), this.log);
+  }
+}
+
+async function runCleanup(steps: CleanupStep[], log: (line: string) => void): Promise<void> {
+  for (const step of steps.reverse()) {
+    try {
+      await step();
+    } catch (error) {
+      log(`cleanup: ${(error as Error).message}`);
+    }
+  }
+}
