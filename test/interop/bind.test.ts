@@ -11,7 +11,7 @@ import { parseIp, type Endpoint } from '../../shared/src/ip.ts';
 import { openBind, type Bind } from '../../helper/src/conn/bind.ts';
 import { UdpSender } from '../../helper/src/conn/udp-sender_linux.ts';
 import { libc } from '../../helper/src/libc_linux.ts';
-import { endpointOf } from '../../helper/src/conn/recvmmsg_linux.ts';
+import { endpointOf } from '../../helper/src/conn/datagram-receiver_linux.ts';
 import { SOCKADDR_MAX, writeSockaddr } from '../../helper/src/conn/sockaddr_linux.ts';
 import { skipOutsideCi } from '../lib/netns.ts';
 import { netnsUnavailable, runScenario, scenarioRequested, serveScenario } from '../lib/run-in-netns.ts';

@@ -1,4 +1,7 @@
-// The UDP side of the data path: one port, reachable over IPv4 and IPv6. One implementation per OS.
+// The data path's transport: how WireGuard datagrams leave and arrive. A Bind is transport-neutral
+// (datagrams to and from endpoints); UDP (one port, reachable over IPv4 and IPv6) is the one transport
+// today, opened by openBind with one implementation per OS (bind_linux.ts). Another transport (say,
+// datagrams over TCP) would be another Bind beside it, opened by a function of its own.
 
 import { NotSupportedError, PhantomError } from '../../../shared/src/errors.ts';
 import type { Endpoint } from '../../../shared/src/ip.ts';

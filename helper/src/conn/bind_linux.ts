@@ -1,7 +1,7 @@
 // Linux UDP: an IPv4 socket and an IPV6_V6ONLY socket on the same port, as wireguard-go does.
 //
 // The sockets are made, bound and read through libc (koffi): recvmmsg() takes up to 64 datagrams per
-// wake-up of the event loop (recvmmsg_linux.ts), and a PacketWriter thread makes the sendto() calls.
+// wake-up of the event loop (datagram-receiver_linux.ts), and a PacketWriter thread makes the sendto() calls.
 // node:dgram is not used: it reads one datagram per system call and per JS callback, and it cannot
 // set SO_MARK or SO_RCVBUFFORCE, which we need anyway.
 
@@ -9,9 +9,9 @@ import koffi from 'koffi';
 import { libc, strerror, type Libc } from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { parseIp, type Endpoint, type Family } from '../../../shared/src/ip.ts';
-import { PacketWriter, siblingModule } from '../datapath/writer.ts';
+import { PacketWriter, siblingModule } from '../datapath/packet-writer.ts';
 import type { Bind, BindOptions } from './bind.ts';
-import { DatagramReceiver } from './recvmmsg_linux.ts';
+import { DatagramReceiver } from './datagram-receiver_linux.ts';
 import { AF_INET, AF_INET6, SOCKADDR_MAX, writeSockaddr } from './sockaddr_linux.ts';
 
 const WILDCARD = new Uint8Array(16);

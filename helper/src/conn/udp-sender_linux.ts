@@ -10,7 +10,7 @@
 
 import koffi from 'koffi';
 import type { RingEntry } from '../datapath/ring.ts';
-import type { RingHandlerFactory } from '../datapath/writer.ts';
+import type { RingHandlerFactory } from '../datapath/packet-writer.ts';
 import { libc } from '../libc_linux.ts';
 import { SOCKADDR_MAX, writeSockaddr } from './sockaddr_linux.ts';
 

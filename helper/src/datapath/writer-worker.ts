@@ -1,11 +1,17 @@
-// The writer thread (see writer.ts): drains every registered ring into system calls and sleeps on the
+// The writer thread (see packet-writer.ts): drains every registered ring into system calls and sleeps on the
 // shared bell when all are empty. What a ring's packets become is up to the module its owner named
 // (WriterRing.handler: tun/tun-writer_linux.ts, conn/udp-sender_linux.ts), imported here by URL the
 // first time a ring names it; so datapath/ stays below tun/ and conn/ and imports neither.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { RingConsumer, type RingEntry } from './ring.ts';
-import type { RingHandler, RingHandlerModule, WriterReport, WriterRing, WriterSetup } from './writer.ts';
+import type {
+  RingHandler,
+  RingHandlerModule,
+  WriterReport,
+  WriterRing,
+  WriterSetup,
+} from './packet-writer.ts';
 
 // Failures are reported in batches, at most this often per ring, so a dead link cannot flood the main thread.
 const REPORT_INTERVAL_MS = 1000;

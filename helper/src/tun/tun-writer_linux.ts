@@ -1,10 +1,10 @@
-// The TUN half of the writer thread (see datapath/writer.ts), taken out of the thread's own module so
+// The TUN half of the writer thread (see datapath/packet-writer.ts), taken out of the thread's own module so
 // that datapath/ never imports tun/: tun_linux.ts hands this module to the thread as its ring's
 // `handler`. One write() per TCP super-packet (gro_linux.ts) or other packet on the TUN fd.
 
 import koffi from 'koffi';
 import type { RingEntry } from '../datapath/ring.ts';
-import type { RingHandler, RingHandlerFactory } from '../datapath/writer.ts';
+import type { RingHandler, RingHandlerFactory } from '../datapath/packet-writer.ts';
 import { libc } from '../libc_linux.ts';
 import { TcpCoalescer } from './gro_linux.ts';
 

@@ -7,7 +7,7 @@
 import koffi from 'koffi';
 import { libc, strerror, watchReadable, type Libc, type PollHandle } from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { deferWakeups, PacketWriter, siblingModule } from '../datapath/writer.ts';
+import { deferWakeups, PacketWriter, siblingModule } from '../datapath/packet-writer.ts';
 import { splitOffloaded, VIRTIO_NET_HDR_SIZE } from './offload_linux.ts';
 import type { Tun } from './tun.ts';
 

@@ -5,7 +5,7 @@
 // and `ip`.
 
 import { openBind, type Bind } from '../conn/bind.ts';
-import { writerThreadStarted } from '../datapath/writer.ts';
+import { writerThreadStarted } from '../datapath/packet-writer.ts';
 import { openTun, type Tun } from '../tun/tun.ts';
 import { serveUapi } from '../uapi/server.ts';
 import { Device } from '../wireguard/device.ts';

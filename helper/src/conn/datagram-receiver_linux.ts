@@ -6,7 +6,7 @@
 import koffi from 'koffi';
 import { formatIp, type Endpoint } from '../../../shared/src/ip.ts';
 import { libc, strerror, watchReadable, type PollHandle } from '../libc_linux.ts';
-import { deferWakeups } from '../datapath/writer.ts';
+import { deferWakeups } from '../datapath/packet-writer.ts';
 import { AF_INET, SOCKADDR_MAX } from './sockaddr_linux.ts';
 
 const BATCH = 64;
