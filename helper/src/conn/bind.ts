@@ -3,8 +3,9 @@
 // today, opened by openBind with one implementation per OS (bind_linux.ts). Another transport (say,
 // datagrams over TCP) would be another Bind beside it, opened by a function of its own.
 
-import { NotSupportedError, PhantomError } from '../../../shared/src/errors.ts';
+import { PhantomError } from '../../../shared/src/errors.ts';
 import type { Endpoint } from '../../../shared/src/ip.ts';
+import { forPlatform } from '../for-platform.ts';
 import { openBindLinux } from './bind_linux.ts';
 
 export interface Bind {
@@ -30,6 +31,5 @@ export interface BindOptions {
 export async function openBind(options: BindOptions): Promise<Bind> {
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
     throw new PhantomError('PORT_INVALID', `UDP port ${options.port} is not a number from 0 to 65535`);
-  if (process.platform === 'linux') return openBindLinux(options);
-  throw new NotSupportedError('UDP sockets');
+  return forPlatform('UDP sockets', { linux: openBindLinux })(options);
 }

@@ -2,7 +2,7 @@
 // One implementation per OS: peercred_linux.ts (SO_PEERCRED and the user database).
 
 import type { Socket } from 'node:net';
-import { NotSupportedError } from '../../../shared/src/errors.ts';
+import { forPlatform } from '../for-platform.ts';
 import * as linux from './peercred_linux.ts';
 
 /** The client as the kernel recorded it when it connected: a client cannot lie about it. */
@@ -12,10 +12,7 @@ export interface PeerCredentials {
   gid: number;
 }
 
-function peercred(): typeof linux {
-  if (process.platform === 'linux') return linux;
-  throw new NotSupportedError('Checking control clients');
-}
+const peercred = () => forPlatform('Checking control clients', { linux });
 
 export function peerCredentials(socket: Socket): PeerCredentials {
   return peercred().peerCredentials(socket);

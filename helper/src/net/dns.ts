@@ -1,7 +1,7 @@
 // The tunnel's DNS servers and search domains as the system's resolver, until restored. One
 // implementation per OS: dns_linux.ts.
 
-import { NotSupportedError } from '../../../shared/src/errors.ts';
+import { forPlatform } from '../for-platform.ts';
 import * as linux from './dns_linux.ts';
 import type { NetworkJournal } from './network-journal.ts';
 
@@ -10,10 +10,7 @@ export interface DnsSettings {
   search: string[];
 }
 
-function dns(): typeof linux {
-  if (process.platform === 'linux') return linux;
-  throw new NotSupportedError('Setting DNS');
-}
+const dns = () => forPlatform('Setting DNS', { linux });
 
 /** Makes the tunnel's servers the system's DNS, with its search domains, through the journal. As
  *  wg-quick, search domains without servers change nothing; applying again replaces the settings. */

@@ -2,8 +2,8 @@
 // needs to keep its network and to reach the tunnels' endpoints. One implementation per OS:
 // killswitch_linux.ts (an nft table).
 
-import { NotSupportedError } from '../../../shared/src/errors.ts';
 import type { Endpoint } from '../../../shared/src/ip.ts';
+import { forPlatform } from '../for-platform.ts';
 import * as linux from './killswitch_linux.ts';
 import type { NetworkJournal } from './network-journal.ts';
 
@@ -27,6 +27,5 @@ export interface KillSwitchSettings {
 
 /** Turns the kill switch on with these exceptions (replacing the previous ones at once), or off. */
 export function setKillSwitch(journal: NetworkJournal, settings: KillSwitchSettings): Promise<void> {
-  if (process.platform === 'linux') return linux.setKillSwitch(journal, settings);
-  throw new NotSupportedError('The kill switch');
+  return forPlatform('The kill switch', { linux }).setKillSwitch(journal, settings);
 }

@@ -2,8 +2,8 @@
 // policy routing of a full tunnel (every route through the tunnel but its own packets). One
 // implementation per OS: net_linux.ts, full-tunnel_linux.ts.
 
-import { NotSupportedError } from '../../../shared/src/errors.ts';
 import type { IpPrefix } from '../../../shared/src/ip.ts';
+import { forPlatform } from '../for-platform.ts';
 import * as fullTunnelLinux from './full-tunnel_linux.ts';
 import * as linux from './net_linux.ts';
 import type { NetworkJournal } from './network-journal.ts';
@@ -19,8 +19,7 @@ export interface NetConfig {
 
 /** This OS's implementation. Errors are PhantomErrors carrying the OS tool's own message. */
 export function netConfig(): NetConfig {
-  if (process.platform === 'linux') return linux;
-  throw new NotSupportedError('Network configuration');
+  return forPlatform('Network configuration', { linux });
 }
 
 export interface FullTunnelOptions {
@@ -34,10 +33,7 @@ export interface FullTunnelOptions {
   addresses: IpPrefix[];
 }
 
-function fullTunnel(): typeof fullTunnelLinux {
-  if (process.platform === 'linux') return fullTunnelLinux;
-  throw new NotSupportedError('Full-tunnel routing');
-}
+const fullTunnel = () => forPlatform('Full-tunnel routing', { linux: fullTunnelLinux });
 
 /** Routes every family in `options.families` through the tunnel, except the tunnel's own marked
  *  packets, through the journal. All or nothing: on failure what was done is undone first. */

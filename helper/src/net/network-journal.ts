@@ -1,7 +1,7 @@
 // The journal of this OS's network changes: the engine (journal.ts) with the OS's kinds of change.
 // The service, the DNS, full-tunnel and kill-switch seams take one; open() picks the kinds.
 
-import { NotSupportedError } from '../../../shared/src/errors.ts';
+import { forPlatform } from '../for-platform.ts';
 import { Journal } from './journal.ts';
 import { linuxNetworkChanges, type ChangeRequest, type NetworkChange } from './network-changes_linux.ts';
 
@@ -12,7 +12,6 @@ export type NetworkJournal = Journal<NetworkChange, ChangeRequest>;
 export const NetworkJournal = {
   /** Reads the journal at `path` (the caller's state directory; none yet is an empty journal). */
   open(path: string): Promise<NetworkJournal> {
-    if (process.platform === 'linux') return Journal.open(path, linuxNetworkChanges);
-    throw new NotSupportedError('Network configuration');
+    return Journal.open(path, forPlatform('Network configuration', { linux: linuxNetworkChanges }));
   },
 };

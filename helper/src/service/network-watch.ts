@@ -2,7 +2,7 @@
 // can handshake again at once instead of waiting for their backoff. One implementation per OS:
 // network-watch_linux.ts.
 
-import { NotSupportedError } from '../../../shared/src/errors.ts';
+import { forPlatform } from '../for-platform.ts';
 import { watchNetworkLinux } from './network-watch_linux.ts';
 
 export interface NetworkWatch {
@@ -14,6 +14,5 @@ export interface NetworkWatch {
  * `ours` names them, since bringing a tunnel up is itself a burst of changes.
  */
 export function watchNetwork(onChange: () => void, ours: () => string[]): NetworkWatch {
-  if (process.platform === 'linux') return watchNetworkLinux(onChange, ours);
-  throw new NotSupportedError('Watching network changes');
+  return forPlatform('Watching network changes', { linux: watchNetworkLinux })(onChange, ours);
 }

@@ -2,7 +2,7 @@
 // "STOPPING=1" or "STATUS=..." to the socket named by $NOTIFY_SOCKET. One implementation per OS:
 // sd-notify_linux.ts.
 
-import { NotSupportedError } from '../../../shared/src/errors.ts';
+import { forPlatform } from '../for-platform.ts';
 import { sdNotifyLinux } from './sd-notify_linux.ts';
 
 /**
@@ -13,7 +13,6 @@ import { sdNotifyLinux } from './sd-notify_linux.ts';
 export function sdNotify(state: string): boolean {
   const target = process.env.NOTIFY_SOCKET;
   if (!target) return false;
-  if (process.platform !== 'linux') throw new NotSupportedError('systemd notification');
-  sdNotifyLinux(target, state);
+  forPlatform('systemd notification', { linux: sdNotifyLinux })(target, state);
   return true;
 }

@@ -1,6 +1,6 @@
 // A TUN device as the data path sees it: IP packets in, IP packets out. One implementation per OS.
 
-import { NotSupportedError } from '../../../shared/src/errors.ts';
+import { forPlatform } from '../for-platform.ts';
 import { openTunLinux } from './tun_linux.ts';
 
 export interface Tun {
@@ -26,6 +26,5 @@ export interface Tun {
 
 /** Creates the TUN interface `name`; it must not exist yet. Addresses, MTU and link state are net/'s job. */
 export function openTun(name: string): Tun {
-  if (process.platform === 'linux') return openTunLinux(name);
-  throw new NotSupportedError('TUN devices');
+  return forPlatform('TUN devices', { linux: openTunLinux })(name);
 }
