@@ -66,6 +66,15 @@ function session(handlers: Partial<Handlers>, subscribers = new Broadcaster(() =
 
 const errorCode = (answer: Answer) => answer.error?.data.code;
 
+/** Waits a few event-loop turns at a time for `condition`; fails (instead of spinning) after 5 s. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 5000;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within 5 s`);
+    await turn();
+  }
+}
+
 test('hello comes first; then requests reach the handlers with the caller', { timeout: 10_000 }, async () => {
   const { client, answers } = session({
     'settings.get': async (_params, caller) => ({ ...settings, metricsPort: caller.pid + 9000 }),
@@ -133,7 +142,7 @@ test(
       Buffer.concat(Array.from({ length: MAX_IN_FLIGHT + extra }, (_, i) => request(i + 1, 'settings.get'))),
     );
     await answers(1);
-    while (started < MAX_IN_FLIGHT) await turn();
+    await until(() => started === MAX_IN_FLIGHT, 'handlers started');
     await turn();
     assert.equal(started, MAX_IN_FLIGHT);
     assert.equal(server.isPaused(), true);
@@ -150,11 +159,11 @@ test('a client that does not take its answers is not read until it does', { time
   const { client, server, answers } = session({ diagnostics: async () => ({ text }) });
   client.write(hello());
   for (let id = 1; id <= 3; id++) client.write(request(id, 'diagnostics'));
-  while (!server.isPaused()) await turn();
+  await until(() => server.isPaused(), 'reading paused');
   assert.ok(server.writableLength > 1024 * 1024);
   const all = await answers(4);
   assert.ok(all.slice(1).every((answer) => (answer.result as { text: string }).text === text));
-  while (server.writableLength > 0) await turn();
+  await until(() => server.writableLength === 0, 'answers taken');
   assert.equal(server.isPaused(), false);
 });
 
@@ -167,7 +176,7 @@ test('malformed input ends the session with one last error', { timeout: 10_000 }
   client.write(frame);
   const [last] = await answers(1);
   assert.equal(errorCode(last!), 'PARSE_ERROR');
-  while (!server.destroyed) await turn();
+  await until(() => server.destroyed, 'session closed');
 });
 
 test(
@@ -183,7 +192,7 @@ test(
     assert.deepEqual((await answers(2))[1]!.result, {});
     assert.deepEqual(added, [server]);
     server.destroy();
-    while (deleted.length === 0) await turn();
+    await until(() => deleted.length > 0, 'removed from the broadcaster');
     assert.deepEqual(deleted, [server]);
   },
 );
