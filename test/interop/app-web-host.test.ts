@@ -378,27 +378,26 @@ test(
       assert.equal(failure.line, 2);
       assert.equal(failure.key, 'PrivateKey');
 
-      // Events reach onEvent; after unsubscribing, no more.
-      const heard = page.evaluate(
-        () =>
-          new Promise<unknown>((resolve) => {
-            const api = (
-              globalThis as unknown as {
-                phantommesh: {
-                  onEvent(l: (e: { type: string; event?: { type: string } }) => void): () => void;
-                };
-              }
-            ).phantommesh;
-            const stop = api.onEvent((event) => {
-              if (event.type === 'helper' && event.event?.type === 'tunnels-changed') {
-                stop();
-                resolve(event);
-              }
-            });
-          }),
-      );
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Events reach onEvent; after unsubscribing, no more. The listener is registered (and the
+      // evaluate returns) before the change is made, so nothing has to wait for it.
+      await page.evaluate(() => {
+        const scope = globalThis as unknown as {
+          phantommesh: {
+            onEvent(l: (e: { type: string; event?: { type: string } }) => void): () => void;
+          };
+          heard?: Promise<unknown>;
+        };
+        scope.heard = new Promise<unknown>((resolve) => {
+          const stop = scope.phantommesh.onEvent((event) => {
+            if (event.type === 'helper' && event.event?.type === 'tunnels-changed') {
+              stop();
+              resolve(event);
+            }
+          });
+        });
+      });
       ok(await client.invoke('tunnels.create', { name: 'home' }));
+      const heard = page.evaluate(() => (globalThis as unknown as { heard: Promise<unknown> }).heard);
       assert.deepEqual(await heard, { type: 'helper', event: { type: 'tunnels-changed' } });
 
       // A reload keeps working: the token waits in sessionStorage.

@@ -36,8 +36,10 @@ export interface PairOptions {
   persistentKeepalive?: number;
   /** The helper entry point to run; the TypeScript sources by default, the built dist/ for benchmarks. */
   runner?: string;
-  /** Extra environment for our runner (e.g. the test-only rekey age). */
+  /** Extra environment for our runner. */
   env?: Record<string, string>;
+  /** Extra arguments for `phantommesh-helper tunnel FILE` (e.g. --rekey-after 2). */
+  runnerArgs?: string[];
   /** Omit ListenPort from our file (a random port is used). */
   randomPort?: boolean;
   mtu?: number;
@@ -129,9 +131,14 @@ export async function startTunnelPair(options: PairOptions = {}): Promise<Tunnel
       theirs: { ...theirs, keys: theirKeys },
       ourShow: (field) => wgShow(topology.a.ns, name, field),
       startOurs: async () => {
-        const runner = spawnIn(topology.a.ns, process.execPath, [options.runner ?? RUNNER, 'tunnel', file], {
-          env: { ...process.env, ...options.env },
-        });
+        const runner = spawnIn(
+          topology.a.ns,
+          process.execPath,
+          [options.runner ?? RUNNER, 'tunnel', file, ...(options.runnerArgs ?? [])],
+          {
+            env: { ...process.env, ...options.env },
+          },
+        );
         pair.ours.process = runner;
         await runner.waitForLine(/is up/, 10_000);
         return runner;

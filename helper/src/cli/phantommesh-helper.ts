@@ -4,19 +4,20 @@
 import { parseArgs } from 'node:util';
 import { serve } from '../service/daemon.ts';
 import { DEFAULT_SOCKET_PATH } from '../../../shared/src/control/socket-path.ts';
-import { DEFAULT_STATE_DIR } from '../service/paths.ts';
+import { defaultStateDir } from '../service/paths.ts';
 import { runTunnel } from '../tunnel/runner.ts';
 import { fail } from './fail.ts';
 
 const USAGE = `usage: phantommesh-helper serve [--socket PATH] [--state-dir DIR]
-       phantommesh-helper tunnel FILE.conf
+       phantommesh-helper tunnel FILE.conf [--rekey-after SECONDS]
 
   serve              run the helper service: stored tunnels, the control API for the app and the
                      phantommesh CLI (root and the phantommesh group), DNS, kill switch
-                     (defaults: --socket ${DEFAULT_SOCKET_PATH} --state-dir ${DEFAULT_STATE_DIR})
+                     (defaults: --socket ${DEFAULT_SOCKET_PATH} --state-dir /var/lib/phantommesh)
   tunnel FILE.conf   bring up the WireGuard tunnel described by a wg-quick file and keep it up until
                      SIGINT/SIGTERM or until the interface is deleted (the interface is named after
-                     the file, like wg-quick)
+                     the file, like wg-quick). --rekey-after starts a new handshake after SECONDS
+                     instead of WireGuard's 120, to watch rekeys happen
 
 Environment: LOG_LEVEL=verbose|error|silent (default: lifecycle messages only)`;
 
@@ -31,7 +32,8 @@ try {
     allowPositionals: true,
     options: {
       socket: { type: 'string', default: DEFAULT_SOCKET_PATH },
-      'state-dir': { type: 'string', default: DEFAULT_STATE_DIR },
+      'state-dir': { type: 'string' },
+      'rekey-after': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -49,14 +51,18 @@ if (!parsed) {
 } else if (parsed.values.help) {
   console.log(USAGE);
 } else if (command === 'serve' && args.length === 0) {
-  serve({ socketPath: parsed.values.socket, stateDir: parsed.values['state-dir'] }).catch(
-    fail('phantommesh-helper'),
-  );
+  const { socket, 'state-dir': stateDir } = parsed.values;
+  // In a promise: an OS without a state directory yet is reported like any failure to start.
+  Promise.resolve()
+    .then(() => serve({ socketPath: socket, stateDir: stateDir ?? defaultStateDir() }))
+    .catch(fail('phantommesh-helper'));
 } else if (command === 'tunnel' && args.length === 1) {
-  const rekey = Number(process.env.PHANTOMMESH_TEST_REKEY_AFTER_SECONDS ?? 0);
-  runTunnel(args[0]!, { log, ...(rekey > 0 ? { rekeyAfterSeconds: rekey } : {}) }).catch(
-    fail('phantommesh-helper'),
-  );
+  const rekey = parsed.values['rekey-after'];
+  if (rekey !== undefined && !(Number(rekey) > 0)) usage();
+  else
+    runTunnel(args[0]!, { log, ...(rekey !== undefined ? { rekeyAfterSeconds: Number(rekey) } : {}) }).catch(
+      fail('phantommesh-helper'),
+    );
 } else {
   usage();
 }

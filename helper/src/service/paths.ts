@@ -5,4 +5,6 @@ import { forPlatform } from '../for-platform.ts';
 import { STATE_DIR_LINUX } from './paths_linux.ts';
 
 /** The helper's state directory (stored tunnels, settings, the network journal). */
-export const DEFAULT_STATE_DIR = forPlatform('A state directory for the helper', { linux: STATE_DIR_LINUX });
+export function defaultStateDir(): string {
+  return forPlatform('A state directory for the helper', { linux: STATE_DIR_LINUX });
+}
