@@ -12,7 +12,8 @@ import { after, before, test } from 'node:test';
 import { formatPrefix, type IpPrefix } from '../../shared/src/ip.ts';
 import { PhantomError } from '../../shared/src/errors.ts';
 import { serveUapi, type UapiServer } from '../../helper/src/uapi/server.ts';
-import type { DeviceChange, DeviceSnapshot, PeerSnapshot, UapiDevice } from '../../helper/src/uapi/types.ts';
+import type { UapiDevice } from '../../helper/src/uapi/types.ts';
+import type { DeviceChange, DeviceSnapshot, PeerSnapshot } from '../../helper/src/wireguard/config.ts';
 
 /**
  * Stands for the real device in this protocol-level test: it keeps the settings and applies a change

@@ -181,20 +181,23 @@ test('changing the PSK keeps the running session and applies at the next handsha
     [pair.a, pair.peerOfA],
     [pair.b, pair.peerOfB],
   ] as const) {
-    await device.apply({
-      replacePeers: false,
-      peers: [
-        {
-          publicKey: peer.publicKey,
-          remove: false,
-          updateOnly: true,
-          presharedKey: psk,
-          replaceAllowedIps: false,
-          addAllowedIps: [],
-          removeAllowedIps: [],
-        },
-      ],
-    });
+    await device.apply(
+      {
+        replacePeers: false,
+        peers: [
+          {
+            publicKey: peer.publicKey,
+            remove: false,
+            updateOnly: true,
+            presharedKey: psk,
+            replaceAllowedIps: false,
+            addAllowedIps: [],
+            removeAllowedIps: [],
+          },
+        ],
+      },
+      pair.now,
+    );
   }
   pair.sendFromA();
   assert.equal(pair.tunB.length, 2, 'the session survived');

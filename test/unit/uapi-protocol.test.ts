@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatGetResponse, parseSetRequest } from '../../helper/src/uapi/protocol.ts';
-import { UapiError, type DeviceChange, type PeerChange } from '../../helper/src/uapi/types.ts';
+import { UapiError } from '../../helper/src/uapi/types.ts';
+import type { DeviceChange, PeerChange } from '../../helper/src/wireguard/config.ts';
 
 const key = (hex: string) => new Uint8Array(Buffer.from(hex, 'hex'));
 const PRIVATE = '2022222222222222222222222222222222222222222222222222222222222262';

@@ -10,7 +10,8 @@ import {
   type Endpoint,
   type IpPrefix,
 } from '../../../shared/src/ip.ts';
-import { UapiError, type DeviceChange, type DeviceSnapshot, type PeerChange } from './types.ts';
+import type { DeviceChange, DeviceSnapshot, PeerChange } from '../wireguard/config.ts';
+import { UapiError } from './types.ts';
 
 const EINVAL = -22;
 const EPROTO = -71;

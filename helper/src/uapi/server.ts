@@ -9,11 +9,21 @@ import { PhantomError } from '../../../shared/src/errors.ts';
 import { formatGetResponse, parseSetRequest } from './protocol.ts';
 import { UapiError, type UapiDevice } from './types.ts';
 import { claimSocketPath, listenPrivately } from '../unix-listen.ts';
+import { DeviceConfigError, type DeviceConfigErrorCode } from '../wireguard/config.ts';
 
 const EINVAL = -22;
 const EPROTO = -71;
 /** ENOANO: wireguard-go's answer to an error it did not classify. */
 const EUNKNOWN = -55;
+
+/** The errno wireguard-go answers each of the device's refusals with. */
+const DEVICE_ERRNO: Record<DeviceConfigErrorCode, number> = { ADDRESS_IN_USE: -98, INVALID: EINVAL };
+
+function errnoOf(error: unknown): number {
+  if (error instanceof UapiError) return error.errno;
+  if (error instanceof DeviceConfigError) return DEVICE_ERRNO[error.code];
+  return EUNKNOWN;
+}
 
 /** Real lines are under 100 bytes; anything near this is not a WireGuard client. */
 const MAX_LINE_BYTES = 4096;
@@ -90,11 +100,13 @@ function send(socket: Socket, text: string): Promise<void> {
 export async function serveUapi(
   name: string,
   device: UapiDevice,
-  options: { directory?: string; log?: (line: string) => void } = {},
+  options: { directory?: string; log?: (line: string) => void; now?: () => number } = {},
 ): Promise<UapiServer> {
   checkName(name);
   const directory = options.directory ?? '/var/run/wireguard';
   const log = options.log ?? (() => {});
+  // The device reads no clock: the monotonic time of a `set=1` comes from here.
+  const now = options.now ?? (() => performance.now());
   const path = join(directory, `${name}.sock`);
   await mkdir(directory, { recursive: true, mode: 0o755 });
   if (await claimSocketPath(path))
@@ -110,13 +122,13 @@ export async function serveUapi(
         return formatGetResponse(device.snapshot());
       }
       if (operation === 'set=1') {
-        await device.apply(parseSetRequest(body));
+        await device.apply(parseSetRequest(body), now());
         return 'errno=0\n\n';
       }
       throw new UapiError(EPROTO, `unknown operation ${JSON.stringify(operation)}`);
     } catch (error) {
       log(`UAPI: ${error instanceof Error ? error.message : String(error)}`);
-      return `errno=${error instanceof UapiError ? error.errno : EUNKNOWN}\n\n`;
+      return `errno=${errnoOf(error)}\n\n`;
     }
   };
   let turn = Promise.resolve('');

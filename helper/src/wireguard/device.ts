@@ -3,9 +3,8 @@
 // answers through DeviceIO. Sending lives in send.ts, receiving in receive.ts.
 
 import { formatIp, parseIp, type Endpoint, type IpPrefix } from '../../../shared/src/ip.ts';
-import type { DeviceChange, DeviceSnapshot, PeerChange, UapiDevice } from '../uapi/types.ts';
-import { UapiError } from '../uapi/types.ts';
 import { AllowedIps } from './allowed-ips.ts';
+import { DeviceConfigError, type DeviceChange, type DeviceSnapshot, type PeerChange } from './config.ts';
 import {
   DEFAULT_MTU,
   MAX_MESSAGE_SIZE,
@@ -13,6 +12,7 @@ import {
   REJECT_AFTER_MESSAGES,
   REKEY_AFTER_TIME,
 } from './constants.ts';
+import type { DeviceContext, IndexEntry } from './context.ts';
 import { CookieChecker } from './cookie.ts';
 import { equalConstantTime, isZero, staticKey, wipe, type StaticKey } from './crypto.ts';
 import { IndexTable } from './index-table.ts';
@@ -38,8 +38,8 @@ export interface DeviceOptions {
   mtu?: number;
   /** Timer jitter source, [0, 1). */
   random?: () => number;
-  /** Wall clock in ms since the epoch, for TAI64N and "latest handshake". */
-  wallClock?: () => number;
+  /** Wall clock in ms since the epoch, for TAI64N and "latest handshake" (the core reads no clock). */
+  wallClock: () => number;
   /** Initiator rekey age; only tests shorten it. */
   rekeyAfterTime?: number;
   /** Handshake messages per second beyond which we answer with cookies instead (under load). */
@@ -47,56 +47,78 @@ export interface DeviceOptions {
   log?: (message: string) => void;
 }
 
-/** What the index table maps our u32 indices to: a handshake in flight or a keypair. */
-export interface IndexEntry {
-  peer: Peer;
-  keypair: Keypair | null;
-}
-
 const hexKey = (key: Uint8Array) => Buffer.from(key).toString('hex');
 
-export class Device implements UapiDevice {
-  readonly io: DeviceIO;
-  readonly mtu: number;
-  readonly random: () => number;
-  readonly wallClock: () => number;
-  readonly rekeyAfterTime: number;
-  readonly underLoadThreshold: number;
-  readonly log: (message: string) => void;
-
-  identity: StaticKey | null = null;
-  listenPort = 0;
-  fwmark = 0;
-  isUp = false;
-  readonly peers = new Map<string, Peer>();
+export class Device {
+  readonly stats = new DeviceStats();
+  /** Cryptokey routing and the index table: readable (tests look into them), changed only here. */
   readonly allowedIps = new AllowedIps<Peer>();
   readonly indexTable = new IndexTable<IndexEntry>();
-  readonly cookieChecker = new CookieChecker(null);
-  readonly rateLimiter = new RateLimiter();
-  readonly stats = new DeviceStats();
-  /** Where transport messages are built: one buffer for all, not one allocation per packet. */
-  readonly messageBuffer = Buffer.allocUnsafe(MAX_MESSAGE_SIZE);
 
+  private readonly io: DeviceIO;
+  private readonly random: () => number;
+  private readonly underLoadThreshold: number;
+  private readonly log: (message: string) => void;
+  private readonly peerTable = new Map<string, Peer>();
+  private readonly cookieChecker = new CookieChecker(null);
+  /** All that send.ts and receive.ts see of the device. */
+  private readonly context: DeviceContext;
+
+  private identity: StaticKey | null = null;
+  private boundPort = 0;
+  private mark = 0;
+  private isUp = false;
   private handshakeWindowStart = -Infinity;
   private handshakesInWindow = 0;
   private underLoadUntil = -Infinity;
 
   constructor(options: DeviceOptions) {
     this.io = options.io;
-    this.mtu = options.mtu ?? DEFAULT_MTU;
     this.random = options.random ?? Math.random;
-    this.wallClock = options.wallClock ?? Date.now;
-    this.rekeyAfterTime = options.rekeyAfterTime ?? REKEY_AFTER_TIME;
     this.underLoadThreshold = options.underLoadThreshold ?? 128;
     this.log = options.log ?? (() => {});
+    const identity = () => this.identity;
+    this.context = {
+      io: options.io,
+      mtu: options.mtu ?? DEFAULT_MTU,
+      rekeyAfterTime: options.rekeyAfterTime ?? REKEY_AFTER_TIME,
+      messageBuffer: Buffer.allocUnsafe(MAX_MESSAGE_SIZE),
+      get identity() {
+        return identity();
+      },
+      peers: this.peerTable,
+      allowedIps: this.allowedIps,
+      indexTable: this.indexTable,
+      cookieChecker: this.cookieChecker,
+      rateLimiter: new RateLimiter(),
+      stats: this.stats,
+      wallClock: options.wallClock,
+      drop: (reason) => this.drop(reason),
+      noteHandshakeAndCheckLoad: (now) => this.noteHandshakeAndCheckLoad(now),
+      releaseHandshakeIndex: (peer) => this.releaseHandshakeIndex(peer),
+      deleteKeypair: (keypair) => this.deleteKeypair(keypair),
+    };
+  }
+
+  /** Peers by the hex of their public key. */
+  get peers(): ReadonlyMap<string, Peer> {
+    return this.peerTable;
+  }
+
+  /** The UDP port actually bound (0 until one is). */
+  get listenPort(): number {
+    return this.boundPort;
+  }
+
+  get fwmark(): number {
+    return this.mark;
   }
 
   drop(reason: DropReason): void {
     this.stats.drop(reason);
   }
 
-  /** Counts a handshake message and reports whether we are under load (cookies required). */
-  noteHandshakeAndCheckLoad(now: number): boolean {
+  private noteHandshakeAndCheckLoad(now: number): boolean {
     if (now - this.handshakeWindowStart >= 1000) {
       this.handshakeWindowStart = now;
       this.handshakesInWindow = 0;
@@ -110,36 +132,37 @@ export class Device implements UapiDevice {
    * decrypted in place, so the buffer is the device's from here on.
    */
   receiveDatagram(packet: Buffer, from: Endpoint, now: number): void {
-    receiveDatagram(this, packet, from, now);
+    receiveDatagram(this.context, packet, from, now);
   }
 
   /** An IP packet read from the TUN, to encrypt for the peer that owns its destination. */
   sendPacket(packet: Buffer, now: number): void {
-    sendPacket(this, packet, now);
+    sendPacket(this.context, packet, now);
   }
 
   /** Starts a fresh handshake now, regardless of the 5 s initiation rate limit (a deliberate retry). */
   initiateHandshake(peer: Peer, now: number): void {
     peer.handshake.lastSentHandshake = -Infinity;
-    sendHandshakeInitiation(this, peer, false, now);
+    sendHandshakeInitiation(this.context, peer, false, now);
   }
 
   /** Brings the device up: peers with a persistent keepalive start their handshake at once. */
   up(now: number): void {
     this.isUp = true;
-    for (const peer of this.peers.values()) if (peer.persistentKeepalive > 0) sendKeepalive(this, peer, now);
+    for (const peer of this.peerTable.values())
+      if (peer.persistentKeepalive > 0) sendKeepalive(this.context, peer, now);
   }
 
   /** Runs every peer's due timers; the runner calls it often (every 100 ms). */
   tick(now: number): void {
-    for (const peer of this.peers.values()) {
+    for (const peer of this.peerTable.values()) {
       for (const timer of peer.timers.expired(now)) {
         switch (timer) {
           case 'retransmitHandshake':
             this.retransmitHandshake(peer, now);
             break;
           case 'sendKeepalive':
-            sendKeepalive(this, peer, now);
+            sendKeepalive(this.context, peer, now);
             if (peer.timers.needAnotherKeepalive) {
               peer.timers.needAnotherKeepalive = false;
               peer.timers.dataReceived(now);
@@ -147,13 +170,13 @@ export class Device implements UapiDevice {
             break;
           case 'newHandshake':
             this.log(`peer ${this.peerName(peer)}: no reply for a while, starting a new handshake`);
-            sendHandshakeInitiation(this, peer, false, now);
+            sendHandshakeInitiation(this.context, peer, false, now);
             break;
           case 'zeroKeyMaterial':
             this.zeroKeyMaterial(peer);
             break;
           case 'persistentKeepalive':
-            if (peer.persistentKeepalive > 0) sendKeepalive(this, peer, now);
+            if (peer.persistentKeepalive > 0) sendKeepalive(this.context, peer, now);
             break;
         }
       }
@@ -171,11 +194,11 @@ export class Device implements UapiDevice {
     }
     peer.timers.handshakeAttempts++;
     this.stats.handshakeRetries++;
-    sendHandshakeInitiation(this, peer, true, now);
+    sendHandshakeInitiation(this.context, peer, true, now);
   }
 
   /** Forgets every keypair and the handshake in flight (540 s after the last session). */
-  zeroKeyMaterial(peer: Peer): void {
+  private zeroKeyMaterial(peer: Peer): void {
     const { keypairs } = peer;
     for (const keypair of [keypairs.previous, keypairs.current, keypairs.next]) this.deleteKeypair(keypair);
     keypairs.previous = keypairs.current = keypairs.next = null;
@@ -183,21 +206,21 @@ export class Device implements UapiDevice {
     peer.handshake.clear();
   }
 
-  deleteKeypair(keypair: Keypair | null): void {
+  private deleteKeypair(keypair: Keypair | null): void {
     if (!keypair) return;
     if (this.indexTable.get(keypair.localIndex)?.keypair === keypair)
       this.indexTable.delete(keypair.localIndex);
     keypair.wipe();
   }
 
-  releaseHandshakeIndex(peer: Peer): void {
+  private releaseHandshakeIndex(peer: Peer): void {
     const index = peer.handshake.localIndex;
     const entry = this.indexTable.get(index);
     if (entry && entry.peer === peer && entry.keypair === null) this.indexTable.delete(index);
     peer.handshake.localIndex = 0;
   }
 
-  peerName(peer: Peer): string {
+  private peerName(peer: Peer): string {
     return peer.publicKey.toString('base64');
   }
 
@@ -206,9 +229,9 @@ export class Device implements UapiDevice {
   snapshot(): DeviceSnapshot {
     return {
       privateKey: this.identity ? Buffer.from(this.identity.privateKey) : null,
-      listenPort: this.listenPort,
-      fwmark: this.fwmark,
-      peers: [...this.peers.values()].map((peer) => ({
+      listenPort: this.boundPort,
+      fwmark: this.mark,
+      peers: [...this.peerTable.values()].map((peer) => ({
         publicKey: peer.publicKey,
         presharedKey: isZero(peer.handshake.presharedKey) ? null : Buffer.from(peer.handshake.presharedKey),
         endpoint: peer.endpoint,
@@ -230,30 +253,31 @@ export class Device implements UapiDevice {
     };
   }
 
-  async apply(change: DeviceChange, now: number = performance.now()): Promise<void> {
+  /** Applies a configuration change; `now` is the monotonic clock, as for every other call. */
+  async apply(change: DeviceChange, now: number): Promise<void> {
     if (change.privateKey !== undefined) this.setPrivateKey(change.privateKey);
     if (change.listenPort !== undefined) {
       try {
-        this.listenPort = await this.io.setListenPort(change.listenPort);
+        this.boundPort = await this.io.setListenPort(change.listenPort);
       } catch (error) {
-        throw new UapiError(
-          -98,
+        throw new DeviceConfigError(
+          'ADDRESS_IN_USE',
           `cannot listen on UDP port ${change.listenPort}: ${(error as Error).message}`,
         );
       }
     }
     if (change.fwmark !== undefined) {
       this.io.setFwmark(change.fwmark);
-      this.fwmark = change.fwmark;
+      this.mark = change.fwmark;
     }
-    if (change.replacePeers) for (const peer of [...this.peers.values()]) this.removePeer(peer);
+    if (change.replacePeers) for (const peer of [...this.peerTable.values()]) this.removePeer(peer);
     for (const peerChange of change.peers) this.applyPeer(peerChange, now);
   }
 
   private applyPeer(change: PeerChange, now: number): void {
     // A peer with our own public key would be ourselves; wireguard-go ignores it the same way.
     if (this.identity && equalConstantTime(change.publicKey, this.identity.publicKey)) return;
-    let peer = this.peers.get(hexKey(change.publicKey));
+    let peer = this.peerTable.get(hexKey(change.publicKey));
     if (change.remove) {
       if (peer) this.removePeer(peer);
       return;
@@ -261,7 +285,7 @@ export class Device implements UapiDevice {
     if (!peer) {
       if (change.updateOnly) return;
       peer = new Peer(change.publicKey, this.identity, this.random);
-      this.peers.set(hexKey(change.publicKey), peer);
+      this.peerTable.set(hexKey(change.publicKey), peer);
     }
     if (change.presharedKey !== undefined) {
       // Applies from the next handshake; the running session keeps its keys.
@@ -276,7 +300,7 @@ export class Device implements UapiDevice {
     if (change.persistentKeepalive !== undefined) {
       const wasOff = peer.persistentKeepalive === 0;
       peer.persistentKeepalive = change.persistentKeepalive;
-      if (wasOff && peer.persistentKeepalive > 0 && this.isUp) sendKeepalive(this, peer, now);
+      if (wasOff && peer.persistentKeepalive > 0 && this.isUp) sendKeepalive(this.context, peer, now);
     }
   }
 
@@ -285,9 +309,9 @@ export class Device implements UapiDevice {
     if (this.identity) wipe(this.identity.privateKey);
     this.identity = privateKey ? staticKey(privateKey) : null;
     this.cookieChecker.init(this.identity?.publicKey ?? null);
-    const self = this.identity && this.peers.get(hexKey(this.identity.publicKey));
+    const self = this.identity && this.peerTable.get(hexKey(this.identity.publicKey));
     if (self) this.removePeer(self);
-    for (const peer of this.peers.values()) {
+    for (const peer of this.peerTable.values()) {
       peer.handshake.setLocalKey(this.identity);
       this.expireCurrentKeypairs(peer);
     }
@@ -303,25 +327,25 @@ export class Device implements UapiDevice {
     }
   }
 
-  removePeer(peer: Peer): void {
+  private removePeer(peer: Peer): void {
     this.zeroKeyMaterial(peer);
     this.allowedIps.removeByValue(peer);
     peer.timers.stopAll();
     peer.staged = [];
     wipe(peer.handshake.presharedKey, peer.handshake.precomputedStaticStatic);
-    this.peers.delete(hexKey(peer.publicKey));
+    this.peerTable.delete(hexKey(peer.publicKey));
   }
 
   close(): void {
-    for (const peer of [...this.peers.values()]) this.removePeer(peer);
+    for (const peer of [...this.peerTable.values()]) this.removePeer(peer);
     if (this.identity) wipe(this.identity.privateKey);
     this.identity = null;
     this.isUp = false;
   }
 }
 
-export function prefixBytes(prefix: IpPrefix): Uint8Array {
+function prefixBytes(prefix: IpPrefix): Uint8Array {
   const bytes = parseIp(prefix.address);
-  if (!bytes) throw new UapiError(-22, `invalid address ${prefix.address}`);
+  if (!bytes) throw new DeviceConfigError('INVALID', `invalid address ${prefix.address}`);
   return bytes;
 }

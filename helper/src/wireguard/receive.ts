@@ -16,8 +16,8 @@ import {
   REJECT_AFTER_TIME,
   REKEY_ON_RECEIVE_AGE,
 } from './constants.ts';
+import type { DeviceContext } from './context.ts';
 import { TAG_SIZE } from './crypto.ts';
-import type { Device } from './device.ts';
 import type { Keypair } from './keypair.ts';
 import { consumeInitiation, consumeResponse } from './noise.ts';
 import { ipPacketLength, sourceAddress } from './packet.ts';
@@ -30,7 +30,7 @@ import {
   sendStagedPackets,
 } from './send.ts';
 
-export function receiveDatagram(device: Device, packet: Buffer, from: Endpoint, now: number): void {
+export function receiveDatagram(device: DeviceContext, packet: Buffer, from: Endpoint, now: number): void {
   if (packet.length < MESSAGE_TRANSPORT_SIZE) return device.drop('tooShort');
   // The type is a little-endian u32 whose upper three bytes must be zero (reserved).
   switch (packet.readUInt32LE(0)) {
@@ -50,7 +50,7 @@ export function receiveDatagram(device: Device, packet: Buffer, from: Endpoint, 
   }
 }
 
-function receiveHandshake(device: Device, packet: Buffer, from: Endpoint, now: number): void {
+function receiveHandshake(device: DeviceContext, packet: Buffer, from: Endpoint, now: number): void {
   if (!device.identity) return device.drop('noPrivateKey');
   if (!device.cookieChecker.checkMac1(packet)) return device.drop('invalidMac1');
   if (device.noteHandshakeAndCheckLoad(now)) {
@@ -72,7 +72,7 @@ function rateLimitKey(from: Endpoint): string {
   return bytes ? Buffer.from(bytes.subarray(0, 8)).toString('hex') : from.address;
 }
 
-function receiveInitiation(device: Device, packet: Buffer, from: Endpoint, now: number): void {
+function receiveInitiation(device: DeviceContext, packet: Buffer, from: Endpoint, now: number): void {
   let peer: Peer | undefined;
   const hs = consumeInitiation(
     device.identity!,
@@ -88,7 +88,7 @@ function receiveInitiation(device: Device, packet: Buffer, from: Endpoint, now: 
   sendHandshakeResponse(device, peer, now);
 }
 
-function receiveResponse(device: Device, packet: Buffer, from: Endpoint, now: number): void {
+function receiveResponse(device: DeviceContext, packet: Buffer, from: Endpoint, now: number): void {
   const entry = device.indexTable.get(packet.readUInt32LE(8));
   if (!entry || entry.keypair) return device.drop('unknownIndex');
   const { peer } = entry;
@@ -101,7 +101,7 @@ function receiveResponse(device: Device, packet: Buffer, from: Endpoint, now: nu
   sendKeepalive(device, peer, now);
 }
 
-function receiveCookieReply(device: Device, packet: Buffer, now: number): void {
+function receiveCookieReply(device: DeviceContext, packet: Buffer, now: number): void {
   const entry = device.indexTable.get(packet.readUInt32LE(4));
   if (!entry || !entry.peer.cookieGenerator.consumeReply(packet, now)) device.drop('invalidCookieReply');
 }
@@ -115,13 +115,13 @@ function authenticated(peer: Peer, packet: Buffer, from: Endpoint, now: number):
   peer.timers.anyAuthenticatedPacketReceived();
 }
 
-function handshakeComplete(device: Device, peer: Peer): void {
+function handshakeComplete(device: DeviceContext, peer: Peer): void {
   device.stats.handshakesCompleted++;
   peer.timers.handshakeComplete();
   peer.lastHandshakeWallMs = device.wallClock();
 }
 
-function receiveTransport(device: Device, packet: Buffer, from: Endpoint, now: number): void {
+function receiveTransport(device: DeviceContext, packet: Buffer, from: Endpoint, now: number): void {
   const entry = device.indexTable.get(packet.readUInt32LE(4));
   const keypair = entry?.keypair;
   if (!entry || !keypair) return device.drop('unknownIndex');
@@ -153,7 +153,7 @@ function receiveTransport(device: Device, packet: Buffer, from: Endpoint, now: n
 }
 
 /** Key confirmation on the responder: the first packet on `next` makes it current. */
-function receivedWithKeypair(device: Device, peer: Peer, keypair: Keypair): boolean {
+function receivedWithKeypair(device: DeviceContext, peer: Peer, keypair: Keypair): boolean {
   const slots = peer.keypairs;
   if (slots.next !== keypair) return false;
   device.deleteKeypair(slots.previous);
@@ -164,7 +164,7 @@ function receivedWithKeypair(device: Device, peer: Peer, keypair: Keypair): bool
 }
 
 /** An initiator whose session nears REJECT_AFTER_TIME rekeys once, even if it sends nothing. */
-function keepKeyFreshReceiving(device: Device, peer: Peer, now: number): void {
+function keepKeyFreshReceiving(device: DeviceContext, peer: Peer, now: number): void {
   if (peer.timers.sentLastMinuteHandshake) return;
   const keypair = peer.keypairs.current;
   if (keypair?.isInitiator && now - keypair.created > REKEY_ON_RECEIVE_AGE) {

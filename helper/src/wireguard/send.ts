@@ -10,15 +10,15 @@ import {
   REKEY_AFTER_MESSAGES,
   REKEY_TIMEOUT,
 } from './constants.ts';
+import type { DeviceContext } from './context.ts';
 import { TAG_SIZE } from './crypto.ts';
-import type { Device } from './device.ts';
 import { Keypair } from './keypair.ts';
 import { createInitiation, createResponse, deriveSessionKeys } from './noise.ts';
 import { destinationAddress, paddingSize } from './packet.ts';
 import type { Peer } from './peer.ts';
 import { tai64n } from './tai64n.ts';
 
-function sendToPeer(device: Device, peer: Peer, message: Buffer): boolean {
+function sendToPeer(device: DeviceContext, peer: Peer, message: Buffer): boolean {
   if (!peer.endpoint) {
     device.drop('noEndpoint');
     return false;
@@ -29,7 +29,7 @@ function sendToPeer(device: Device, peer: Peer, message: Buffer): boolean {
 }
 
 /** An IP packet read from the TUN: route it to its peer by destination and send or stage it. */
-export function sendPacket(device: Device, packet: Buffer, now: number): void {
+export function sendPacket(device: DeviceContext, packet: Buffer, now: number): void {
   const destination = destinationAddress(packet);
   if (!destination) return device.drop('notIp');
   const peer = device.allowedIps.lookup(destination);
@@ -47,7 +47,7 @@ export function sendPacket(device: Device, packet: Buffer, now: number): void {
   sendStagedPackets(device, peer, now);
 }
 
-function stage(device: Device, peer: Peer, packet: Buffer): void {
+function stage(device: DeviceContext, peer: Peer, packet: Buffer): void {
   if (peer.staged.length >= MAX_STAGED_PACKETS) {
     peer.staged.shift();
     device.drop('stagedOverflow');
@@ -56,7 +56,7 @@ function stage(device: Device, peer: Peer, packet: Buffer): void {
 }
 
 /** Sends an empty transport message, unless data is waiting to go out anyway. */
-export function sendKeepalive(device: Device, peer: Peer, now: number): void {
+export function sendKeepalive(device: DeviceContext, peer: Peer, now: number): void {
   if (peer.staged.length === 0) peer.staged.push(Buffer.alloc(0));
   sendStagedPackets(device, peer, now);
 }
@@ -67,7 +67,7 @@ function usableKeypair(keypair: Keypair | null, now: number): keypair is Keypair
   );
 }
 
-export function sendStagedPackets(device: Device, peer: Peer, now: number): void {
+export function sendStagedPackets(device: DeviceContext, peer: Peer, now: number): void {
   if (peer.staged.length === 0) return;
   const keypair = peer.keypairs.current;
   if (!usableKeypair(keypair, now)) {
@@ -85,7 +85,13 @@ export function sendStagedPackets(device: Device, peer: Peer, now: number): void
   if (peer.staged.length > 0) sendHandshakeInitiation(device, peer, false, now);
 }
 
-function sendTransport(device: Device, peer: Peer, keypair: Keypair, packet: Buffer, now: number): void {
+function sendTransport(
+  device: DeviceContext,
+  peer: Peer,
+  keypair: Keypair,
+  packet: Buffer,
+  now: number,
+): void {
   const counter = keypair.sendNonce++;
   sendToPeer(device, peer, encryptTransport(keypair, counter, packet, device.mtu, device.messageBuffer));
   peer.timers.anyAuthenticatedPacketTraversal(now, peer.persistentKeepalive);
@@ -121,7 +127,7 @@ export function encryptTransport(
 }
 
 /** The initiator of the current session rekeys after REKEY_AFTER_TIME or REKEY_AFTER_MESSAGES. */
-function keepKeyFreshSending(device: Device, peer: Peer, now: number): void {
+function keepKeyFreshSending(device: DeviceContext, peer: Peer, now: number): void {
   const keypair = peer.keypairs.current;
   if (!keypair) return;
   if (
@@ -132,7 +138,12 @@ function keepKeyFreshSending(device: Device, peer: Peer, now: number): void {
   }
 }
 
-export function sendHandshakeInitiation(device: Device, peer: Peer, isRetry: boolean, now: number): void {
+export function sendHandshakeInitiation(
+  device: DeviceContext,
+  peer: Peer,
+  isRetry: boolean,
+  now: number,
+): void {
   if (!isRetry) peer.timers.handshakeAttempts = 0;
   const hs = peer.handshake;
   // At most one initiation per REKEY_TIMEOUT, however many packets ask for one.
@@ -159,7 +170,7 @@ export function sendHandshakeInitiation(device: Device, peer: Peer, isRetry: boo
   sendToPeer(device, peer, message);
 }
 
-export function sendHandshakeResponse(device: Device, peer: Peer, now: number): void {
+export function sendHandshakeResponse(device: DeviceContext, peer: Peer, now: number): void {
   const hs = peer.handshake;
   hs.lastSentHandshake = now;
   device.releaseHandshakeIndex(peer);
@@ -182,7 +193,7 @@ export function sendHandshakeResponse(device: Device, peer: Peer, now: number): 
  * Turns the finished handshake into a keypair. An initiator sends on it at once; a responder parks
  * it in `next` until the initiator's first transport message confirms it.
  */
-export function beginSymmetricSession(device: Device, peer: Peer, now: number): void {
+export function beginSymmetricSession(device: DeviceContext, peer: Peer, now: number): void {
   const keys = deriveSessionKeys(peer.handshake);
   if (!keys) return;
   const keypair = new Keypair(keys, now);
