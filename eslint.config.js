@@ -2,6 +2,21 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
+/** The test harness: the demo and the benchmarks use the lab (scripts/lab/) it builds on, not it. */
+const TEST_HARNESS = {
+  group: ['**/test/**'],
+  message: 'Scripts use scripts/lab/, which the tests build on; they do not import the tests.',
+};
+
+/** The seams: the only files of the helper that import a _linux.ts file (besides other _linux files). */
+const SEAMS = [
+  'helper/src/tun/tun.ts',
+  'helper/src/conn/bind.ts',
+  'helper/src/net/{net,dns,killswitch,network-journal}.ts',
+  'helper/src/control/peercred.ts',
+  'helper/src/service/{sd-notify,network-watch,paths}.ts',
+];
+
 /** Helper internals: outside helper/, only shared/ and the control API. */
 const HELPER_INTERNALS = {
   group: ['**/helper/src/**'],
@@ -53,12 +68,36 @@ export default tseslint.config(
     },
   })),
   // ---- end of the protocol core boundary
+  // ---- OS seams: the service and everything above it import a seam (tun.ts, net/dns.ts, ...), never
+  // an OS's implementation; a new OS adds its files beside the seam and one line in it.
+  {
+    files: ['helper/src/**'],
+    ignores: ['helper/src/**/*_linux.ts', 'helper/src/wireguard/**', ...SEAMS],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '_linux\\.ts$',
+              message: 'Import the seam (e.g. ../net/dns.ts), not an OS implementation.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // ---- end of OS seams
   // ---- app boundaries: the app reaches the helper only through its control API, the renderer the
   // main process only through `window.phantommesh`, the preload only Electron and the shared contract.
   // One rule name per file, so each block repeats what the blocks before it forbid.
   {
-    files: ['app/**', 'scripts/**'],
+    files: ['app/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [HELPER_INTERNALS] }] },
+  },
+  {
+    files: ['scripts/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [HELPER_INTERNALS, TEST_HARNESS] }] },
   },
   {
     // The helper's own tools, which drive its code directly.
@@ -66,7 +105,7 @@ export default tseslint.config(
       'scripts/bench.ts', // microbenchmarks of the data path: crypto, Noise, cookies, the transport cipher
       'scripts/demo.ts', // prints the demo tunnel's status the way the `phantommesh` CLI does (formatStatus)
     ],
-    rules: { 'no-restricted-imports': 'off' },
+    rules: { 'no-restricted-imports': ['error', { patterns: [TEST_HARNESS] }] },
   },
   {
     files: ['app/renderer/**'],

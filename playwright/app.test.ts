@@ -22,8 +22,8 @@ import {
   type Spawned,
   type Topology,
 } from '../test/lib/netns.ts';
-import { startService, type Service } from '../test/lib/service.ts';
-import { INNER, ourConfigText, THEIR_PORT } from '../test/lib/tunnel-pair.ts';
+import { startService, type Service } from '../scripts/lab/service.ts';
+import { INNER, ourConfigText, THEIR_PORT } from '../scripts/lab/tunnel-pair.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const WEB_HOST = new URL('../scripts/web.ts', import.meta.url).pathname;

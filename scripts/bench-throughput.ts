@@ -24,8 +24,8 @@ import {
   uniqueName,
   type KeyPair,
   type Topology,
-} from '../test/lib/netns.ts';
-import { INNER, OUR_PORT, startTunnelPair, THEIR_PORT } from '../test/lib/tunnel-pair.ts';
+} from './lab/netns.ts';
+import { INNER, OUR_PORT, startTunnelPair, THEIR_PORT } from './lab/tunnel-pair.ts';
 
 const { values: args } = parseArgs({
   options: {

@@ -16,8 +16,8 @@ import {
   Handshake,
 } from '../helper/src/wireguard/noise.ts';
 import { tai64n } from '../helper/src/wireguard/tai64n.ts';
-import { iperf3Client, iperf3Server, missingPrerequisites, ping } from '../test/lib/netns.ts';
-import { INNER, startReferencePair, startTunnelPair } from '../test/lib/tunnel-pair.ts';
+import { iperf3Client, iperf3Server, missingPrerequisites, ping } from './lab/netns.ts';
+import { INNER, startReferencePair, startTunnelPair } from './lab/tunnel-pair.ts';
 
 function measure(label: string, iterations: number, body: () => void): number {
   for (let i = 0; i < Math.min(1000, iterations / 10); i++) body();

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { formatStatus } from '../helper/src/cli/format.ts';
-import { startService } from '../test/lib/service.ts';
+import { startService } from './lab/service.ts';
 import {
   createTopology,
   execIn,
@@ -21,7 +21,7 @@ import {
   startWireguardGo,
   uniqueName,
   type Topology,
-} from '../test/lib/netns.ts';
+} from './lab/netns.ts';
 
 const serverPort = 51820;
 

@@ -20,8 +20,8 @@ import {
   type Spawned,
   type Topology,
 } from '../lib/netns.ts';
-import { startService, type Service } from '../lib/service.ts';
-import { ourConfigText } from '../lib/tunnel-pair.ts';
+import { startService, type Service } from '../../scripts/lab/service.ts';
+import { ourConfigText } from '../../scripts/lab/tunnel-pair.ts';
 
 const WEB_HOST = new URL('../../scripts/web.ts', import.meta.url).pathname;
 const CHROMIUM = '/usr/bin/chromium';

@@ -17,8 +17,8 @@ import {
   type KeyPair,
   type Topology,
 } from '../lib/netns.ts';
-import { startService, type Service } from '../lib/service.ts';
-import { ourConfigText, THEIR_PORT, INNER } from '../lib/tunnel-pair.ts';
+import { startService, type Service } from '../../scripts/lab/service.ts';
+import { ourConfigText, THEIR_PORT, INNER } from '../../scripts/lab/tunnel-pair.ts';
 
 const CLI = new URL('../../helper/src/cli/phantommesh.ts', import.meta.url).pathname;
 const skip = testSkipReason();

@@ -16,7 +16,7 @@ import {
   uniqueName,
   type Topology,
 } from '../lib/netns.ts';
-import { ourConfigText, RUNNER, writeTunnelFile } from '../lib/tunnel-pair.ts';
+import { ourConfigText, RUNNER, writeTunnelFile } from '../../scripts/lab/tunnel-pair.ts';
 
 const skip = testSkipReason();
 let topology: Topology;

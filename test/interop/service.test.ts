@@ -18,8 +18,13 @@ import {
   type Topology,
   type WireguardGo,
 } from '../lib/netns.ts';
-import { networkSnapshot, ORIGINAL_RESOLV_CONF, startService, type Service } from '../lib/service.ts';
-import { RUNNER } from '../lib/tunnel-pair.ts';
+import {
+  networkSnapshot,
+  ORIGINAL_RESOLV_CONF,
+  startService,
+  type Service,
+} from '../../scripts/lab/service.ts';
+import { RUNNER } from '../../scripts/lab/tunnel-pair.ts';
 
 const skip = testSkipReason();
 const SERVER_PORT = 51820;

@@ -7,7 +7,13 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execIn, iperf3Client, iperf3Server, ping, requireRoot, wgShow } from '../lib/netns.ts';
-import { INNER, OUR_PORT, startTunnelPair, type PairOptions, type TunnelPair } from '../lib/tunnel-pair.ts';
+import {
+  INNER,
+  OUR_PORT,
+  startTunnelPair,
+  type PairOptions,
+  type TunnelPair,
+} from '../../scripts/lab/tunnel-pair.ts';
 
 async function withPair(
   t: Parameters<typeof requireRoot>[0],
