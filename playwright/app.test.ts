@@ -312,7 +312,7 @@ test("exports go to the host's private directory: without the key, or a full bac
 test('a full backup refused by the helper (not root) says why and how to make one', { skip }, async () => {
   // The host runs as root here, so the helper would give it the key. This page's WebSocket answers the
   // full export with the failure the controller relays for a host that is not root: the helper's
-  // NOT_AUTHORIZED from tunnels.export (helper/src/service/tunnels.ts).
+  // NOT_AUTHORIZED from tunnels.export (helper/src/service/tunnel-manager.ts).
   const other = await browser.newPage({ viewport: { width: 1100, height: 720 } });
   try {
     await other.routeWebSocket(/\/ipc\?/, (socket) => {

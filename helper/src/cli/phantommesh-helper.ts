@@ -2,7 +2,7 @@
 // The privileged helper's entry point: the service (`serve`) or one tunnel in the foreground.
 
 import { parseArgs } from 'node:util';
-import { serve } from '../service/daemon.ts';
+import { serve } from '../service/serve.ts';
 import { DEFAULT_SOCKET_PATH } from '../../../shared/src/control/socket-path.ts';
 import { defaultStateDir } from '../service/paths.ts';
 import { runTunnel } from '../tunnel/runner.ts';

@@ -26,7 +26,7 @@ import type { NetworkJournal } from '../net/network-journal.ts';
 import { checkRunnable } from '../tunnel/runner.ts';
 import { generatePrivateKey, publicKeyOf } from '../wireguard/crypto.ts';
 import { ActiveTunnel } from './active-tunnel.ts';
-import type { TunnelStore } from './store.ts';
+import type { TunnelStore } from './tunnel-store.ts';
 import type { WantedTunnels } from './wanted-tunnels.ts';
 
 export interface TunnelManagerOptions {

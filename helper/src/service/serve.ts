@@ -18,8 +18,8 @@ import { watchNetwork } from './network-watch.ts';
 import { CONTROL_GROUP } from '../../../shared/src/control/socket-path.ts';
 import { sdNotify } from './sd-notify.ts';
 import { SettingsStore } from './settings-store.ts';
-import { TunnelStore } from './store.ts';
-import { TunnelManager } from './tunnels.ts';
+import { TunnelStore } from './tunnel-store.ts';
+import { TunnelManager } from './tunnel-manager.ts';
 import { WantedTunnels } from './wanted-tunnels.ts';
 
 export const HELPER_VERSION = '0.1.0';

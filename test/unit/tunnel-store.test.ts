@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { PhantomError } from '../../shared/src/errors.ts';
 import { isAtomicTemp, writeFileAtomic } from '../../shared/src/atomic-file.ts';
-import { checkTunnelName, isTunnelName, TunnelStore } from '../../helper/src/service/store.ts';
+import { checkTunnelName, isTunnelName, TunnelStore } from '../../helper/src/service/tunnel-store.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'phantommesh-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
