@@ -13,7 +13,12 @@ import { formatPrefix, type IpPrefix } from '../../shared/src/ip.ts';
 import { PhantomError } from '../../shared/src/errors.ts';
 import { serveUapi, type UapiServer } from '../../helper/src/uapi/server.ts';
 import type { UapiDevice } from '../../helper/src/uapi/types.ts';
-import type { DeviceChange, DeviceSnapshot, PeerSnapshot } from '../../helper/src/wireguard/config.ts';
+import {
+  DeviceConfigError,
+  type DeviceChange,
+  type DeviceSnapshot,
+  type PeerSnapshot,
+} from '../../helper/src/wireguard/config.ts';
 
 /**
  * Stands for the real device in this protocol-level test: it keeps the settings and applies a change
@@ -279,6 +284,28 @@ test('requests from different connections are answered one at a time: a get wait
   assert.equal(await set, 'errno=0\n\n');
   await get;
   assert.match(got, /\nlisten_port=40002\n/);
+});
+
+test("the device's refusals get wireguard-go's errnos; a set carries the server's clock", async () => {
+  const directory = await mkdtemp(join(tmpdir(), 'pmu-'));
+  const times: number[] = [];
+  const refusing = {
+    ...memoryDevice(),
+    async apply(change: DeviceChange, now: number) {
+      times.push(now);
+      if (change.listenPort === 1) throw new DeviceConfigError('ADDRESS_IN_USE', 'port 1 is taken');
+      if (change.listenPort === 2) throw new DeviceConfigError('INVALID', 'port 2 is not one');
+    },
+  };
+  const refuser = await serveUapi('pmu-refuse', refusing, { directory, now: () => 1234 });
+  try {
+    assert.equal(await rawRequest(refuser.path, 'set=1\nlisten_port=1\n\n', 1), 'errno=-98\n\n');
+    assert.equal(await rawRequest(refuser.path, 'set=1\nlisten_port=2\n\n', 1), 'errno=-22\n\n');
+    assert.deepEqual(times, [1234, 1234]);
+  } finally {
+    await refuser.close();
+    await rm(directory, { recursive: true, force: true });
+  }
 });
 
 test('serving a name twice is refused; a stale socket is replaced; close removes the socket', async () => {

@@ -8,6 +8,8 @@ import {
   REKEY_TIMEOUT,
   ZERO_KEY_MATERIAL_AFTER,
 } from '../../helper/src/wireguard/constants.ts';
+import { DeviceConfigError } from '../../helper/src/wireguard/config.ts';
+import { Device } from '../../helper/src/wireguard/device.ts';
 import { DevicePair, ENDPOINT_A, ipv4, randomPacket } from '../lib/device-pair.ts';
 
 const INITIATION = 1;
@@ -272,4 +274,35 @@ test('100k random and mutated datagrams: nothing throws, nothing changes, all ar
   );
   pair.sendFromA();
   assert.equal(pair.tunB.length, before.tun + 1, 'the tunnel still works');
+});
+
+test('a change the device cannot apply fails with a DeviceConfigError naming why', async () => {
+  const device = new Device({
+    wallClock: () => 0,
+    io: {
+      sendDatagram: () => {},
+      writeTun: () => {},
+      setListenPort: async () => {
+        throw new Error('EADDRINUSE');
+      },
+      setFwmark: () => {},
+    },
+  });
+  await assert.rejects(
+    device.apply({ listenPort: 51820, replacePeers: false, peers: [] }, 0),
+    (error: unknown) => error instanceof DeviceConfigError && error.code === 'ADDRESS_IN_USE',
+  );
+  const peer = {
+    publicKey: randomBytes(32),
+    remove: false,
+    updateOnly: false,
+    replaceAllowedIps: false,
+    addAllowedIps: [{ address: 'not-an-address', bits: 32, family: 4 as const }],
+    removeAllowedIps: [],
+  };
+  await assert.rejects(
+    device.apply({ replacePeers: false, peers: [peer] }, 0),
+    (error: unknown) => error instanceof DeviceConfigError && error.code === 'INVALID',
+  );
+  assert.equal(device.listenPort, 0);
 });

@@ -1,10 +1,10 @@
 // What send.ts and receive.ts may use of the device, and nothing more. The device builds one
 // DeviceContext and keeps the rest (its configuration, the peer table's writes, the UAPI side) private.
 
-import type { Endpoint } from '../../../shared/src/ip.ts';
 import type { AllowedIps } from './allowed-ips.ts';
 import type { CookieChecker } from './cookie.ts';
 import type { StaticKey } from './crypto.ts';
+import type { DeviceIO } from './device.ts';
 import type { IndexTable } from './index-table.ts';
 import type { Keypair } from './keypair.ts';
 import type { Peer } from './peer.ts';
@@ -18,11 +18,7 @@ export interface IndexEntry {
 }
 
 export interface DeviceContext {
-  readonly io: {
-    /** The packet is valid only during the call: the device builds the next one in the same memory. */
-    sendDatagram(packet: Uint8Array, to: Endpoint): void;
-    writeTun(packet: Uint8Array): void;
-  };
+  readonly io: Pick<DeviceIO, 'sendDatagram' | 'writeTun'>;
   readonly mtu: number;
   /** Initiator rekey age; only tests shorten it. */
   readonly rekeyAfterTime: number;
