@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../shared/src/errors.ts';
-import { checkConfig, parseConfig } from '../../shared/src/config/parse.ts';
+import { checkConfig, emptyInterface, parseConfig } from '../../shared/src/config/parse.ts';
 import { serializeConfig } from '../../shared/src/config/serialize.ts';
 import { hasScriptHooks, type TunnelConfig } from '../../shared/src/config/types.ts';
 import { decodeBase64, decodeKey, encodeKey } from '../../shared/src/keys.ts';
@@ -30,18 +30,13 @@ const TYPICAL = conf(
 
 const TYPICAL_CONFIG: TunnelConfig = {
   interface: {
+    ...emptyInterface(),
     privateKey: PRIV,
     addresses: [
       { address: '10.64.0.2', bits: 32, family: 4 },
       { address: 'fd00:64::2', bits: 128, family: 6 },
     ],
     dns: ['10.64.0.1'],
-    dnsSearch: [],
-    preUp: [],
-    postUp: [],
-    preDown: [],
-    postDown: [],
-    saveConfig: false,
   },
   peers: [
     {

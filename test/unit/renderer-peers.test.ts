@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PublicTunnelConfig } from '../../shared/src/control/protocol.ts';
+import { emptyInterface } from '../../shared/src/config/parse.ts';
+import { toPublicConfig, type PublicTunnelConfig } from '../../shared/src/control/protocol.ts';
 import { configProblems } from '../../app/renderer/src/lib/config.ts';
 import { exportProblem } from '../../app/renderer/src/lib/export.ts';
 import { stateText } from '../../app/renderer/src/lib/format.ts';
@@ -15,24 +16,14 @@ import {
   withPeerState,
 } from '../../app/renderer/src/lib/peers.ts';
 
-const config = (peers: number): PublicTunnelConfig => ({
-  interface: {
-    publicKey: 'k',
-    addresses: [],
-    dns: [],
-    dnsSearch: [],
-    preUp: [],
-    postUp: [],
-    preDown: [],
-    postDown: [],
-    saveConfig: false,
-  },
-  peers: Array.from({ length: peers }, (_, i) => ({
-    publicKey: `p${i}`,
-    hasPresharedKey: false,
-    allowedIps: [],
-  })),
-});
+const config = (peers: number): PublicTunnelConfig =>
+  toPublicConfig(
+    {
+      interface: emptyInterface(),
+      peers: Array.from({ length: peers }, (_, i) => ({ publicKey: `p${i}`, allowedIps: [] })),
+    },
+    'k',
+  );
 
 test('a tunnel without a peer reads "No peer", also while the helper holds it connecting', () => {
   assert.equal(hasNoPeer(undefined), false, 'not known yet: no claim');

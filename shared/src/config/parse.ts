@@ -248,7 +248,8 @@ function checkDuplicatePeer(seen: Map<string, number>, publicKey: string, line: 
   seen.set(publicKey, line);
 }
 
-function emptyInterface(): InterfaceConfig {
+/** An [Interface] with nothing set: where parsing starts, and the base of tests' configs. */
+export function emptyInterface(): InterfaceConfig {
   return {
     privateKey: '',
     addresses: [],
