@@ -103,7 +103,6 @@ export default tseslint.config(
     // The helper's own tools, which drive its code directly.
     files: [
       'scripts/bench.ts', // microbenchmarks of the data path: crypto, Noise, cookies, the transport cipher
-      'scripts/demo.ts', // prints the demo tunnel's status the way the `phantommesh` CLI does (formatStatus)
     ],
     rules: { 'no-restricted-imports': ['error', { patterns: [TEST_HARNESS] }] },
   },

@@ -6,10 +6,10 @@
 
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { formatStatus } from '../helper/src/cli/format.ts';
 import { startService } from './lab/service.ts';
 import {
   createTopology,
+  exec,
   execIn,
   genKeyPair,
   hasCommand,
@@ -24,6 +24,8 @@ import {
 } from './lab/netns.ts';
 
 const serverPort = 51820;
+/** The `phantommesh` CLI, run as users run it. */
+const CLI = resolve(import.meta.dirname, '../helper/src/cli/phantommesh.ts');
 
 if (process.getuid?.() !== 0) {
   if (!hasCommand('sudo')) {
@@ -100,8 +102,9 @@ async function demo({ a, b }: Topology): Promise<void> {
     console.log(indent(config('(hidden)')));
     await service.client.call('tunnels.import', { name, text: config(clientKeys.privateKey) });
     await service.client.call('tunnels.connect', { name });
-    const status = await service.waitForStatus(name, (s) => s.state === 'connected', 15_000);
-    console.log(indent(formatStatus(status)));
+    await service.waitForStatus(name, (s) => s.state === 'connected', 15_000);
+    step('phantommesh status (the CLI, a client of the helper like the app)');
+    console.log(indent(await exec(process.execPath, [CLI, '--socket', service.socketPath, 'status'])));
 
     step('ping 192.0.2.2 through the tunnel');
     console.log(indent((await ping(a.ns, '192.0.2.2', { count: 5 })).output));
