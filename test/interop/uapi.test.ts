@@ -257,7 +257,8 @@ test('bad requests get an errno answer and the connection goes on', async () => 
     'errno=0\n\n',
   ]);
   assert.match(replies[5] ?? '', /^private_key=[0-9a-f]{64}\nlisten_port=40000\n(.*\n)*errno=0\n\n$/);
-  assert.ok(logged.some((line) => line.includes('"listen_port=banana"')));
+  assert.ok(logged.some((line) => line.includes('listen_port: ')));
+  assert.ok(!logged.some((line) => line.includes('banana')), 'values are never echoed');
 });
 
 test('an over-long line gets errno=-71 and a hang-up; the server keeps serving', async () => {

@@ -176,7 +176,7 @@ test('replace_allowed_ips undoes the allowed_ip lines before it', () => {
   assert.deepEqual(change?.removeAllowedIps, []);
 });
 
-test('bad lines throw UapiError naming the line: -71 without "=", -22 for bad keys and values', () => {
+test('bad lines throw UapiError naming the key, never the value: -71 without "=", -22 for bad keys and values', () => {
   const cases: [string[], number][] = [
     [['listen_port'], -71],
     [[`public_key=${PUBLIC}`, 'garbage'], -71],
@@ -215,11 +215,34 @@ test('bad lines throw UapiError naming the line: -71 without "=", -22 for bad ke
   ];
   for (const [lines, errno] of cases) {
     const bad = lines.at(-1) ?? '';
+    const equals = bad.indexOf('=');
     assert.throws(
       () => parseSetRequest(lines),
       (error: unknown) =>
-        error instanceof UapiError && error.errno === errno && error.message.includes(JSON.stringify(bad)),
-      `${JSON.stringify(lines)} should fail with ${errno}`,
+        error instanceof UapiError &&
+        error.errno === errno &&
+        (equals === -1
+          ? error.message.includes(`line ${lines.length + 1}`)
+          : error.message.startsWith(`${bad.slice(0, equals)}: `) &&
+            (equals === bad.length - 1 || !error.message.includes(bad.slice(equals + 1)))),
+      `${JSON.stringify(lines)} should fail with ${errno}, naming the key and not the value`,
+    );
+  }
+});
+
+test('a private or preshared key in a bad line never appears in the error (the log is group-readable)', () => {
+  const secret = 'ab'.repeat(32);
+  for (const lines of [
+    [`private_key=${secret} `],
+    [`private_key=${secret}\r`],
+    [`public_key=${PUBLIC}`, `preshared_key=${secret}x`],
+    [`${secret}`],
+    [`private_key ${secret}`],
+  ]) {
+    assert.throws(
+      () => parseSetRequest(lines),
+      (error: unknown) => error instanceof UapiError && !error.message.includes(secret.slice(0, 16)),
+      JSON.stringify(lines),
     );
   }
 });

@@ -17,8 +17,17 @@ const EINVAL = -22;
 const EPROTO = -71;
 const KEY_LENGTH = 32;
 
+/**
+ * The key of a request line, for messages: never its value, which may be a private or preshared key
+ * (the helper's log, where these messages go, is readable by every member of the phantommesh group).
+ */
+function keyOf(line: string): string {
+  const key = line.slice(0, Math.max(0, line.indexOf('=')));
+  return /^[a-z_]{1,32}$/.test(key) ? key : '(a key that is not one)';
+}
+
 function invalid(line: string, problem: string): UapiError {
-  return new UapiError(EINVAL, `${problem} in line ${JSON.stringify(line)}`);
+  return new UapiError(EINVAL, `${keyOf(line)}: ${problem} (the value is not shown)`);
 }
 
 function parseKey(line: string, value: string): Uint8Array {
@@ -150,9 +159,9 @@ function applyPeerLine(draft: PeerDraft, line: string, key: string, value: strin
 export function parseSetRequest(lines: string[]): DeviceChange {
   const change: DeviceChange = { replacePeers: false, peers: [] };
   let draft: PeerDraft | null = null;
-  for (const line of lines) {
+  for (const [index, line] of lines.entries()) {
     const equals = line.indexOf('=');
-    if (equals === -1) throw new UapiError(EPROTO, `expected key=value in line ${JSON.stringify(line)}`);
+    if (equals === -1) throw new UapiError(EPROTO, `line ${index + 2} is not key=value (it is not shown)`);
     const key = line.slice(0, equals);
     const value = line.slice(equals + 1);
     if (key === 'public_key') {
