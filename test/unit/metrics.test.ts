@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderMetrics, serveMetrics, type TunnelMetrics } from '../../helper/src/service/metrics.ts';
@@ -34,6 +35,27 @@ test('serves /metrics on 127.0.0.1, 404 elsewhere', async () => {
     assert.equal(response.status, 200);
     assert.match(await response.text(), /phantommesh_reconnects_total\{tunnel="wg\\"0"\} 1/);
     assert.equal((await fetch(`http://127.0.0.1:${server.port}/`)).status, 404);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a DNS-rebinding page gets nothing: any Host but the loopback names is refused', async () => {
+  const server = await serveMetrics(0, () => [sample]);
+  try {
+    const ask = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        request({ host: '127.0.0.1', port: server.port, path: '/metrics', headers: { host } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+    assert.equal(await ask(`attacker.example:${server.port}`), 421);
+    assert.equal(await ask('127.0.0.1'), 421, 'another port is another origin');
+    assert.equal(await ask(`localhost:${server.port}`), 200);
+    assert.equal(await ask(`127.0.0.1:${server.port}`), 200);
   } finally {
     await server.close();
   }

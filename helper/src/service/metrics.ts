@@ -92,8 +92,23 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/**
+ * Whether a request's Host names this loopback endpoint. A web page the user opens can point a name
+ * it controls at 127.0.0.1 (DNS rebinding) and then read the answer as same-origin: checking Host
+ * refuses every name but the loopback ones, which no page can claim.
+ */
+export function isLoopbackHost(host: string | undefined, port: number): boolean {
+  if (host === undefined) return false;
+  return [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`].includes(host.toLowerCase());
+}
+
 export function serveMetrics(port: number, collect: () => TunnelMetrics[]): Promise<MetricsServer> {
+  let bound = port;
   const server: Server = createServer((request, response) => {
+    if (!isLoopbackHost(request.headers.host, bound)) {
+      response.writeHead(421).end('misdirected request: use http://127.0.0.1:PORT/metrics\n');
+      return;
+    }
     if (request.method !== 'GET' || request.url !== '/metrics') {
       response.writeHead(404).end('not found\n');
       return;
@@ -104,8 +119,9 @@ export function serveMetrics(port: number, collect: () => TunnelMetrics[]): Prom
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
       const address = server.address();
+      bound = typeof address === 'object' && address ? address.port : port;
       resolve({
-        port: typeof address === 'object' && address ? address.port : port,
+        port: bound,
         close: () => new Promise((done) => server.close(() => done())),
       });
     });
