@@ -139,6 +139,11 @@ function stageFiles(dir: string): void {
     0o644,
   );
   install(
+    'resources/linux/phantommesh-lockdown.service',
+    '/usr/lib/systemd/system/phantommesh-lockdown.service',
+    0o644,
+  );
+  install(
     'resources/linux/phantommesh-helper.tmpfiles',
     '/usr/lib/tmpfiles.d/phantommesh-helper.conf',
     0o644,

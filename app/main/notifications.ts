@@ -69,6 +69,14 @@ export function helperNotification(
   return { title: 'PhantomMesh helper unavailable', body: next.message ?? 'The app lost its helper.' };
 }
 
+/** Another program removed or changed the kill switch's rules and the helper put them back. */
+export function firewallRestoredNotification(reason: string): AppNotification {
+  return {
+    title: 'Kill switch restored',
+    body: `Another program removed the kill switch; PhantomMesh restored it (${reason}).`,
+  };
+}
+
 /** Applies the rules to everything the link and the tracker report; returns the unsubscribe function. */
 export function watchNotifications(
   link: HelperLink,
@@ -82,6 +90,9 @@ export function watchNotifications(
       const notification = helperNotification(settled, connection);
       if (notification) notify(notification);
       if (connection.state !== 'connecting') settled = connection.state;
+    }),
+    link.onEvent((event) => {
+      if (event.type === 'firewall-restored') notify(firewallRestoredNotification(event.reason));
     }),
     tracker.onStatusChange((previous, next) => {
       const notification = tunnelNotification(previous, next, link.status);

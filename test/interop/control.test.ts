@@ -61,7 +61,13 @@ const summary = (name: string) => ({
  * `tunnels.connect` of "slow" waits for `release`.
  */
 function echoHandlers() {
-  let settings: Settings = { killSwitch: false, allowLan: true, autoConnect: null, metricsPort: null };
+  let settings: Settings = {
+    killSwitch: false,
+    allowLan: true,
+    lockdown: false,
+    autoConnect: null,
+    metricsPort: null,
+  };
   let release = () => {};
   const slow = new Promise<void>((resolve) => (release = resolve));
   const handlers: Handlers = {
@@ -93,7 +99,7 @@ function echoHandlers() {
       return status(name);
     },
     'tunnels.disconnect': async () => ({}),
-    status: async () => ({ tunnels: [status('wg0')], settings }),
+    status: async () => ({ tunnels: [status('wg0')], settings, blocking: null }),
     'settings.get': async () => settings,
     'settings.set': async (change) => (settings = { ...settings, ...change }),
     'logs.tail': async ({ lines }) =>

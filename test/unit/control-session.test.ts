@@ -17,7 +17,7 @@ import {
 } from '../../helper/src/control/session.ts';
 
 const ROOT: Caller = { uid: 0, gid: 0, pid: 1, isRoot: true };
-const settings = { killSwitch: false, allowLan: true, autoConnect: null, metricsPort: null };
+const settings = { killSwitch: false, allowLan: true, lockdown: false, autoConnect: null, metricsPort: null };
 
 interface Answer {
   id: number | string | null;

@@ -262,13 +262,21 @@ export const strings = {
     gutter: 'Line numbers',
   },
 
+  blocking: {
+    label: 'Traffic outside the tunnels is blocked',
+    restored: 'Another program removed the kill switch; PhantomMesh restored it.',
+  },
+
   settings: {
     title: 'Settings',
     connection: 'Connection',
     connectionHelp: 'Kept by the helper for everyone on this computer.',
     killSwitch: 'Kill switch',
     killSwitchHelp:
-      'While a tunnel is up or reconnecting, block all traffic that does not go through it. Turned off when you disconnect.',
+      'From connecting a tunnel until you disconnect it, block all traffic that does not go through a tunnel, also while it reconnects, is edited or the helper restarts.',
+    lockdown: 'Lockdown mode',
+    lockdownHelp:
+      'Block all traffic that does not go through a tunnel, even when no tunnel is connected and from early boot, until you turn this off.',
     allowLan: 'Allow local network',
     allowLanHelp: 'Let traffic to your local network (printers, file shares) bypass the tunnel.',
     app: 'App',

@@ -37,7 +37,8 @@ Tunnels (through the PhantomMesh helper service):
   down [NAME]               disconnect (every tunnel without a name)
   status                    what is up, with handshakes and transfer
   logs [-f]                 the helper's recent log; -f follows it
-  kill-switch on|off        block all traffic outside the tunnel while one is up
+  kill-switch on|off        block all traffic outside the tunnels from connect until disconnect
+  lockdown on|off           block all traffic outside the tunnels, even with none up, from boot
   export NAME [--private-key]   print the wg-quick file (the private key only for root)
   delete NAME               delete a stored tunnel
   diagnostics               a report for bug reports: versions, configs without secrets, routes,
@@ -111,6 +112,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   status: { args: [] },
   logs: { args: [], options: ['follow'] },
   'kill-switch': { args: ['on|off'] },
+  lockdown: { args: ['on|off'] },
   export: { args: ['NAME'], options: ['private-key'] },
   delete: { args: ['NAME'] },
   diagnostics: { args: [] },
@@ -212,8 +214,8 @@ function parseCommandLine(argv: string[]): Invocation | 'help' | 'nothing' {
     timeoutSeconds:
       typeof values.timeout === 'string' ? parseTimeout(values.timeout) : DEFAULT_TIMEOUT_SECONDS,
   };
-  if (command === 'kill-switch' && args[0] !== 'on' && args[0] !== 'off')
-    throw new UsageError(`kill-switch takes on or off, not ${JSON.stringify(args[0])}`, synopsis(command));
+  if ((command === 'kill-switch' || command === 'lockdown') && args[0] !== 'on' && args[0] !== 'off')
+    throw new UsageError(`${command} takes on or off, not ${JSON.stringify(args[0])}`, synopsis(command));
   if ([...spec.args, ...(spec.optional ?? [])].includes('NAME') && args[0] !== undefined)
     checkName(args[0], command);
   return invocation;
@@ -460,7 +462,13 @@ async function helperCommand(
       return print(json, status, () =>
         [
           status.tunnels.length ? status.tunnels.map(formatStatus).join('\n\n') : 'no tunnel is up',
-          `kill switch: ${status.settings.killSwitch ? 'on' : 'off'}`,
+          [
+            `kill switch: ${status.settings.killSwitch ? 'on' : 'off'}`,
+            `lockdown: ${status.settings.lockdown ? 'on' : 'off'}`,
+            status.blocking
+              ? `traffic outside the tunnels: BLOCKED (${status.blocking.reason})`
+              : 'traffic outside the tunnels: not blocked',
+          ].join('\n'),
         ].join('\n\n'),
       );
     }
@@ -470,6 +478,10 @@ async function helperCommand(
         client.onEvent((event) => {
           if (event.type === 'log')
             console.log(json ? JSON.stringify(event.line) : formatLogLine(event.line));
+          else if (event.type === 'firewall-restored')
+            console.log(
+              json ? JSON.stringify(event) : `firewall restored: ${event.reason}; PhantomMesh restored it`,
+            );
         });
         await client.closed;
         return;
@@ -480,6 +492,14 @@ async function helperCommand(
     case 'kill-switch': {
       const settings = await client.call('settings.set', { killSwitch: args[0] === 'on' });
       return print(json, settings, () => `kill switch ${settings.killSwitch ? 'on' : 'off'}`);
+    }
+    case 'lockdown': {
+      const settings = await client.call('settings.set', { lockdown: args[0] === 'on' });
+      return print(json, settings, () =>
+        settings.lockdown
+          ? 'lockdown on: only tunnels may carry traffic, from boot, until you turn it off'
+          : 'lockdown off',
+      );
     }
     case 'export': {
       const exported = await client.call('tunnels.export', {

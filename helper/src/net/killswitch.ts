@@ -29,3 +29,24 @@ export interface KillSwitchSettings {
 export function setKillSwitch(journal: NetworkJournal, settings: KillSwitchSettings): Promise<void> {
   return forPlatform('The kill switch', { linux }).setKillSwitch(journal, settings);
 }
+
+export interface KillSwitchCheck {
+  /** intact: as applied (or no kill switch is on); missing: the table is gone; changed: it differs. */
+  status: 'intact' | 'missing' | 'changed';
+  /** What the table looks like now, to pass as `expected` next time (null: no table). */
+  listing: string | null;
+}
+
+/**
+ * A cheap check that the kill switch is still in force as applied: `expected` is the `listing` a
+ * check returned right after it was applied. Another program (`nft flush ruleset`, a firewall manager)
+ * may have removed or changed it; the caller applies it again.
+ */
+export function checkKillSwitch(journal: NetworkJournal, expected?: string): Promise<KillSwitchCheck> {
+  return forPlatform('The kill switch', { linux }).checkKillSwitch(journal, expected);
+}
+
+/** The blocking ruleset with no tunnel up, as a script a boot service loads (lockdown before the helper). */
+export function blockingRuleset(allowLan: boolean): string {
+  return forPlatform('The kill switch', { linux }).killSwitchRuleset({ allowLan, tunnels: [] });
+}

@@ -10,6 +10,7 @@ import { formatIp, parseIp } from '../../../shared/src/ip.ts';
 import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import type { KillSwitchSettings, KillSwitchTunnel } from './killswitch.ts';
 import type { NetworkJournal } from './network-journal.ts';
+import { listNftTable } from './net_linux.ts';
 
 export type { KillSwitchSettings, KillSwitchTunnel } from './killswitch.ts';
 
@@ -130,4 +131,20 @@ export function setKillSwitch(journal: NetworkJournal, settings: KillSwitchSetti
     table: KILL_SWITCH_TABLE,
     ruleset: killSwitchRuleset(settings),
   });
+}
+
+/**
+ * Whether the kill switch's table is still as the helper left it: `expected` is what a previous check
+ * returned as `listing` right after the table was applied (omitted: just read it). With no kill switch
+ * in the journal there is nothing to check. Cheap: one `nft list table`.
+ */
+export async function checkKillSwitch(
+  journal: NetworkJournal,
+  expected?: string,
+): Promise<{ status: 'intact' | 'missing' | 'changed'; listing: string | null }> {
+  if (!journal.changes.some((change) => change.kind === 'kill-switch'))
+    return { status: 'intact', listing: null };
+  const listing = await listNftTable('inet', KILL_SWITCH_TABLE);
+  if (listing === null) return { status: 'missing', listing };
+  return { status: expected === undefined || listing === expected ? 'intact' : 'changed', listing };
 }

@@ -192,6 +192,15 @@ export function deleteNftTableIfPresent(family: 'inet' | 'ip' | 'ip6', name: str
   return runDeletion(findNft(), ['delete', 'table', family, name]);
 }
 
+/** An nft table as `nft list table` prints it (no handles), or null when there is none. */
+export async function listNftTable(family: 'inet' | 'ip' | 'ip6', name: string): Promise<string | null> {
+  const args = ['list', 'table', family, name];
+  const result = await runTool(findNft(), args);
+  if (result.exitCode === 0) return result.stdout;
+  if (ALREADY_GONE.test(result.stderr)) return null;
+  throw failure(findNft(), args, result);
+}
+
 /** Where systemd-resolved's resolvectl is, if installed. */
 export function resolvectlPath(): string | undefined {
   return RESOLVECTL_LOCATIONS.find((path) => existsSync(path));

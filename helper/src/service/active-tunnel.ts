@@ -8,9 +8,11 @@ import { applyDns, restoreDns } from '../net/dns.ts';
 import { disableFullTunnel, enableFullTunnel } from '../net/net.ts';
 import type { NetworkJournal } from '../net/network-journal.ts';
 import { Connection, type ConnectionStatus } from '../tunnel/reconnect-supervisor.ts';
+import type { EndpointResolver } from '../tunnel/apply-config.ts';
 import { Tunnel } from '../tunnel/tunnel.ts';
 
-/** wg-quick's fwmark for a full tunnel's own UDP packets, so they bypass the tunnel's table. */
+/** wg-quick's fwmark for a tunnel's own UDP packets: a full tunnel's bypass its table with it, and
+ *  the kill switch lets only them reach the endpoints (a split tunnel's are marked too). */
 export const FULL_TUNNEL_FWMARK = 51820;
 
 export interface ActiveTunnelOptions {
@@ -19,6 +21,8 @@ export interface ActiveTunnelOptions {
   journal: NetworkJournal;
   log: (line: string) => void;
   onStatus: (status: TunnelStatus) => void;
+  /** How endpoint host names become addresses (see TunnelManager: pinned while traffic is blocked). */
+  resolve?: EndpointResolver;
 }
 
 function fullTunnelFamilies(config: TunnelConfig): { v4: boolean; v6: boolean } {
@@ -51,7 +55,10 @@ export class ActiveTunnel {
       name,
       config,
       log,
-      ...(full ? { fwmark: config.interface.fwMark ?? FULL_TUNNEL_FWMARK } : {}),
+      ...(options.resolve ? { resolve: options.resolve } : {}),
+      // Every tunnel's socket is marked, a split one's too: the kill switch lets only packets with
+      // the tunnel's mark reach its endpoints, so no other process can send there in clear.
+      fwmark: config.interface.fwMark ?? FULL_TUNNEL_FWMARK,
     });
     try {
       if (full) {

@@ -1,6 +1,7 @@
 // `phantommesh-helper serve`: the privileged helper service. It undoes what a crashed run left,
 // loads the stored tunnels and settings, serves the control API to root and the phantommesh group,
-// and on SIGTERM takes every tunnel down and gives the system its network back.
+// and on SIGTERM takes every tunnel down and gives the system its network back, except a blocking
+// kill switch or lockdown, which stays in force until the next run takes it over.
 
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -17,12 +18,15 @@ import { serveMetrics, type MetricsServer, type TunnelMetrics } from './metrics.
 import { watchNetwork } from './network-watch.ts';
 import { CONTROL_GROUP } from '../../../shared/src/control/socket-path.ts';
 import { sdNotify } from './sd-notify.ts';
+import { EndpointPins } from './endpoint-pins.ts';
 import { SettingsStore } from './settings-store.ts';
 import { TunnelStore } from './tunnel-store.ts';
 import { TunnelManager } from './tunnel-manager.ts';
 import { WantedTunnels } from './wanted-tunnels.ts';
 
 export const HELPER_VERSION = '0.1.0';
+/** In the state dir while lockdown is on: the blocking ruleset phantommesh-lockdown.service loads at boot. */
+export const LOCKDOWN_FILE = 'lockdown.nft';
 
 export interface ServeOptions {
   socketPath: string;
@@ -66,7 +70,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     log.add(
       'warn',
       'helper',
-      'the kill switch was on when the previous run stopped: traffic stays blocked until you disconnect',
+      'traffic was blocked when the previous run stopped: taking the kill switch over',
     );
 
   const store = await TunnelStore.open(join(options.stateDir, 'tunnels'), {
@@ -74,6 +78,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   });
   const settings = await SettingsStore.open(options.stateDir, { log: (line) => say('settings', line) });
   const wanted = await WantedTunnels.open(options.stateDir, (line) => say('helper', line));
+  const pins = await EndpointPins.open(options.stateDir, (line) => say('helper', line));
 
   // The manager reports through the control server, which is started after it.
   const events: { broadcast: (event: HelperEvent) => void } = { broadcast: () => {} };
@@ -86,8 +91,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     log: say,
     onStatus: (status) => broadcast({ type: 'tunnel-state', status }),
     onTunnelsChanged: () => broadcast({ type: 'tunnels-changed' }),
+    pins,
+    lockdownFile: join(options.stateDir, LOCKDOWN_FILE),
+    onBlocking: (blocking) => broadcast({ type: 'blocking', blocking }),
+    onFirewallRestored: (reason) => {
+      log.add('warn', 'helper', `${reason}; PhantomMesh restored it`);
+      broadcast({ type: 'firewall-restored', reason });
+    },
   });
-  manager.failedClosed = recovery.killSwitchKept;
 
   const metrics: { server: MetricsServer | null } = { server: null };
   const collectMetrics = (): TunnelMetrics[] =>
@@ -155,7 +166,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     'tunnels.export': (params, caller) => manager.export(params, caller.isRoot),
     'tunnels.connect': (params) => manager.connect(params),
     'tunnels.disconnect': (params) => manager.disconnect(params),
-    status: async () => ({ tunnels: manager.statuses(), settings: settings.get() }),
+    status: async () => ({
+      tunnels: manager.statuses(),
+      settings: settings.get(),
+      blocking: manager.blocking(),
+    }),
     'settings.get': async () => settings.get(),
     'settings.set': async (changes) => {
       const updated = await settings.update(changes);
@@ -182,6 +197,11 @@ export async function serve(options: ServeOptions): Promise<void> {
   await applyMetricsPort(settings.get().metricsPort);
   const ticker = setInterval(() => {
     manager.check();
+    void manager
+      .checkFirewall()
+      .catch((error: Error) =>
+        log.add('error', 'helper', `could not restore the kill switch: ${error.message}`),
+      );
     const tunnels = manager.statuses();
     if (tunnels.length > 0) server.broadcast({ type: 'stats', tunnels });
   }, 1000);

@@ -10,9 +10,10 @@ import { writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   killSwitch: false,
-  allowLan: true,
+  allowLan: false,
   autoConnect: null,
   metricsPort: null,
+  lockdown: false,
 });
 
 export interface SettingsStoreOptions {

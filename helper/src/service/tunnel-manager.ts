@@ -21,13 +21,34 @@ import {
   type IpPrefix,
 } from '../../../shared/src/ip.ts';
 import { decodeKey, encodeKey } from '../../../shared/src/keys.ts';
-import { setKillSwitch } from '../net/killswitch.ts';
+import { Resolver } from 'node:dns/promises';
+import { writeFileAtomic } from '../../../shared/src/atomic-file.ts';
+import type { Endpoint } from '../../../shared/src/ip.ts';
+import {
+  blockingRuleset,
+  checkKillSwitch,
+  readLocalNetworks,
+  setKillSwitch,
+  type LocalNetworks,
+} from '../net/killswitch.ts';
+import { resolveEndpoint } from '../tunnel/resolve-endpoint.ts';
+import { rm } from 'node:fs/promises';
 import type { NetworkJournal } from '../net/network-journal.ts';
 import { checkRunnable } from '../tunnel/runner.ts';
 import { generatePrivateKey, publicKeyOf } from '../wireguard/crypto.ts';
 import { ActiveTunnel } from './active-tunnel.ts';
 import type { TunnelStore } from './tunnel-store.ts';
 import type { WantedTunnels } from './wanted-tunnels.ts';
+import { EndpointPins } from './endpoint-pins.ts';
+import {
+  blockingStatus,
+  decideFirewall,
+  decideOnStop,
+  isBlocking,
+  mayResolveInClear,
+  sameFirewall,
+  type FirewallDecision,
+} from './kill-switch-state.ts';
 
 export interface TunnelManagerOptions {
   store: TunnelStore;
@@ -38,6 +59,14 @@ export interface TunnelManagerOptions {
   log: (source: string, message: string) => void;
   onStatus: (status: TunnelStatus) => void;
   onTunnelsChanged: () => void;
+  /** The addresses of endpoint names, used while traffic is blocked; none given: kept in memory. */
+  pins?: EndpointPins;
+  /** Where the blocking ruleset goes while lockdown is on, for the boot-time unit; none: not written. */
+  lockdownFile?: string;
+  /** Whether traffic is blocked, and why, each time that changes. */
+  onBlocking?: (blocking: { reason: string } | null) => void;
+  /** Another program removed or changed the kill switch and it was put back. */
+  onFirewallRestored?: (reason: string) => void;
 }
 
 function publicKeyFor(config: TunnelConfig): string {
@@ -62,15 +91,20 @@ export class TunnelManager {
   private readonly active = new Map<string, ActiveTunnel>();
   /** Tunnels being brought up or down, so two requests cannot race on one name. */
   private readonly busy = new Set<string>();
-  /**
-   * Set when a tunnel failed under the kill switch (or a crashed run left it on): traffic stays
-   * blocked until the user disconnects, so a failure never turns into a leak.
-   */
-  failedClosed = false;
-  private killSwitchEndpoints = '';
+  private readonly pins: EndpointPins;
+  /** What the firewall was last set to (null: not yet this run), and the table as nft listed it then. */
+  private applied: FirewallDecision | null = null;
+  private appliedListing: string | undefined;
+  private lastBlocking = 'unset';
+  private lockdownWritten: string | null | undefined;
+  /** Every firewall change and check, one after the other. */
+  private firewallQueue: Promise<unknown> = Promise.resolve();
+  private checking = false;
+  private local: LocalNetworks | undefined;
 
   constructor(options: TunnelManagerOptions) {
     this.options = options;
+    this.pins = options.pins ?? EndpointPins.inMemory();
   }
 
   private log(message: string): void {
@@ -150,12 +184,43 @@ export class TunnelManager {
           /^\s*\[Interface\]\s*$/im,
           (line) => `${line}\nPrivateKey = ${stored.interface.privateKey}`,
         );
-    await this.options.store.write(name, this.validate(name, withKey));
-    this.log(`updated ${name}`);
-    this.options.onTunnelsChanged();
-    if (this.active.has(name)) {
+    const validated = this.validate(name, withKey);
+    const old = this.active.get(name);
+    if (!old) {
+      await this.options.store.write(name, validated);
+      this.log(`updated ${name}`);
+      this.options.onTunnelsChanged();
+      return this.summary(name);
+    }
+    // The tunnel is up: the new configuration must be usable (routes, endpoints resolved, without a
+    // lookup in clear while traffic is blocked) before the working tunnel goes down. Until then
+    // nothing changes, and the kill switch holds throughout: the tunnel stays wanted.
+    if (this.busy.has(name)) throw new PhantomError('TUNNEL_BUSY', `${name} is being connected or changed`);
+    this.busy.add(name);
+    try {
+      const config = checkRunnable(name, parseConfig(validated), true);
+      this.checkClashes(name, config, name);
+      const resolved = await this.resolveAll(name, config);
+      const previousText = await this.options.store.read(name);
+      await this.options.store.write(name, validated);
+      this.log(`updated ${name}; reconnecting it with the new configuration`);
+      this.options.onTunnelsChanged();
       await this.takeDown([name]);
-      await this.connect({ name });
+      try {
+        await this.open(name, config, resolved);
+      } catch (error) {
+        this.log(`${name}: the new configuration did not come up (${(error as Error).message}); restoring`);
+        await this.options.store.write(name, previousText);
+        this.options.onTunnelsChanged();
+        await this.open(name, old.config, await this.resolveAll(name, old.config)).catch((again: Error) =>
+          this.log(`${name}: the previous configuration did not come back up either: ${again.message}`),
+        );
+        throw error;
+      } finally {
+        await this.applyKillSwitch();
+      }
+    } finally {
+      this.busy.delete(name);
     }
     return this.summary(name);
   }
@@ -196,9 +261,10 @@ export class TunnelManager {
   }
 
   /** Refuses a tunnel whose routes would fight with one that is up. */
-  private checkClashes(name: string, config: TunnelConfig): void {
+  private checkClashes(name: string, config: TunnelConfig, except?: string): void {
     const prefixes = (c: TunnelConfig) => c.peers.flatMap((peer) => peer.allowedIps);
     for (const other of this.active.values()) {
+      if (other.name === except) continue;
       for (const mine of prefixes(config)) {
         const theirs = prefixes(other.config).find((prefix) => overlaps(prefix, mine));
         if (theirs) {
@@ -220,17 +286,21 @@ export class TunnelManager {
     try {
       const config = checkRunnable(name, await this.load(name), true);
       this.checkClashes(name, config);
+      // Names are resolved before the tunnel is wanted, so before a kill switch starts blocking; once
+      // it blocks, only pinned addresses (or a tunnel's DNS) are used.
+      const resolved = await this.resolveAll(name, config);
       this.log(`connecting ${name}`);
-      const active = await ActiveTunnel.open({
-        name,
-        config,
-        journal: this.options.journal,
-        log: (line) => this.options.log(name, line),
-        onStatus: this.options.onStatus,
-      });
-      this.active.set(name, active);
-      void active.tunnel.closed.then((reason) => this.lost(active, reason));
       await this.options.wanted.add(name);
+      await this.applyKillSwitch();
+      let active: ActiveTunnel;
+      try {
+        active = await this.open(name, config, resolved);
+      } catch (error) {
+        // Under a kill switch the tunnel stays wanted, and traffic blocked, until the user disconnects.
+        if (!this.options.settings().killSwitch) await this.options.wanted.remove([name]);
+        await this.applyKillSwitch();
+        throw error;
+      }
       await this.applyKillSwitch();
       const status = active.status();
       this.options.onStatus(status);
@@ -240,9 +310,90 @@ export class TunnelManager {
     }
   }
 
+  /** Brings `config` up as `name`, its endpoints taken from `resolved` (no lookups here). */
+  private async open(
+    name: string,
+    config: TunnelConfig,
+    resolved: Map<string, Endpoint>,
+  ): Promise<ActiveTunnel> {
+    const active = await ActiveTunnel.open({
+      name,
+      config,
+      journal: this.options.journal,
+      log: (line) => this.options.log(name, line),
+      onStatus: this.options.onStatus,
+      resolve: async (host, port) =>
+        resolved.get(`${host}|${port}`) ?? (await this.resolveHost(name, host, port, true)),
+    });
+    this.active.set(name, active);
+    void active.tunnel.closed.then((reason) => this.lost(active, reason));
+    return active;
+  }
+
+  /** Every peer's endpoint of `config`, resolved now: an edit or a connect fails here, before any change. */
+  private async resolveAll(name: string, config: TunnelConfig): Promise<Map<string, Endpoint>> {
+    const resolved = new Map<string, Endpoint>();
+    for (const peer of config.peers) {
+      if (!peer.endpoint) continue;
+      const { host, port } = peer.endpoint;
+      resolved.set(`${host}|${port}`, await this.resolveHost(name, host, port, false));
+    }
+    return resolved;
+  }
+
+  /**
+   * An endpoint's address. While nothing is blocked a name is looked up as usual and the answer
+   * pinned. While traffic is blocked no lookup may leave in clear: the name is asked of the DNS
+   * servers of tunnels that are up (the kill switch lets DNS out only through them), else the pinned
+   * address is used; with neither it fails. `fresh`: a re-resolution, which prefers a new answer.
+   */
+  private async resolveHost(name: string, host: string, port: number, fresh: boolean): Promise<Endpoint> {
+    if (parseIp(host)) return resolveEndpoint(host, port);
+    if (mayResolveInClear(this.decision())) {
+      const endpoint = await resolveEndpoint(host, port);
+      await this.pins.set(host, { address: endpoint.address, family: endpoint.family });
+      return endpoint;
+    }
+    const pinned = this.pins.get(host);
+    if (pinned && !fresh) return { ...pinned, port };
+    const throughTunnels = await this.resolveThroughTunnels(host);
+    if (throughTunnels) {
+      await this.pins.set(host, throughTunnels);
+      return { ...throughTunnels, port };
+    }
+    if (pinned) return { ...pinned, port };
+    throw new PhantomError(
+      'ENDPOINT_UNRESOLVED',
+      `cannot resolve endpoint ${host} of ${name}: traffic is blocked (${this.blocking()?.reason}), so ` +
+        'PhantomMesh does not look names up outside a tunnel, and no address is known for it. Use an IP ' +
+        'address in Endpoint, or connect once with the kill switch off.',
+    );
+  }
+
+  /** Asks the DNS servers of the tunnels that are up (their queries may only leave through them). */
+  private async resolveThroughTunnels(host: string): Promise<{ address: string; family: 4 | 6 } | null> {
+    const servers = this.activeTunnels().flatMap((active) =>
+      active.config.interface.dns.filter((server) => parseIp(server) !== null),
+    );
+    if (servers.length === 0) return null;
+    const resolver = new Resolver({ timeout: 2000, tries: 1 });
+    resolver.setServers(servers);
+    for (const [query, family] of [
+      [() => resolver.resolve4(host), 4],
+      [() => resolver.resolve6(host), 6],
+    ] as const) {
+      try {
+        const addresses = await query();
+        if (addresses[0]) return { address: addresses[0], family };
+      } catch {
+        // Try the other family, then give up.
+      }
+    }
+    return null;
+  }
+
   /** The user's disconnect: the tunnels go down and are no longer wanted after a restart. */
   async disconnect({ name }: Params<'tunnels.disconnect'>): Promise<Result<'tunnels.disconnect'>> {
-    this.failedClosed = false;
     await this.options.wanted.remove(name ? [name] : undefined);
     await this.takeDown(name ? [name] : [...this.active.keys()]);
     await this.applyKillSwitch();
@@ -264,7 +415,6 @@ export class TunnelManager {
   private async lost(active: ActiveTunnel, reason: string): Promise<void> {
     if (this.active.get(active.name) !== active) return;
     this.active.delete(active.name);
-    this.failedClosed = this.options.settings().killSwitch;
     this.options.log(active.name, `the tunnel failed: ${reason}`);
     await active.close((line) => this.options.log(active.name, line));
     this.options.onStatus({
@@ -275,55 +425,151 @@ export class TunnelManager {
     await this.applyKillSwitch();
   }
 
-  /**
-   * The kill switch holds while any tunnel is up (connecting, connected or reconnecting); a user's
-   * disconnect lifts it, because then the user chose to be off the VPN.
-   */
-  async applyKillSwitch(): Promise<void> {
+  /** What the firewall should be now: the kill-switch state machine fed with the intent and the tunnels. */
+  decision(): FirewallDecision {
     const settings = this.options.settings();
-    // The endpoints the device uses now: no DNS lookups here, which the kill switch may be blocking.
-    const tunnels = [...this.active.values()].map((active) => {
-      const { device } = active.tunnel;
-      return {
-        ifname: active.name,
-        endpoints: [...device.peers.values()].flatMap((peer) => (peer.endpoint ? [peer.endpoint] : [])),
-        dns: active.config.interface.dns.filter((server) => parseIp(server) !== null),
-        ...(device.fwmark ? { fwmark: device.fwmark } : {}),
-      };
-    });
-    await setKillSwitch(this.options.journal, {
-      enabled: settings.killSwitch && (tunnels.length > 0 || this.failedClosed),
-      allowLan: settings.allowLan,
-      tunnels,
+    return decideFirewall({
+      settings: { killSwitch: settings.killSwitch, allowLan: settings.allowLan, lockdown: settings.lockdown },
+      wanted: this.options.wanted.names(),
+      up: this.activeTunnels().map((active) => {
+        const { device } = active.tunnel;
+        return {
+          ifname: active.name,
+          state: active.connection.current.state,
+          // The endpoints the device uses now: no DNS lookups here, which the firewall may be blocking.
+          endpoints: [...device.peers.values()].flatMap((peer) => (peer.endpoint ? [peer.endpoint] : [])),
+          dns: active.config.interface.dns.filter((server) => parseIp(server) !== null),
+          fwmark: device.fwmark,
+        };
+      }),
+      ...(this.local ? { local: this.local } : {}),
     });
   }
 
-  /** Once a second: connection checks, and tunnels whose interface vanished are taken down. */
+  /** For `status`: whether traffic is blocked and why. */
+  blocking(): { reason: string } | null {
+    return blockingStatus(this.decision());
+  }
+
+  private firewall<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.firewallQueue.then(task);
+    this.firewallQueue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Sets the firewall to what the state machine decides (one nft transaction), and the lockdown file. */
+  applyKillSwitch(decision?: FirewallDecision): Promise<void> {
+    return this.firewall(async () => {
+      if (!this.local && isBlocking(this.options.settings(), this.options.wanted.names()))
+        await this.readLocal();
+      const next = decision ?? this.decision();
+      await this.writeLockdownFile();
+      if (!this.applied || !sameFirewall(this.applied, next)) {
+        await this.setFirewall(next);
+      }
+      this.reportBlocking(next);
+    });
+  }
+
+  private async setFirewall(next: FirewallDecision): Promise<void> {
+    if (next.state === 'off') {
+      await setKillSwitch(this.options.journal, { enabled: false, allowLan: false, tunnels: [] });
+      this.appliedListing = undefined;
+    } else {
+      await setKillSwitch(this.options.journal, {
+        enabled: true,
+        allowLan: next.allowLan,
+        ...(next.local ? { local: next.local } : {}),
+        tunnels: next.tunnels,
+      });
+      this.appliedListing = (await checkKillSwitch(this.options.journal)).listing ?? undefined;
+    }
+    if (this.applied?.state !== next.state)
+      this.log(next.state === 'off' ? 'traffic is no longer blocked' : `blocking traffic (${next.reason})`);
+    this.applied = next;
+  }
+
+  private reportBlocking(decision: FirewallDecision): void {
+    const blocking = blockingStatus(decision);
+    const key = JSON.stringify(blocking);
+    if (key === this.lastBlocking) return;
+    this.lastBlocking = key;
+    this.options.onBlocking?.(blocking);
+  }
+
+  /** While lockdown is on, the blocking ruleset in a root-only file the boot-time unit loads. */
+  private async writeLockdownFile(): Promise<void> {
+    const path = this.options.lockdownFile;
+    if (!path) return;
+    const settings = this.options.settings();
+    const content = settings.lockdown ? blockingRuleset(settings.allowLan) : null;
+    if (content === this.lockdownWritten) return;
+    if (content === null) await rm(path, { force: true });
+    else await writeFileAtomic(path, content, { mode: 0o600 });
+    this.lockdownWritten = content;
+  }
+
+  /**
+   * Once a second: is the blocking table still there as applied? Another program (`nft flush
+   * ruleset`, a firewall manager reloading) may have removed or changed it: put it back at once.
+   */
+  checkFirewall(): Promise<void> {
+    if (this.checking || !this.applied || this.applied.state === 'off') return Promise.resolve();
+    this.checking = true;
+    return this.firewall(async () => {
+      const applied = this.applied;
+      if (!applied || applied.state === 'off') return;
+      const check = await checkKillSwitch(this.options.journal, this.appliedListing);
+      if (check.status === 'intact') return;
+      const reason =
+        check.status === 'missing'
+          ? 'another program removed the kill switch'
+          : 'another program changed the kill switch';
+      this.options.log('helper', `${reason}; restoring it`);
+      await this.setFirewall(applied);
+      this.options.onFirewallRestored?.(reason);
+    }).finally(() => {
+      this.checking = false;
+    });
+  }
+
+  /** Once a second: connection checks, and the firewall follows endpoints that moved and tunnel states. */
   check(): void {
     for (const active of this.active.values()) active.connection.check();
-    // A peer that roamed to a new address must stay reachable through the kill switch.
-    const endpoints = this.activeTunnels()
-      .flatMap((active) => [...active.tunnel.device.peers.values()].map((peer) => peer.endpoint))
-      .map((endpoint) => (endpoint ? formatEndpoint(endpoint) : '-'))
-      .join(',');
-    if (endpoints !== this.killSwitchEndpoints && this.options.settings().killSwitch) {
-      this.killSwitchEndpoints = endpoints;
-      this.applyKillSwitch().catch((error: Error) => this.log(`kill switch: ${error.message}`));
+    this.applyKillSwitch().catch((error: Error) => this.log(`kill switch: ${error.message}`));
+  }
+
+  /** The machine's local networks, for the kill switch's LAN and DHCP exceptions. */
+  private async readLocal(): Promise<void> {
+    try {
+      this.local = await readLocalNetworks(this.activeTunnels().map((active) => active.name));
+    } catch (error) {
+      this.log(`kill switch: cannot read the local networks: ${(error as Error).message}`);
     }
   }
 
   networkChanged(): void {
+    // The next check applies the firewall with the addresses as they are now.
+    this.firewall(() => this.readLocal()).catch(() => undefined);
     for (const active of this.active.values()) active.connection.networkChanged();
   }
 
   /**
-   * The helper is stopping: every tunnel goes down and the network is given back, but the tunnels
-   * stay wanted, so the next run (a restart, an upgrade) brings them back up.
+   * The helper is stopping: every tunnel goes down and its routes and DNS are given back, but the
+   * tunnels stay wanted, so the next run (a restart, an upgrade) brings them back up. A blocking
+   * firewall stays in place (and in the journal) while no helper runs; the next run takes it over. One
+   * that is off stays off: then the stop leaves nothing behind.
    */
   async closeAll(): Promise<void> {
-    this.failedClosed = false;
+    const settings = this.options.settings();
+    const onStop = decideOnStop({
+      settings: { killSwitch: settings.killSwitch, allowLan: settings.allowLan, lockdown: settings.lockdown },
+      wanted: this.options.wanted.names(),
+    });
+    if (onStop.state === 'blocking') await this.applyKillSwitch(onStop);
     await this.takeDown([...this.active.keys()]);
-    await this.applyKillSwitch();
+    await this.applyKillSwitch(onStop);
+    if (onStop.state === 'blocking') this.log(`stopping with traffic blocked (${onStop.reason})`);
   }
 
   /** At start-up: connects the tunnels the user had up, and the auto-connect one. */

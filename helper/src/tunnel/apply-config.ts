@@ -3,7 +3,7 @@
 // the link's MTU and state, and the routes for the peers' AllowedIPs (what wg-quick does with `ip`).
 
 import type { TunnelConfig } from '../../../shared/src/config/types.ts';
-import { formatPrefix, maskedPrefix, type IpPrefix } from '../../../shared/src/ip.ts';
+import { formatPrefix, maskedPrefix, type Endpoint, type IpPrefix } from '../../../shared/src/ip.ts';
 import { decodeKey } from '../../../shared/src/keys.ts';
 import { netConfig } from '../net/net.ts';
 import type { DeviceChange } from '../wireguard/config.ts';
@@ -14,7 +14,11 @@ import type { WireGuardInterface } from './wireguard-interface.ts';
 export interface DeviceChangeOptions {
   /** SO_MARK for the UDP socket; overrides the file's FwMark (a full tunnel needs one). */
   fwmark?: number;
+  /** How a peer's endpoint host becomes an address; by default a DNS lookup of a name. */
+  resolve?: EndpointResolver;
 }
+
+export type EndpointResolver = (host: string, port: number) => Promise<Endpoint>;
 
 /**
  * What the file sets on the device, with the endpoints' host names resolved: it replaces all peers,
@@ -26,6 +30,7 @@ export async function deviceChangeFor(
 ): Promise<DeviceChange> {
   const fwmark = options.fwmark ?? config.interface.fwMark;
   const { listenPort } = config.interface;
+  const resolve = options.resolve ?? resolveEndpoint;
   return {
     privateKey: decodeKey(config.interface.privateKey),
     ...(listenPort !== undefined ? { listenPort } : {}),
@@ -37,7 +42,7 @@ export async function deviceChangeFor(
         remove: false,
         updateOnly: false,
         presharedKey: peer.presharedKey ? decodeKey(peer.presharedKey) : null,
-        ...(peer.endpoint ? { endpoint: await resolveEndpoint(peer.endpoint.host, peer.endpoint.port) } : {}),
+        ...(peer.endpoint ? { endpoint: await resolve(peer.endpoint.host, peer.endpoint.port) } : {}),
         persistentKeepalive: peer.persistentKeepalive ?? 0,
         replaceAllowedIps: true,
         addAllowedIps: peer.allowedIps,

@@ -7,7 +7,7 @@ import type { TunnelConfig } from '../../../shared/src/config/types.ts';
 import { parseIp } from '../../../shared/src/ip.ts';
 import { decodeKey } from '../../../shared/src/keys.ts';
 import type { Device } from '../wireguard/device.ts';
-import { applyConfig, deviceChangeFor } from './apply-config.ts';
+import { applyConfig, deviceChangeFor, type EndpointResolver } from './apply-config.ts';
 import { resolveEndpoint } from './resolve-endpoint.ts';
 import { WireGuardInterface } from './wireguard-interface.ts';
 
@@ -17,6 +17,8 @@ export interface TunnelOptions {
   log: (line: string) => void;
   /** SO_MARK for the UDP socket; overrides the file's FwMark (a full tunnel needs one). */
   fwmark?: number;
+  /** How endpoint host names become addresses (the service pins them while the kill switch blocks). */
+  resolve?: EndpointResolver;
   /** Shortens the initiator's rekey age; for tests that watch a rekey happen. */
   rekeyAfterSeconds?: number;
 }
@@ -28,9 +30,11 @@ export class Tunnel {
   /** Resolves with a reason when the interface disappears underneath us. */
   readonly closed: Promise<string>;
   private readonly iface: WireGuardInterface;
+  private readonly resolve: EndpointResolver;
 
-  private constructor(iface: WireGuardInterface, config: TunnelConfig) {
+  private constructor(iface: WireGuardInterface, config: TunnelConfig, resolve: EndpointResolver) {
     this.name = iface.name;
+    this.resolve = resolve;
     this.config = config;
     this.device = iface.device;
     this.closed = iface.closed;
@@ -41,10 +45,11 @@ export class Tunnel {
   static async open(options: TunnelOptions): Promise<Tunnel> {
     const { name, config, log } = options;
     // Endpoints are resolved first: a name that does not resolve fails before anything is created.
-    const change = await deviceChangeFor(
-      config,
-      options.fwmark !== undefined ? { fwmark: options.fwmark } : {},
-    );
+    const resolve = options.resolve ?? resolveEndpoint;
+    const change = await deviceChangeFor(config, {
+      resolve,
+      ...(options.fwmark !== undefined ? { fwmark: options.fwmark } : {}),
+    });
     const iface = await WireGuardInterface.open({
       name,
       log,
@@ -58,7 +63,7 @@ export class Tunnel {
       throw error;
     }
     log(`PhantomMesh tunnel ${name} is up (UDP port ${iface.device.listenPort}, UAPI ${iface.uapiPath})`);
-    return new Tunnel(iface, config);
+    return new Tunnel(iface, config, resolve);
   }
 
   /** Resolves the peers' endpoint host names again (a server's address may have moved). */
@@ -66,7 +71,7 @@ export class Tunnel {
     const now = performance.now();
     for (const peer of this.config.peers) {
       if (!peer.endpoint || parseIp(peer.endpoint.host)) continue;
-      const endpoint = await resolveEndpoint(peer.endpoint.host, peer.endpoint.port);
+      const endpoint = await this.resolve(peer.endpoint.host, peer.endpoint.port);
       await this.device.apply(
         {
           replacePeers: false,

@@ -123,8 +123,11 @@ export const TunnelSummary = z.object({
 });
 
 export const Settings = z.object({
+  /** While a tunnel is wanted (from the user's connect to the user's disconnect) block all else. */
   killSwitch: z.boolean(),
   allowLan: z.boolean(),
+  /** Block everything but tunnels even with no tunnel wanted, from early boot, until turned off. */
+  lockdown: z.boolean(),
   /** The tunnel to bring up when the helper starts, or null. */
   autoConnect: TunnelName.nullable(),
   /** A localhost port for Prometheus metrics, or null for none. */
@@ -138,6 +141,9 @@ export const LogLine = z.object({
   message: z.string(),
 });
 
+/** Traffic outside the tunnels is blocked, and why ("kill switch: connecting office"), or null. */
+export const Blocking = z.object({ reason: z.string() }).nullable();
+
 /** What the helper pushes to subscribed connections, as the JSON-RPC notification `event`. */
 export const HelperEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('tunnel-state'), status: TunnelStatus }),
@@ -145,6 +151,10 @@ export const HelperEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('log'), line: LogLine }),
   z.object({ type: z.literal('settings'), settings: Settings }),
   z.object({ type: z.literal('tunnels-changed') }),
+  /** Whether traffic outside the tunnels is blocked now, and why (also in the `status` result). */
+  z.object({ type: z.literal('blocking'), blocking: Blocking }),
+  /** Another program removed or changed the kill switch's firewall rules; the helper put them back. */
+  z.object({ type: z.literal('firewall-restored'), reason: z.string() }),
 ]);
 
 export type TunnelState = z.infer<typeof TunnelState>;
@@ -155,6 +165,7 @@ export type TunnelSummary = z.infer<typeof TunnelSummary>;
 export type Settings = z.infer<typeof Settings>;
 export type LogLine = z.infer<typeof LogLine>;
 export type HelperEvent = z.infer<typeof HelperEvent>;
+export type Blocking = z.infer<typeof Blocking>;
 
 const Empty = z.strictObject({});
 const ByName = z.strictObject({ name: TunnelName });
@@ -188,7 +199,7 @@ export const methods = {
   'tunnels.disconnect': { params: z.strictObject({ name: TunnelName.optional() }), result: Empty },
   status: {
     params: Empty,
-    result: z.object({ tunnels: z.array(TunnelStatus), settings: Settings }),
+    result: z.object({ tunnels: z.array(TunnelStatus), settings: Settings, blocking: Blocking }),
   },
   'settings.get': { params: Empty, result: Settings },
   'settings.set': { params: z.strictObject(Settings.partial().shape), result: Settings },

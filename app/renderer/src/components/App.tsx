@@ -8,6 +8,7 @@ import { hasNoPeer } from '../lib/peers.ts';
 import { moveIndex } from '../lib/keyboard.ts';
 import { useHelper } from '../stores/helper.ts';
 import { useAppSettings } from '../stores/settings.ts';
+import { BlockingBanner } from './BlockingBanner.tsx';
 import { useTunnels } from '../stores/tunnels.ts';
 import { closeDialog, dismissNotice, navigate, notify, openDialog, type Page, useUi } from '../stores/ui.ts';
 import { strings } from '../strings.ts';
@@ -43,6 +44,7 @@ export function App() {
     <>
       <div className="app" inert={dialog !== null} aria-hidden={dialog !== null ? true : undefined}>
         <Header page={page} />
+        {helperReady && <BlockingBanner />}
         <main className="main" id={`panel-${page}`} role="tabpanel" aria-labelledby={`tab-${page}`}>
           {page === 'settings' ? (
             <SettingsPage />

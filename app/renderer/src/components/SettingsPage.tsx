@@ -71,6 +71,7 @@ export function SettingsPage() {
   const ids = {
     killSwitch: useId(),
     allowLan: useId(),
+    lockdown: useId(),
     startAtLogin: useId(),
     connectOnLaunch: useId(),
     closeToTray: useId(),
@@ -99,6 +100,14 @@ export function SettingsPage() {
             checked={helper.settings?.killSwitch ?? false}
             disabled={helperDisabled}
             onChange={(killSwitch) => void setHelperSetting({ killSwitch })}
+          />
+        </Row>
+        <Row id={ids.lockdown} label={t.lockdown} help={t.lockdownHelp}>
+          <Switch
+            id={ids.lockdown}
+            checked={helper.settings?.lockdown ?? false}
+            disabled={helperDisabled}
+            onChange={(lockdown) => void setHelperSetting({ lockdown })}
           />
         </Row>
         <Row id={ids.allowLan} label={t.allowLan} help={t.allowLanHelp}>

@@ -9,9 +9,10 @@ import type { HostProblemEvent } from '../../../web/wire.ts';
 import { invoke, onEvent } from '../api.ts';
 import { appStateFailed, appStateLoaded, setConnection, setHostProblem } from './helper.ts';
 import { appendLog, loadLogs } from './logs.ts';
-import { appSettingsLoaded, receiveAppSettings, receiveHelperSettings } from './settings.ts';
+import { appSettingsLoaded, receiveAppSettings, receiveBlocking, receiveHelperSettings } from './settings.ts';
 import { applyStatuses, loadTunnels, select } from './tunnels.ts';
-import { navigate } from './ui.ts';
+import { navigate, notify } from './ui.ts';
+import { strings } from '../strings.ts';
 
 let started = false;
 
@@ -63,6 +64,12 @@ function routeHelperEvent(event: HelperEvent): void {
       break;
     case 'tunnels-changed':
       void loadTunnels();
+      break;
+    case 'blocking':
+      receiveBlocking(event.blocking);
+      break;
+    case 'firewall-restored':
+      notify(strings.blocking.restored, 'error');
       break;
   }
 }

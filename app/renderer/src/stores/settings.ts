@@ -2,7 +2,7 @@
 // answer or event said, changed optimistically and put back when a change is refused.
 
 import { create, type StoreApi, type UseBoundStore } from 'zustand';
-import type { Settings as HelperSettings } from '../../../../shared/src/control/protocol.ts';
+import type { Blocking, Settings as HelperSettings } from '../../../../shared/src/control/protocol.ts';
 import type { AppSettings } from '../../../../shared/src/ipc/schema.ts';
 import { failure, invoke, sentence } from '../api.ts';
 import { strings } from '../strings.ts';
@@ -19,6 +19,14 @@ export const useHelperSettings = create<SettingsState<HelperSettings>>()(() => (
   settings: null,
   error: null,
 }));
+
+/** Whether the helper blocks traffic outside the tunnels now, and why (kill switch, lockdown). */
+export const useBlocking = create<{ blocking: Blocking }>()(() => ({ blocking: null }));
+
+/** From the status answer or a blocking event. */
+export function receiveBlocking(blocking: Blocking): void {
+  useBlocking.setState({ blocking });
+}
 
 /** The app settings in app.state's answer at start-up. */
 export function appSettingsLoaded(settings: AppSettings): void {

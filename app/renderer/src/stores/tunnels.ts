@@ -15,7 +15,7 @@ import { addSample, emptyHistory, type RateHistory } from '../lib/rates.ts';
 import { retryFor, type RetryInfo } from '../lib/status.ts';
 import { strings } from '../strings.ts';
 import type { LoadState } from './load-state.ts';
-import { receiveHelperSettings } from './settings.ts';
+import { receiveBlocking, receiveHelperSettings } from './settings.ts';
 import { notify } from './ui.ts';
 
 export interface TunnelsState {
@@ -95,6 +95,7 @@ export async function loadTunnels(initial = false): Promise<void> {
     if (request !== listRequest) return;
     if (status) {
       receiveHelperSettings(status.settings);
+      receiveBlocking(status.blocking);
       // After a helper restart what we held is stale: the helper's answer is the whole truth.
       useTunnels.setState({ statuses: {}, rates: {}, retries: {} });
       applyStatuses(status.tunnels, false);
