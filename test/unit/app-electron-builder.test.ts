@@ -117,3 +117,20 @@ test("the homepage is package.json's, not repeated in the config", () => {
   assert.equal(raw.homepage, undefined);
   assert.equal((raw.extraMetadata as Record<string, unknown>).homepage, undefined);
 });
+
+test('security fuses and update signatures are explicit per OS', () => {
+  const fuses = raw.electronFuses as Record<string, boolean>;
+  for (const fuse of ['runAsNode', 'enableNodeOptionsEnvironmentVariable', 'enableNodeCliInspectArguments'])
+    assert.equal(fuses[fuse], false, fuse);
+  assert.equal(fuses.grantFileProtocolExtraPrivileges, false);
+  assert.equal(fuses.onlyLoadAppFromAsar, true);
+  assert.equal(fuses.enableEmbeddedAsarIntegrityValidation, true);
+  const win = raw.win as {
+    verifyUpdateCodeSignature?: boolean;
+    signtoolOptions?: { publisherName?: string };
+  };
+  assert.equal(win.verifyUpdateCodeSignature, true);
+  assert.ok(win.signtoolOptions?.publisherName, 'Windows updates are checked against a named publisher');
+  assert.equal((raw.mac as { hardenedRuntime?: boolean }).hardenedRuntime, true);
+  assert.equal(raw.publish, undefined, 'no update feed until one is configured (README)');
+});
