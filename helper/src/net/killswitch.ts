@@ -14,15 +14,35 @@ export interface KillSwitchTunnel {
   /** The only servers DNS (port 53) may reach, and only through this tunnel. None: any server, as
    *  long as the query goes through the tunnel. */
   dns: string[];
-  /** When set, only packets carrying this mark (the tunnel's own UDP socket) may reach the endpoints. */
-  fwmark?: number;
+  /** The SO_MARK of the tunnel's own UDP socket: only packets carrying it may reach the endpoints, so
+   *  no other process can send there outside the tunnel. 0 (an unmarked socket): no exception at all. */
+  fwmark: number;
+}
+
+/** What is on the machine's own links (not loopback, not tunnels), as readLocalNetworks() reads it. */
+export interface LocalNetworks {
+  /** The subnets of the addresses on those interfaces, canonical: `192.168.1.0/24`, `fd00:5::/64`. */
+  subnets: string[];
+  /** Where a DHCPv4 client's unicast (a renewal) may go besides 255.255.255.255: the IPv4 default
+   *  gateways on those interfaces, inside one of their subnets. The kernel does not know the lease's
+   *  server; a server elsewhere gets the renewal by broadcast (rebinding) instead. */
+  dhcpServers: string[];
 }
 
 export interface KillSwitchSettings {
   enabled: boolean;
-  /** Also allow the local networks: RFC 1918, link-local and ULA addresses, and local multicast. */
+  /** Also allow the local networks: `local.subnets`, link-local addresses and local multicast. */
   allowLan: boolean;
+  /** The machine's local networks now (readLocalNetworks): read again and applied again when the
+   *  addresses change. Absent: none known, so nothing but broadcast DHCP and neighbour discovery. */
+  local?: LocalNetworks;
   tunnels: KillSwitchTunnel[];
+}
+
+/** The local networks as the kernel has them now, leaving out `tunnels` (the interfaces of tunnels),
+ *  loopback and point-to-point or TUN links (other VPNs). */
+export function readLocalNetworks(tunnels: readonly string[]): Promise<LocalNetworks> {
+  return forPlatform('The kill switch', { linux }).readLocalNetworks(tunnels);
 }
 
 /** Turns the kill switch on with these exceptions (replacing the previous ones at once), or off. */

@@ -4,23 +4,82 @@
 // firewalls' accept rules cannot open a hole in it. It names interfaces and endpoints, not tunnel
 // state, so it holds while a tunnel reconnects or its interface is re-created; an update replaces
 // the table in one transaction, so there is never a moment without it.
+//
+// Each exception is as narrow as what needs it:
+// - DHCPv4 requests go to 255.255.255.255 or to a default gateway on the link (LocalNetworks), DHCPv6
+//   from and to link-local addresses (ff02::1:2, fe80::/10);
+// - neighbour discovery goes to link-local and link-scope multicast addresses, and is taken from
+//   link-local ones, always with hop limit 255 (RFC 4861: it never crossed a router);
+// - an endpoint is reached only by packets with the tunnel's mark: the helper's own UDP socket;
+// - the LAN (opt-in) is the subnets actually on the machine's links, link-local and local
+//   multicast: a route towards anything else, even through the LAN's gateway, opens nothing;
+// - DNS leaves only through a tunnel, to that tunnel's servers; IPv6 in clear has no exception but
+//   the above, whatever the tunnels route.
+// The journal keeps the settings, not the script: recovery builds the script again from them.
 
+import { z } from 'zod';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { formatIp, parseIp } from '../../../shared/src/ip.ts';
+import {
+  formatIp,
+  formatPrefix,
+  maskedPrefix,
+  parseIp,
+  parsePrefix,
+  type IpPrefix,
+} from '../../../shared/src/ip.ts';
 import { isInterfaceName } from '../../../shared/src/interface-name.ts';
-import type { KillSwitchSettings, KillSwitchTunnel } from './killswitch.ts';
+import type { KillSwitchSettings, KillSwitchTunnel, LocalNetworks } from './killswitch.ts';
 import type { NetworkJournal } from './network-journal.ts';
-import { listNftTable } from './net_linux.ts';
+import { ipJson, listNftTable } from './net_linux.ts';
 
-export type { KillSwitchSettings, KillSwitchTunnel } from './killswitch.ts';
+export type { KillSwitchSettings, KillSwitchTunnel, LocalNetworks } from './killswitch.ts';
 
 export const KILL_SWITCH_TABLE = 'phantommesh';
 
-const LAN_V4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16'];
-const LAN_V6 = ['fe80::/10', 'fc00::/7'];
-// Multicast that stays on the link or the site (mDNS, SSDP and the like), and broadcast.
-const LAN_MULTICAST_V4 = ['224.0.0.0/24', '239.0.0.0/8', '255.255.255.255'];
-const LAN_MULTICAST_V6 = ['ff01::/16', 'ff02::/16', 'ff05::/16'];
+// With the LAN allowed, besides its subnets: link-local addresses, and to link-local multicast
+// (mDNS, LLMNR and the like), SSDP's group and broadcast.
+const LINK_LOCAL_V4 = '169.254.0.0/16';
+const LINK_LOCAL_V6 = 'fe80::/10';
+const GROUPS_V4 = ['224.0.0.0/24', '239.255.255.250', '255.255.255.255'];
+const GROUPS_V6 = ['ff01::/16', 'ff02::/16'];
+/** Where neighbour discovery may go: link-local addresses and link-scope multicast. */
+const ND_TO = ['fe80::/10', 'ff02::/16'];
+const DHCP_BROADCAST = '255.255.255.255';
+
+/** What the ruleset is built from: what the journal keeps (see killSwitchRulesetInput). */
+export type KillSwitchRulesetInput = Omit<KillSwitchSettings, 'enabled'>;
+
+const address = z.string().refine((text) => parseIp(text) !== null, 'not an IP address');
+const prefix = z.string().refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix');
+const tunnelSchema = z.object({
+  ifname: z.string().refine(isInterfaceName, 'not an interface name'),
+  endpoints: z.array(
+    z.object({
+      address,
+      port: z.number().int().min(1).max(65535),
+      family: z.union([z.literal(4), z.literal(6)]),
+    }),
+  ),
+  dns: z.array(address),
+  fwmark: z.number().int().min(0).max(0xffffffff),
+});
+
+/** The kill switch's settings as the journal keeps them, checked again when read back: recovery
+ *  builds the ruleset from these, never from stored text. */
+export const killSwitchRulesetInput = z.object({
+  allowLan: z.boolean(),
+  local: z.object({ subnets: z.array(prefix), dhcpServers: z.array(address) }).optional(),
+  tunnels: z.array(tunnelSchema),
+});
+
+/** Exactly the fields the ruleset is built from, whatever else the caller's settings carry. */
+export function rulesetInputOf(settings: KillSwitchRulesetInput): KillSwitchRulesetInput {
+  return killSwitchRulesetInput.parse({
+    allowLan: settings.allowLan,
+    ...(settings.local ? { local: settings.local } : {}),
+    tunnels: settings.tunnels,
+  });
+}
 
 /** An nft anonymous set, or the single value. */
 const anyOf = (items: readonly string[]): string =>
@@ -38,17 +97,23 @@ function checkedAddress(text: string, what: string): { address: string; family: 
   return { address: formatIp(bytes), family: bytes.length === 4 ? 4 : 6 };
 }
 
+/** A subnet as nft needs it: canonical, host bits cleared (nft refuses them). */
+function checkedSubnet(text: string): IpPrefix {
+  const parsed = text.includes('/') ? parsePrefix(text) : null;
+  if (!parsed) throw invalid(`local subnet "${text}" is not an IP prefix`);
+  return maskedPrefix(parsed);
+}
+
 function tunnelRules(tunnel: KillSwitchTunnel): { endpoints: string[]; dns: string[] } {
   if (!isInterfaceName(tunnel.ifname)) throw invalid(`"${tunnel.ifname}" is not an interface name`);
   const mark = tunnel.fwmark;
-  if (mark !== undefined && (!Number.isInteger(mark) || mark < 1 || mark > 0xffffffff))
-    throw invalid(`${tunnel.ifname}: fwmark ${mark} is not a number from 1 to 4294967295`);
+  if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff)
+    throw invalid(`${tunnel.ifname}: fwmark ${mark} is not a number from 0 to 4294967295`);
   const endpoints = tunnel.endpoints.map((endpoint) => {
     const { address, family } = checkedAddress(endpoint.address, `${tunnel.ifname}: endpoint`);
     if (!Number.isInteger(endpoint.port) || endpoint.port < 1 || endpoint.port > 65535)
       throw invalid(`${tunnel.ifname}: endpoint port ${endpoint.port} is not a number from 1 to 65535`);
-    const marked = mark === undefined ? '' : `meta mark ${mark} `;
-    return `${marked}${family === 4 ? 'ip' : 'ip6'} daddr ${address} udp dport ${endpoint.port} accept`;
+    return `meta mark ${mark} ${family === 4 ? 'ip' : 'ip6'} daddr ${address} udp dport ${endpoint.port} accept`;
   });
   const oif = `oifname ${quoted(tunnel.ifname)}`;
   const servers = tunnel.dns.map((server) => checkedAddress(server, `${tunnel.ifname}: DNS server`));
@@ -60,15 +125,30 @@ function tunnelRules(tunnel: KillSwitchTunnel): { endpoints: string[]; dns: stri
           if (ofFamily.length === 0) return [];
           return [`${oif} ${family === 4 ? 'ip' : 'ip6'} daddr ${anyOf([...new Set(ofFamily)])} accept`];
         });
-  return { endpoints, dns };
+  // A socket without a mark cannot be told from any other process's: its endpoints get no exception.
+  return { endpoints: mark === 0 ? [] : endpoints, dns };
 }
 
 /** The kill switch's nft script: it replaces the table in one transaction. */
-export function killSwitchRuleset(settings: Omit<KillSwitchSettings, 'enabled'>): string {
+export function killSwitchRuleset(settings: KillSwitchRulesetInput): string {
   const perTunnel = settings.tunnels.map(tunnelRules);
   const names = [...new Set(settings.tunnels.map((tunnel) => quoted(tunnel.ifname)))];
   const tunnels = names.length === 0 ? undefined : anyOf(names);
+  const local = settings.local ?? { subnets: [], dhcpServers: [] };
+  const subnets = local.subnets.map(checkedSubnet);
+  const subnetsOf = (family: 4 | 6): string[] =>
+    subnets.filter((subnet) => subnet.family === family).map(formatPrefix);
+  const dhcpServers = local.dhcpServers.map((server) => {
+    const checked = checkedAddress(server, 'DHCP server');
+    if (checked.family !== 4) throw invalid(`DHCP server "${server}" is not an IPv4 address`);
+    return checked.address;
+  });
+  const unique = (items: string[]): string[] => [...new Set(items)];
   const lan = settings.allowLan;
+  const fromLanV4 = unique([...subnetsOf(4), LINK_LOCAL_V4]);
+  const fromLanV6 = unique([...subnetsOf(6), LINK_LOCAL_V6]);
+  const lanV4 = [...fromLanV4, ...GROUPS_V4];
+  const lanV6 = [...fromLanV6, ...GROUPS_V6];
   const chain = (name: string, hook: string | undefined, rules: (string | false | undefined)[]): string[] => [
     `  chain ${name} {`,
     ...(hook ? [`    type filter hook ${hook} priority filter; policy drop;`] : []),
@@ -76,10 +156,7 @@ export function killSwitchRuleset(settings: Omit<KillSwitchSettings, 'enabled'>)
     '  }',
   ];
   const dnsJump = 'meta l4proto { tcp, udp } th dport 53 jump dns';
-  const lanOut = [
-    lan && `ip daddr ${anyOf([...LAN_V4, ...LAN_MULTICAST_V4])} accept`,
-    lan && `ip6 daddr ${anyOf([...LAN_V6, ...LAN_MULTICAST_V6])} accept`,
-  ];
+  const lanOut = [lan && `ip daddr ${anyOf(lanV4)} accept`, lan && `ip6 daddr ${anyOf(lanV6)} accept`];
   return [
     `table inet ${KILL_SWITCH_TABLE}`,
     `delete table inet ${KILL_SWITCH_TABLE}`,
@@ -94,9 +171,9 @@ export function killSwitchRuleset(settings: Omit<KillSwitchSettings, 'enabled'>)
       // Neighbour discovery, without which IPv6 reaches nothing, not even the endpoint; hop limit 255
       // proves it came from the link itself.
       'icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } ' +
-        'ip6 hoplimit 255 accept',
-      lan && `ip saddr ${anyOf(LAN_V4)} accept`,
-      lan && `ip6 saddr ${anyOf(LAN_V6)} accept`,
+        'ip6 hoplimit 255 ip6 saddr fe80::/10 accept',
+      lan && `ip saddr ${anyOf(fromLanV4)} accept`,
+      lan && `ip6 saddr ${anyOf(fromLanV6)} accept`,
     ]),
     ...chain('output', 'output', [
       'oifname "lo" accept',
@@ -104,9 +181,10 @@ export function killSwitchRuleset(settings: Omit<KillSwitchSettings, 'enabled'>)
       ...perTunnel.flatMap((rules) => rules.endpoints),
       dnsJump,
       tunnels && `oifname ${tunnels} accept`,
-      'udp sport 68 udp dport 67 accept',
-      'ip6 daddr { ff02::1:2, fe80::/10 } udp sport 546 udp dport 547 accept',
-      'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept',
+      `ip daddr ${anyOf(unique([DHCP_BROADCAST, ...dhcpServers]))} udp sport 68 udp dport 67 accept`,
+      'ip6 saddr fe80::/10 ip6 daddr { ff02::1:2, fe80::/10 } udp sport 546 udp dport 547 accept',
+      'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 ' +
+        `ip6 daddr ${anyOf(ND_TO)} accept`,
       ...lanOut,
     ]),
     ...chain('forward', 'forward', [
@@ -126,11 +204,103 @@ export function killSwitchRuleset(settings: Omit<KillSwitchSettings, 'enabled'>)
 /** Turns the kill switch on with these exceptions (replacing the previous ones at once), or off. */
 export function setKillSwitch(journal: NetworkJournal, settings: KillSwitchSettings): Promise<void> {
   if (!settings.enabled) return journal.undo((change) => change.kind === 'kill-switch');
-  return journal.apply({
-    kind: 'kill-switch',
-    table: KILL_SWITCH_TABLE,
-    ruleset: killSwitchRuleset(settings),
-  });
+  killSwitchRuleset(settings); // refuses what it cannot express, before anything is recorded
+  return journal.apply({ kind: 'kill-switch', table: KILL_SWITCH_TABLE, settings: rulesetInputOf(settings) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The local networks, from the kernel.
+
+const addressList = z.array(
+  z.object({
+    ifname: z.string(),
+    flags: z.array(z.string()).default([]),
+    link_type: z.string().optional(),
+    addr_info: z
+      .array(
+        z.object({
+          family: z.string(),
+          local: z.string().optional(),
+          address: z.string().optional(),
+          prefixlen: z.number().int().optional(),
+          scope: z.string().optional(),
+        }),
+      )
+      .default([]),
+  }),
+);
+const routeList = z.array(
+  z.object({
+    dst: z.string(),
+    gateway: z.string().optional(),
+    dev: z.string().optional(),
+    type: z.string().optional(),
+  }),
+);
+
+/** Whether the address is inside the subnet. */
+function contains(subnet: IpPrefix, text: string): boolean {
+  const bytes = parseIp(text);
+  if (!bytes || (bytes.length === 4 ? 4 : 6) !== subnet.family) return false;
+  return (
+    maskedPrefix({ address: formatIp(bytes), bits: subnet.bits, family: subnet.family }).address ===
+    subnet.address
+  );
+}
+
+/**
+ * The local networks from `ip -j address show` and `ip -j -4 route show table all`, leaving out the
+ * interfaces named in `tunnels`, loopback, point-to-point links and links without a hardware type
+ * (TUN and WireGuard devices: other VPNs), and host-scope and link-local addresses (link-local is
+ * allowed as a whole). A DHCP server is a default route's gateway on one of the links that remain,
+ * inside one of their subnets.
+ */
+export function localNetworksFrom(
+  addresses: unknown,
+  routes: unknown,
+  tunnels: readonly string[],
+): LocalNetworks {
+  const links = addressList
+    .parse(addresses)
+    .filter(
+      (link) =>
+        !tunnels.includes(link.ifname) &&
+        !link.flags.includes('LOOPBACK') &&
+        !link.flags.includes('POINTOPOINT') &&
+        link.link_type !== 'none' &&
+        link.link_type !== 'loopback',
+    );
+  const subnetsOf = new Map<string, IpPrefix[]>();
+  for (const link of links) {
+    const subnets: IpPrefix[] = [];
+    for (const info of link.addr_info) {
+      if (info.family !== 'inet' && info.family !== 'inet6') continue;
+      if (info.scope === 'host' || info.scope === 'link' || info.address !== undefined) continue;
+      const parsed = parsePrefix(`${info.local}/${info.prefixlen}`);
+      if (!parsed || parsed.bits === 0) continue;
+      subnets.push(maskedPrefix(parsed));
+    }
+    subnetsOf.set(link.ifname, subnets);
+  }
+  const all = [...subnetsOf.values()].flat();
+  const dhcpServers = routeList
+    .parse(routes)
+    .filter((route) => route.dst === 'default' && (route.type ?? 'unicast') === 'unicast' && route.gateway)
+    .filter((route) => (subnetsOf.get(route.dev ?? '') ?? []).some((s) => contains(s, route.gateway!)))
+    .map((route) => formatIp(parseIp(route.gateway!)!));
+  return {
+    subnets: [...new Set(all.map(formatPrefix))],
+    dhcpServers: [...new Set(dhcpServers)].filter((server) => server.includes('.')),
+  };
+}
+
+/** The local networks as the kernel has them now (see localNetworksFrom). */
+export async function readLocalNetworks(tunnels: readonly string[]): Promise<LocalNetworks> {
+  const [addresses, routes] = await Promise.all([
+    ipJson(['address', 'show']),
+    ipJson(['-4', 'route', 'show', 'table', 'all']),
+  ]);
+  return localNetworksFrom(addresses, routes, tunnels);
 }
 
 /**

@@ -143,6 +143,17 @@ export async function routingTableInUse(table: number): Promise<boolean> {
   return false;
 }
 
+/** `ip -j ARGS`, parsed: what the kernel has (addresses, routes), for the caller to check. */
+export async function ipJson(args: string[]): Promise<unknown> {
+  const result = await run(['-j', ...args]);
+  if (result.exitCode !== 0) throw failure(findIp(), ['-j', ...args], result);
+  try {
+    return JSON.parse(result.stdout || '[]');
+  } catch {
+    throw new PhantomError('NET_CONFIG_FAILED', `ip -j ${args.join(' ')} printed no JSON`);
+  }
+}
+
 /** Adds a policy routing rule; `selector` is in `ip rule`'s words: `not fwmark 51820 table 51820`. */
 export function addRule(family: Family, selector: readonly string[]): Promise<void> {
   return ip([family === 4 ? '-4' : '-6', 'rule', 'add', ...selector]);

@@ -8,6 +8,12 @@ import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { parseIp, parsePrefix } from '../../../shared/src/ip.ts';
 import type { ChangeKinds } from './journal.ts';
 import {
+  KILL_SWITCH_TABLE,
+  killSwitchRuleset,
+  killSwitchRulesetInput,
+  type KillSwitchRulesetInput,
+} from './killswitch_linux.ts';
+import {
   fileSnapshotSchema,
   onFile,
   restoreFile,
@@ -56,8 +62,13 @@ const changeSchema = z.discriminatedUnion('kind', [
   }),
   /** An nft table of an interface (`table inet NAME`), loaded from `ruleset` in one transaction. */
   z.object({ kind: z.literal('nft-table'), ifname, name: nftName, ruleset: z.string() }),
-  /** The kill switch's nft table: kept by recover(), so it fails closed. */
-  z.object({ kind: z.literal('kill-switch'), table: nftName, ruleset: z.string() }),
+  /** The kill switch's nft table, built from `settings` each time it is loaded (never from stored
+   *  text, which a tampered journal could fill with any rule): kept by recover(), so it fails closed. */
+  z.object({
+    kind: z.literal('kill-switch'),
+    table: z.literal(KILL_SWITCH_TABLE),
+    settings: killSwitchRulesetInput,
+  }),
   /** systemd-resolved's per-link DNS (`resolvectl dns/domain/default-route`). */
   z.object({
     kind: z.literal('resolved-link'),
@@ -81,6 +92,20 @@ const changeSchema = z.discriminatedUnion('kind', [
     original: fileSnapshotSchema,
   }),
 ]);
+
+/** A kill switch a helper before 0.1.1 recorded (the nft text itself) is read as the strictest one:
+ *  no tunnel, no LAN, so it still fails closed, and none of the stored text is loaded. The service
+ *  replaces it as soon as it applies its own. */
+const LEGACY_KILL_SWITCH: KillSwitchRulesetInput = { allowLan: false, tunnels: [] };
+
+function upgrade(change: unknown): unknown {
+  if (typeof change !== 'object' || change === null) return change;
+  const old = change as Record<string, unknown>;
+  if (old.kind !== 'kill-switch' || 'settings' in old || typeof old.ruleset !== 'string') return change;
+  return { kind: 'kill-switch', table: old.table, settings: LEGACY_KILL_SWITCH };
+}
+
+const recordSchema = z.preprocess(upgrade, changeSchema);
 
 export type NetworkChange = z.infer<typeof changeSchema>;
 
@@ -140,8 +165,9 @@ function perform(change: NetworkChange): Promise<void> {
     case 'sysctl':
       return writeSysctl(change.key, change.value);
     case 'nft-table':
-    case 'kill-switch':
       return applyNftRuleset(change.ruleset);
+    case 'kill-switch':
+      return applyNftRuleset(killSwitchRuleset(change.settings));
     case 'resolved-link':
       return setLinkDns(change.ifname, change.servers, change.search);
     case 'resolvconf':
@@ -214,7 +240,7 @@ function describe(change: NetworkChange): string {
 }
 
 export const linuxNetworkChanges: ChangeKinds<NetworkChange, ChangeRequest> = {
-  schema: changeSchema,
+  schema: recordSchema,
   capture,
   perform,
   revert,
