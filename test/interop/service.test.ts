@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import {
   createTopology,
   exec,
@@ -215,17 +215,174 @@ test(
     }),
 );
 
-test('SIGTERM takes the tunnels down and gives the network back', { skip, timeout: 60_000 }, () =>
-  withWorld(async (world) => {
-    const before = await networkSnapshot(world.service);
-    await world.service.client.call('settings.set', { killSwitch: true });
-    await world.service.client.call('tunnels.connect', { name: TUNNEL });
-    await world.service.kill('SIGTERM');
-    assert.equal(world.service.process.child.exitCode, 0, 'a clean exit');
-    assert.match(world.service.process.output(), /stopping \(SIGTERM\)/);
-    assert.equal(await networkSnapshot(world.service), before);
-    await world.service.restart();
-  }),
+test(
+  'SIGTERM with the kill switch off takes the tunnels down and leaves nothing behind',
+  { skip, timeout: 60_000 },
+  () =>
+    withWorld(async (world) => {
+      const before = await networkSnapshot(world.service);
+      await world.service.client.call('tunnels.connect', { name: TUNNEL });
+      await world.service.kill('SIGTERM');
+      assert.equal(world.service.process.child.exitCode, 0, 'a clean exit');
+      assert.match(world.service.process.output(), /stopping \(SIGTERM\)/);
+      assert.equal(await networkSnapshot(world.service), before);
+      await world.service.restart();
+    }),
+);
+
+test(
+  'SIGTERM with the kill switch on and connected: the table stays while no helper runs; the restart takes it over and reconnects',
+  { skip, timeout: 90_000 },
+  () =>
+    withWorld(async (world) => {
+      const before = await networkSnapshot(world.service);
+      await world.service.client.call('settings.set', { killSwitch: true });
+      await world.service.client.call('tunnels.connect', { name: TUNNEL });
+      await world.service.kill('SIGTERM');
+      assert.equal(world.service.process.child.exitCode, 0, 'a clean exit');
+      assert.match(await execIn(world.topology.a.ns, 'nft', ['list', 'tables']), /inet phantommesh/);
+      assert.equal(await directPingsReachC(world), 0, 'blocked while the helper is gone');
+      const journal = JSON.parse(
+        await readFile(`${world.service.dir}/state/network-journal.json`, 'utf8'),
+      ) as {
+        changes: Array<{ kind: string }>;
+      };
+      assert.deepEqual(
+        journal.changes.map((change) => change.kind),
+        ['kill-switch'],
+        'only the kill switch is left, in the journal',
+      );
+      await world.service.restart();
+      await world.service.waitForStatus(TUNNEL, (s) => s.state === 'connected', 30_000);
+      await ping(world.topology.a.ns, '192.0.2.2', { count: 1 });
+      const status = await world.service.client.call('status', {});
+      assert.match(status.blocking?.reason ?? '', /^kill switch: /);
+      await world.service.client.call('tunnels.disconnect', {});
+      assert.equal((await world.service.client.call('status', {})).blocking, null);
+      await world.service.client.call('settings.set', { killSwitch: false });
+      assert.equal(await networkSnapshot(world.service), before, 'the disconnect gives everything back');
+    }),
+);
+
+/** Runs `body` while polling `nft list tables` in A; returns the polls that lacked our table. */
+async function tableGapsDuring(
+  world: World,
+  body: () => Promise<void>,
+): Promise<{ polls: number; gaps: number }> {
+  let done = false;
+  let polls = 0;
+  let gaps = 0;
+  const poller = (async () => {
+    while (!done) {
+      const tables = await execIn(world.topology.a.ns, 'nft', ['list', 'tables']);
+      polls++;
+      if (!/inet phantommesh/.test(tables)) gaps++;
+    }
+  })();
+  try {
+    await body();
+  } finally {
+    done = true;
+    await poller;
+  }
+  return { polls, gaps };
+}
+
+test(
+  'kill switch: editing the active tunnel keeps the table the whole time; an unresolvable endpoint fails and keeps the old tunnel',
+  { skip, timeout: 90_000 },
+  () =>
+    withWorld(async (world) => {
+      const { client } = world.service;
+      await client.call('settings.set', { killSwitch: true });
+      await client.call('tunnels.connect', { name: TUNNEL });
+      await world.service.waitForStatus(TUNNEL, (s) => s.state === 'connected', 15_000);
+      const { text } = await client.call('tunnels.export', { name: TUNNEL });
+      const edited = text.replace('DNS = 192.0.2.53', 'DNS = 192.0.2.54');
+      const edit = await tableGapsDuring(world, async () => {
+        await client.call('tunnels.update', { name: TUNNEL, text: edited });
+        await world.service.waitForStatus(TUNNEL, (s) => s.state === 'connected', 15_000);
+      });
+      assert.ok(edit.polls > 0);
+      assert.equal(
+        edit.gaps,
+        0,
+        `the table was missing in ${edit.gaps} of ${edit.polls} polls during the edit`,
+      );
+      assert.equal(await directPingsReachC(world), 0, 'still blocked after the edit');
+
+      const unresolvable = edited.replace(/^Endpoint = .*$/m, 'Endpoint = nowhere.invalid:51820');
+      const bad = await tableGapsDuring(world, async () => {
+        await assert.rejects(
+          client.call('tunnels.update', { name: TUNNEL, text: unresolvable }),
+          (error: Error) => {
+            assert.match(error.message, /cannot resolve endpoint nowhere\.invalid/);
+            return true;
+          },
+        );
+      });
+      assert.equal(bad.gaps, 0, 'the table stayed during the failed edit');
+      assert.equal((await client.call('tunnels.get', { name: TUNNEL })).status.state, 'connected');
+      assert.match((await client.call('tunnels.export', { name: TUNNEL })).text, /DNS = 192\.0\.2\.54/);
+      await ping(world.topology.a.ns, '192.0.2.2', { count: 1 });
+      await client.call('tunnels.disconnect', {});
+    }),
+);
+
+test(
+  'kill switch: a table another tool removes (nft flush ruleset) is restored within 2 s, with an event',
+  { skip, timeout: 60_000 },
+  () =>
+    withWorld(async (world) => {
+      const { client } = world.service;
+      await client.call('settings.set', { killSwitch: true });
+      await client.call('tunnels.connect', { name: TUNNEL });
+      await client.call('events.subscribe', {});
+      const restored = new Promise<string>((resolve) => {
+        const stop = client.onEvent((event) => {
+          if (event.type === 'firewall-restored') {
+            stop();
+            resolve(event.reason);
+          }
+        });
+      });
+      await execIn(world.topology.a.ns, 'nft', ['flush', 'ruleset']);
+      const flushedAt = Date.now();
+      let back = false;
+      while (!back && Date.now() - flushedAt < 2000) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        back = /inet phantommesh/.test(await execIn(world.topology.a.ns, 'nft', ['list', 'tables']));
+      }
+      assert.ok(back, 'the table is back within 2 s');
+      assert.match(await restored, /removed the kill switch/);
+      assert.equal(await directPingsReachC(world), 0, 'blocked again');
+      const lines = await client.call('logs.tail', { lines: 50 });
+      assert.ok(lines.some((line) => /PhantomMesh restored it/.test(line.message)));
+      await client.call('tunnels.disconnect', {});
+    }),
+);
+
+test(
+  'lockdown: blocks with no tunnel and writes the boot file; off lifts it and removes the file',
+  { skip, timeout: 60_000 },
+  () =>
+    withWorld(async (world) => {
+      const { client } = world.service;
+      const file = `${world.service.dir}/state/lockdown.nft`;
+      const before = await networkSnapshot(world.service);
+      await client.call('settings.set', { lockdown: true });
+      assert.match(await execIn(world.topology.a.ns, 'nft', ['list', 'tables']), /inet phantommesh/);
+      assert.equal(await directPingsReachC(world), 0, 'blocked with no tunnel wanted');
+      assert.deepEqual((await client.call('status', {})).blocking, { reason: 'lockdown: no tunnel up' });
+      assert.equal((await stat(file)).mode & 0o777, 0o600, 'root only');
+      assert.match(await readFile(file, 'utf8'), /table inet phantommesh/);
+      // What the boot unit does: the file loads on its own.
+      await execIn(world.topology.a.ns, 'nft', ['-c', '-f', file]);
+      await client.call('settings.set', { lockdown: false });
+      await assert.rejects(stat(file), /ENOENT/);
+      assert.equal((await client.call('status', {})).blocking, null);
+      assert.equal(await networkSnapshot(world.service), before);
+    }),
 );
 
 test(
