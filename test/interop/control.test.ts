@@ -2,6 +2,7 @@
 // (connectHelper, raw sockets, and clients running as other users through setpriv). Needs root: the
 // socket is given to a test group, and the test adds a user to it.
 
+import { MAX_CONNECTIONS_PER_USER } from '../../helper/src/control/listener.ts';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -511,6 +512,44 @@ test(
     const stranger = await runAs([`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups']);
     assert.equal(stranger.code, 'NOT_AUTHORIZED');
     assert.match(stranger.message ?? '', /permission denied/);
+    await observerWorks();
+  },
+);
+
+test(
+  'one user holds at most MAX_CONNECTIONS_PER_USER connections; root always gets in',
+  { skip, timeout: 60_000 },
+  async () => {
+    // A group member opens one connection more than it may, all greeted, all held open.
+    const clientUrl = pathToFileURL(join(import.meta.dirname, '../../shared/src/control/client.ts')).href;
+    const script = `
+      const { connectHelper } = await import(${JSON.stringify(clientUrl)});
+      const results = [];
+      const held = [];
+      for (let i = 0; i <= ${MAX_CONNECTIONS_PER_USER}; i++) {
+        try {
+          held.push(await connectHelper({ socketPath: ${JSON.stringify(socketPath)}, client: 'hog' }));
+          results.push('ok');
+        } catch (error) {
+          results.push(error.code);
+        }
+      }
+      console.log(JSON.stringify(results));
+      for (const client of held) client.close();`;
+    const results = JSON.parse(
+      await exec('setpriv', [
+        `--reuid=${uid}`,
+        `--regid=${NOBODY}`,
+        `--groups=${gid}`,
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        script,
+      ]),
+    ) as string[];
+    assert.deepEqual(results.slice(0, MAX_CONNECTIONS_PER_USER), Array(MAX_CONNECTIONS_PER_USER).fill('ok'));
+    assert.equal(results[MAX_CONNECTIONS_PER_USER], 'TOO_MANY_CONNECTIONS');
+    assert.ok(logged.some((line) => line.includes(`refused uid ${uid}`) && line.includes('connections')));
     await observerWorks();
   },
 );

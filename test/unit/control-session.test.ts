@@ -33,7 +33,11 @@ const hello = (id = 0, protocolVersion = PROTOCOL_VERSION) =>
   request(id, 'hello', { protocolVersion, client: 'test' });
 
 /** A session on one side of a duplex pair; `answers(n)` reads the next n frames on the other side. */
-function session(handlers: Partial<Handlers>, subscribers = new Broadcaster(() => {})) {
+function session(
+  handlers: Partial<Handlers>,
+  subscribers = new Broadcaster(() => {}),
+  helloTimeoutMs?: number,
+) {
   const [client, server] = duplexPair();
   const log: string[] = [];
   serveSession(server, ROOT, {
@@ -41,6 +45,7 @@ function session(handlers: Partial<Handlers>, subscribers = new Broadcaster(() =
     helperVersion: '9.9.9',
     subscribers,
     log: (line) => log.push(line),
+    ...(helloTimeoutMs === undefined ? {} : { helloTimeoutMs }),
   });
   const decoder = new FrameDecoder();
   const received: Answer[] = [];
@@ -246,4 +251,28 @@ test('broadcast: a subscriber that does not read is dropped, not buffered', () =
   assert.match(log.join('\n'), /dropping 1 subscriber/);
   broadcaster.broadcast({ type: 'tunnels-changed' });
   assert.equal(fine.length, 2);
+});
+
+test(
+  'a connection that sends no hello in time is closed with a last error',
+  { timeout: 10_000 },
+  async () => {
+    const { client, answers, log } = session({}, undefined, 50);
+    const closed = new Promise<void>((resolve) => client.once('end', () => resolve()));
+    const [last] = await answers(1);
+    assert.equal(errorCode(last!), HELLO_REQUIRED);
+    assert.match(last!.error!.message, /no hello in time/);
+    await closed;
+    assert.ok(log.some((line) => line.includes('sent no hello')));
+  },
+);
+
+test('a greeted connection is not closed by the hello timer', { timeout: 10_000 }, async () => {
+  const { client, answers } = session({ 'settings.get': async () => settings }, undefined, 50);
+  client.write(hello(1));
+  await answers(1);
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  client.write(request(2, 'settings.get'));
+  const [answered] = await answers(1);
+  assert.deepEqual(answered!.result, settings);
 });

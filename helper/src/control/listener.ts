@@ -15,6 +15,13 @@ import { endWithError, idOf, type Id } from './reply.ts';
 
 /** Each connection is an fd and up to a frame of buffer; the app and a few CLIs need a handful. */
 export const MAX_CONNECTIONS = 128;
+/**
+ * Slots only root may take, so that group members holding every other one (deliberately or by a
+ * runaway script) never lock out root or, through root's `phantommesh`, the person fixing it.
+ */
+export const ROOT_RESERVED_CONNECTIONS = 16;
+/** How many connections one non-root user may hold: the app and a few CLI calls need a handful. */
+export const MAX_CONNECTIONS_PER_USER = 16;
 
 export interface Caller {
   uid: number;
@@ -50,7 +57,10 @@ async function listen(server: Server, path: string, gid: number | null): Promise
 }
 
 /** One answer, to the first thing the client sends, then the connection is closed. */
-function refuse(socket: Socket, message: string): void {
+/** The error code of a refusal for want of a free slot (the caller may try again later). */
+const TOO_MANY_CONNECTIONS = 'TOO_MANY_CONNECTIONS';
+
+function refuse(socket: Socket, message: string, code: string = NOT_AUTHORIZED): void {
   const decoder = new FrameDecoder();
   socket.on('data', (chunk: Buffer) => {
     const [body] = decoder.push(chunk);
@@ -62,7 +72,7 @@ function refuse(socket: Socket, message: string): void {
     } catch {
       // The refusal goes out all the same, unmatched.
     }
-    endWithError(socket, id, APPLICATION_ERROR, NOT_AUTHORIZED, message);
+    endWithError(socket, id, APPLICATION_ERROR, code, message);
   });
 }
 
@@ -76,12 +86,39 @@ export async function listenForCallers(options: ListenerOptions): Promise<Caller
       : `only root and members of group "${group}" may`;
 
   const connections = new Set<Socket>();
+  /** Open connections of each non-root user, and of all of them. */
+  const perUser = new Map<number, number>();
+  let nonRoot = 0;
   let closing = false;
+
+  /** Counts a non-root caller's connection, or says why it may not have one. */
+  const admit = (socket: Socket, uid: number): string | null => {
+    const mine = perUser.get(uid) ?? 0;
+    if (mine >= MAX_CONNECTIONS_PER_USER)
+      return `uid ${uid} already has ${mine} connections to the helper (at most ${MAX_CONNECTIONS_PER_USER})`;
+    if (nonRoot >= MAX_CONNECTIONS - ROOT_RESERVED_CONNECTIONS)
+      return 'the helper has no connection slot left for users other than root; try again later';
+    perUser.set(uid, mine + 1);
+    nonRoot++;
+    socket.once('close', () => {
+      nonRoot--;
+      const left = (perUser.get(uid) ?? 1) - 1;
+      if (left > 0) perUser.set(uid, left);
+      else perUser.delete(uid);
+    });
+    return null;
+  };
 
   const authorize = async (socket: Socket): Promise<void> => {
     const { uid, gid: callerGid, pid } = peerCredentials(socket);
     const isRoot = uid === 0;
     if (isRoot || (gid !== null && (await isGroupMember(uid, gid)))) {
+      const full = isRoot || closing ? null : admit(socket, uid);
+      if (full !== null) {
+        log(`control: refused uid ${uid} (pid ${pid}): ${full}`);
+        refuse(socket, full, TOO_MANY_CONNECTIONS);
+        return;
+      }
       if (!closing) onCaller(socket, { uid, gid: callerGid, pid, isRoot });
       return;
     }

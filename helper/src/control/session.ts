@@ -51,7 +51,15 @@ export interface SessionOptions {
   /** Where events.subscribe puts the connection (and where it is removed from when it ends). */
   subscribers: Pick<Broadcaster, 'add' | 'delete'>;
   log: (line: string) => void;
+  /** How long a connection may stay without a hello before it is closed; HELLO_TIMEOUT_MS by default. */
+  helloTimeoutMs?: number;
 }
+
+/**
+ * A client says hello at once (the CLI and the app do, within milliseconds): a connection that stays
+ * silent only holds one of the helper's few connection slots, so it is closed.
+ */
+export const HELLO_TIMEOUT_MS = 10_000;
 
 const INTERNAL_ERROR: ErrorObject = {
   code: APPLICATION_ERROR,
@@ -112,6 +120,13 @@ export function serveSession(stream: Duplex, caller: Caller, options: SessionOpt
   const waiting: Array<() => void> = [];
 
   stream.on('close', () => subscribers.delete(stream));
+  const helloTimer = setTimeout(() => {
+    if (greeted) return;
+    log(`control: closed a connection of uid ${caller.uid} (pid ${caller.pid}) that sent no hello`);
+    finish(null, APPLICATION_ERROR, HELLO_REQUIRED, 'no hello in time: the connection is closed');
+  }, options.helloTimeoutMs ?? HELLO_TIMEOUT_MS);
+  helloTimer.unref();
+  stream.on('close', () => clearTimeout(helloTimer));
 
   // Backpressure instead of buffering: a client that sends faster than it is answered, or does not
   // read its answers, is simply not read until that changes.
