@@ -306,7 +306,7 @@ const BAD: [string, string[], number, string | undefined, RegExp][] = [
     [...IFACE, 'ListenPort = 65536'],
     3,
     'ListenPort',
-    /65536 is out of range \(expected a port from 0 to 65535/,
+    /65536 is out of range \(expected a port from 1024 to 65535, or 0 for a random one/,
   ],
   ['port that is not a number', [...IFACE, 'ListenPort = http'], 3, 'ListenPort', /"http" is not a number/],
   [
@@ -492,4 +492,45 @@ test('base64 keys: decode, encode, and strictness matching wg', () => {
   assert.equal(decodeKey(PRIV.replace('+', '-')), null); // URL-safe alphabet
   assert.equal(decodeKey(Buffer.alloc(33).toString('base64')), null);
   assert.throws(() => encodeKey(new Uint8Array(31)), RangeError);
+});
+
+test('what would reach beyond the tunnel is refused, naming the line and key', () => {
+  const problem = (lines: string[]) => {
+    try {
+      parseConfig(conf('[Interface]', `PrivateKey = ${PRIV}`, ...lines));
+      return null;
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      return { line: error.line, key: error.key, message: error.message };
+    }
+  };
+  for (const [line, key] of [
+    ['ListenPort = 53', 'ListenPort'],
+    ['ListenPort = 1023', 'ListenPort'],
+    ['Table = local', 'Table'],
+    ['Table = main', 'Table'],
+    ['Table = 255', 'Table'],
+    ['Table = 254', 'Table'],
+    ['Table = 253', 'Table'],
+    ['Table = 0', 'Table'],
+    ['FwMark = 255', 'FwMark'],
+    ['FwMark = 0xfe', 'FwMark'],
+  ] as const) {
+    const found = problem([line]);
+    assert.ok(found, `${line} is refused`);
+    assert.equal(found.line, 3, line);
+    assert.equal(found.key, key, line);
+  }
+  for (const allowed of [['127.0.0.0/9'], ['224.0.0.251/32'], ['::1/128'], ['ff02::1/128'], ['0.0.0.0/8']]) {
+    const found = problem(['[Peer]', `PublicKey = ${PEER1}`, `AllowedIPs = 192.0.2.0/24, ${allowed[0]}`]);
+    assert.ok(found, `${allowed[0]} is refused`);
+    assert.equal(found.line, 5);
+    assert.equal(found.key, 'AllowedIPs');
+    assert.match(found.message, /loopback, multicast or unspecified/);
+  }
+  // What a full tunnel needs stays: prefixes that merely contain loopback or multicast.
+  for (const fine of ['0.0.0.0/0', '0.0.0.0/1, 128.0.0.0/1', '::/0', '::/1, 8000::/1']) {
+    assert.equal(problem(['[Peer]', `PublicKey = ${PEER1}`, `AllowedIPs = ${fine}`]), null, fine);
+  }
+  assert.equal(problem(['ListenPort = 1024', 'Table = 1234', 'FwMark = 51820']), null);
 });

@@ -4,7 +4,7 @@
 // because a silently dropped line in a VPN config can mean traffic leaves outside the tunnel.
 
 import { ConfigError } from '../errors.ts';
-import { parseHostPort, parseIp, parsePrefix, type IpPrefix } from '../ip.ts';
+import { formatPrefix, maskedPrefix, parseHostPort, parseIp, parsePrefix, type IpPrefix } from '../ip.ts';
 import { decodeBase64, KEY_LEN } from '../keys.ts';
 import type { InterfaceConfig, PeerConfig, TunnelConfig } from './types.ts';
 
@@ -68,6 +68,33 @@ function prefixes(value: string, separator: RegExp): IpPrefix[] {
   return items(value, separator).map((item) => parsePrefix(item) ?? fail(notA(item, 'an IP prefix')));
 }
 
+/** Routing tables of the system itself: unspec (0), default (253), main (254), local (255). */
+const SYSTEM_TABLES = new Set([0, 253, 254, 255]);
+const SYSTEM_TABLE_NAMES = new Set(['unspec', 'default', 'main', 'local']);
+
+/**
+ * Addresses no peer can stand for: loopback, multicast, "this network" and the unspecified address.
+ * Routing them to a tunnel would take them from the machine itself (127.0.0.53 unbindable). Wider
+ * prefixes that merely contain them (0.0.0.0/0, 0.0.0.0/1) are fine: the local table still wins.
+ */
+const HOST_ONLY: IpPrefix[] = [
+  '127.0.0.0/8',
+  '224.0.0.0/4',
+  '0.0.0.0/8',
+  '::1/128',
+  'ff00::/8',
+  '::/128',
+].map((text) => parsePrefix(text)!);
+
+function isHostOnly(prefix: IpPrefix): boolean {
+  return HOST_ONLY.some(
+    (range) =>
+      range.family === prefix.family &&
+      prefix.bits >= range.bits &&
+      formatPrefix(maskedPrefix({ ...prefix, bits: range.bits })) === formatPrefix(range),
+  );
+}
+
 function fail(problem: Problem): never {
   throw problem;
 }
@@ -120,24 +147,42 @@ const INTERFACE_RULES: Rule<InterfaceConfig>[] = [
     apply: (c, v) => void (c.mtu = number(v, MTU_MIN, MTU_MAX)),
   },
   {
+    // The helper binds as root: a port below 1024 would let a group member take a privileged one.
     name: 'ListenPort',
-    expected: 'a port from 0 to 65535, 0 for a random one',
-    apply: (c, v) => void (c.listenPort = number(v, 0, 65535)),
-  },
-  {
-    name: 'Table',
-    expected: 'auto, off, a table number or a table name',
+    expected: 'a port from 1024 to 65535, or 0 for a random one',
     apply: (c, v) => {
-      const lower = v.toLowerCase();
-      if (lower === 'auto' || lower === 'off') c.table = lower;
-      else if (/^[A-Za-z][A-Za-z0-9_.-]*$/.test(v)) c.table = v;
-      else c.table = String(number(v, 0, 0xffffffff));
+      const port = number(v, 0, 65535);
+      if (port !== 0 && port < 1024) throw new Problem(`${v} is a privileged port`);
+      c.listenPort = port;
     },
   },
   {
+    // The system's own tables (local, main, default) are the host's routing, not the tunnel's: routes
+    // put there could shadow loopback or the LAN for everyone.
+    name: 'Table',
+    expected: 'auto, off, or a table of its own: a number from 1 to 252 or above 255, or a name',
+    apply: (c, v) => {
+      const lower = v.toLowerCase();
+      if (lower === 'auto' || lower === 'off') c.table = lower;
+      else if (/^[A-Za-z][A-Za-z0-9_.-]*$/.test(v)) {
+        if (SYSTEM_TABLE_NAMES.has(lower)) throw new Problem(`${v} is a system routing table`);
+        c.table = v;
+      } else {
+        const table = number(v, 0, 0xffffffff);
+        if (SYSTEM_TABLES.has(table)) throw new Problem(`${v} is a system routing table`);
+        c.table = String(table);
+      }
+    },
+  },
+  {
+    // A full tunnel's routes go to the table numbered like the mark, so the same tables are refused.
     name: 'FwMark',
-    expected: 'a 32-bit number (decimal or 0x hex) or off',
-    apply: (c, v) => setIfDefined(c, 'fwMark', offOrNumber(v, 0xffffffff, true)),
+    expected: 'off, or a 32-bit number (decimal or 0x hex) other than 253, 254 and 255',
+    apply: (c, v) => {
+      const mark = offOrNumber(v, 0xffffffff, true);
+      if (mark !== undefined && SYSTEM_TABLES.has(mark)) throw new Problem(`${v} is a system routing table`);
+      setIfDefined(c, 'fwMark', mark);
+    },
   },
   hook('PreUp', 'preUp'),
   hook('PostUp', 'postUp'),
@@ -161,7 +206,12 @@ const PEER_RULES: Rule<PeerConfig>[] = [
     expected: PREFIX_TEXT,
     repeats: true,
     allowsEmpty: true,
-    apply: (p, v) => void p.allowedIps.push(...prefixes(v, /,/)),
+    apply: (p, v) => {
+      const parsed = prefixes(v, /,/);
+      const special = parsed.find(isHostOnly);
+      if (special) throw new Problem(`${formatPrefix(special)} is loopback, multicast or unspecified`);
+      p.allowedIps.push(...parsed);
+    },
   },
   {
     name: 'Endpoint',
