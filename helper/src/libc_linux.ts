@@ -5,6 +5,32 @@
 import { promisify } from 'node:util';
 import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
 
+// The constants of <errno.h>, <fcntl.h> and <sys/socket.h> that the _linux modules use, each once.
+export const EPERM = 1;
+export const ENOENT = 2;
+export const EINTR = 4;
+export const EIO = 5;
+export const ENXIO = 6;
+export const EAGAIN = 11;
+export const EACCES = 13;
+export const EBUSY = 16;
+export const ENODEV = 19;
+export const EINVAL = 22;
+export const ERANGE = 34;
+/** What read and write on a TUN fd return once the interface behind it is gone (tun_get() finds no device). */
+export const EBADFD = 77;
+export const ENOPROTOOPT = 92;
+export const EOPNOTSUPP = 95;
+export const EAFNOSUPPORT = 97;
+export const EADDRINUSE = 98;
+export const O_RDWR = 0o2;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const SOCK_DGRAM = 2;
+export const SOCK_NONBLOCK = O_NONBLOCK;
+export const SOCK_CLOEXEC = O_CLOEXEC;
+export const SOL_SOCKET = 1;
+
 type Async = (...args: unknown[]) => Promise<number>;
 
 /** The libc functions the helper calls; buffers are passed as pointers, fds and flags as numbers. */

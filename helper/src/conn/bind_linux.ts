@@ -6,7 +6,19 @@
 // set SO_MARK or SO_RCVBUFFORCE, which we need anyway.
 
 import koffi from 'koffi';
-import { libc, strerror, type Libc } from '../libc_linux.ts';
+import {
+  EADDRINUSE,
+  EAFNOSUPPORT,
+  EINTR,
+  EPERM,
+  libc,
+  type Libc,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+  SOL_SOCKET,
+  strerror,
+} from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { parseIp, type Endpoint, type Family } from '../../../shared/src/ip.ts';
 import { PacketWriter, siblingModule } from '../datapath/packet-writer.ts';
@@ -15,10 +27,6 @@ import { DatagramReceiver } from './datagram-receiver_linux.ts';
 import { AF_INET, AF_INET6, SOCKADDR_MAX, writeSockaddr } from './sockaddr_linux.ts';
 
 const WILDCARD = new Uint8Array(16);
-const SOCK_DGRAM = 2;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
 const SO_SNDBUFFORCE = 32;
@@ -26,10 +34,6 @@ const SO_RCVBUFFORCE = 33;
 const SO_MARK = 36;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
-const EPERM = 1;
-const EAFNOSUPPORT = 97;
-const EADDRINUSE = 98;
-const EINTR = 4;
 
 // wireguard-go's socket buffer size: bursts of a fast peer must not overflow the default ~200 KB.
 const SOCKET_BUFFER = 7 << 20;

@@ -5,7 +5,7 @@
 
 import koffi from 'koffi';
 import { formatIp, type Endpoint } from '../../../shared/src/ip.ts';
-import { libc, strerror, watchReadable, type PollHandle } from '../libc_linux.ts';
+import { EAGAIN, EINTR, libc, type PollHandle, strerror, watchReadable } from '../libc_linux.ts';
 import { deferWakeups } from '../datapath/packet-writer.ts';
 import { AF_INET, SOCKADDR_MAX } from './sockaddr_linux.ts';
 
@@ -24,8 +24,6 @@ const MSG_LEN = 56;
 const IOVEC_SIZE = 16;
 const NAME_SIZE = 32;
 const MSG_TRUNC = 0x20;
-const EINTR = 4;
-const EAGAIN = 11;
 // A wake-up takes at most this many batches, so the TUN and timers get their turn under a flood.
 const BATCHES_PER_WAKEUP = 4;
 const ERROR_LOG_INTERVAL_MS = 10_000;

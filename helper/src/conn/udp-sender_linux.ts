@@ -11,7 +11,7 @@
 import koffi from 'koffi';
 import type { RingEntry } from '../datapath/ring.ts';
 import type { RingHandlerFactory } from '../datapath/packet-writer.ts';
-import { libc } from '../libc_linux.ts';
+import { EAGAIN, EINTR, EINVAL, EIO, ENOPROTOOPT, EOPNOTSUPP, libc } from '../libc_linux.ts';
 import { SOCKADDR_MAX, writeSockaddr } from './sockaddr_linux.ts';
 
 const SOL_UDP = 17;
@@ -19,12 +19,6 @@ const UDP_SEGMENT = 103;
 // The kernel's UDP_MAX_SEGMENTS, and what one UDP datagram may carry in all.
 const MAX_SEGMENTS = 64;
 const MAX_BATCH_BYTES = 65507;
-const EINTR = 4;
-const EAGAIN = 11;
-const EIO = 5;
-const EINVAL = 22;
-const ENOPROTOOPT = 92;
-const EOPNOTSUPP = 95;
 const POLLOUT = 4;
 // A full socket send buffer drains in well under this; waiting is the backpressure a queue gives.
 const SEND_BUFFER_WAIT_MS = 100;

@@ -11,13 +11,11 @@
 
 import type { Socket } from 'node:net';
 import koffi from 'koffi';
-import { libc, strerror } from '../libc_linux.ts';
+import { ERANGE, libc, SOL_SOCKET, strerror } from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import type { PeerCredentials } from './peercred.ts';
 
-const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
-const ERANGE = 34;
 /** NSS answers for one user or group fit in a few KiB; directories with huge groups need more. */
 const FIRST_BUFFER = 16 * 1024;
 const MAX_BUFFER = 16 * 1024 * 1024;

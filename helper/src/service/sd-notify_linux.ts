@@ -2,13 +2,11 @@
 // datagram to the AF_UNIX socket named by $NOTIFY_SOCKET. Spoken directly through libc so that the helper needs no libsystemd, which not every distribution installs.
 
 import koffi from 'koffi';
-import { libc, strerror } from '../libc_linux.ts';
+import { libc, SOCK_CLOEXEC, SOCK_DGRAM, strerror } from '../libc_linux.ts';
 import { endianness } from 'node:os';
 import { PhantomError } from '../../../shared/src/errors.ts';
 
 const AF_UNIX = 1;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
 const MSG_NOSIGNAL = 0x4000;
 /** sizeof(sockaddr_un.sun_path) on Linux. */
 const SUN_PATH_BYTES = 108;

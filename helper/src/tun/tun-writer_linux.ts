@@ -5,10 +5,8 @@
 import koffi from 'koffi';
 import type { RingEntry } from '../datapath/ring.ts';
 import type { RingHandler, RingHandlerFactory } from '../datapath/packet-writer.ts';
-import { libc } from '../libc_linux.ts';
+import { EINTR, libc } from '../libc_linux.ts';
 import { TcpCoalescer } from './gro_linux.ts';
-
-const EINTR = 4;
 
 export class TunWriter implements RingHandler {
   #fd: number;

@@ -5,15 +5,31 @@
 // instead, which lets the kernel hand us TCP super-packets to segment (offload_linux.ts).
 
 import koffi from 'koffi';
-import { libc, strerror, watchReadable, type Libc, type PollHandle } from '../libc_linux.ts';
+import {
+  EACCES,
+  EAGAIN,
+  EBADFD,
+  EBUSY,
+  EINTR,
+  EINVAL,
+  ENODEV,
+  ENOENT,
+  ENXIO,
+  EPERM,
+  libc,
+  type Libc,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDWR,
+  type PollHandle,
+  strerror,
+  watchReadable,
+} from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { deferWakeups, PacketWriter, siblingModule } from '../datapath/packet-writer.ts';
 import { splitOffloaded, VIRTIO_NET_HDR_SIZE } from './offload_linux.ts';
 import type { Tun } from './tun.ts';
 
-const O_RDWR = 0o2;
-const O_NONBLOCK = 0o4000;
-const O_CLOEXEC = 0o2000000;
 const TUNSETIFF = 0x400454ca;
 const IFF_TUN = 0x0001;
 const IFF_NO_PI = 0x1000;
@@ -26,18 +42,6 @@ const TUN_F_TSO6 = 0x04;
 const TUN_F_TSO_ECN = 0x08;
 const IFNAMSIZ = 16;
 const IFREQ_SIZE = 40;
-
-const EPERM = 1;
-const ENOENT = 2;
-const EINTR = 4;
-const ENXIO = 6;
-const EAGAIN = 11;
-const EACCES = 13;
-const EBUSY = 16;
-const ENODEV = 19;
-const EINVAL = 22;
-// What read and write return once the interface behind the fd is gone (tun_get() finds no device).
-const EBADFD = 77;
 
 // A TUN's MTU and a TCP super-packet are at most 65535 bytes, plus the header.
 const MAX_PACKET = 65535;
