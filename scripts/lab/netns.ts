@@ -6,7 +6,14 @@
 // started in them and the files tied to them; whatever is still registered when the process exits or
 // is interrupted (SIGINT/SIGTERM) is removed then.
 
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import {
+  execFile,
+  execFileSync,
+  spawn,
+  type ChildProcess,
+  type ExecFileException,
+  type ExecFileOptions,
+} from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants, existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,29 +33,52 @@ export interface ExecOptions {
 }
 
 /** Runs a command (no shell) and returns its stdout; throws with its stderr (or stdout) on failure. */
-export function exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<string> {
+export async function exec(cmd: string, args: readonly string[], opts: ExecOptions = {}): Promise<string> {
   const timeout = opts.timeoutMs ?? 30_000;
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      cmd,
-      args,
-      { timeout, maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env },
-      (error, stdout, stderr) => {
-        if (!error) return resolve(stdout);
-        const why = error.killed
-          ? `timed out after ${timeout} ms`
-          : typeof error.code === 'number'
-            ? `exit ${error.code}`
-            : error.message;
-        const said = stderr.trim() || stdout.trim();
-        reject(new Error(`${[cmd, ...args].join(' ')} failed (${why})${said ? `: ${said}` : ''}`));
-      },
-    );
-    commands.add(child);
-    child.on('exit', () => commands.delete(child));
+  const { error, stdout, stderr } = await runCommand(
+    cmd,
+    args,
+    { timeout, maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env, input: opts.input },
+    commands,
+  );
+  if (!error) return stdout;
+  const why = error.killed
+    ? `timed out after ${timeout} ms`
+    : typeof error.code === 'number'
+      ? `exit ${error.code}`
+      : error.message;
+  const said = stderr.trim() || stdout.trim();
+  throw new Error(`${[cmd, ...args].join(' ')} failed (${why})${said ? `: ${said}` : ''}`);
+}
+
+export interface CommandOutcome {
+  /** execFile's error: null when the command exited 0. */
+  error: ExecFileException | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The one way the lab and the test harness run a command to completion: execFile (no shell) with
+ * `input` written to its stdin, the child held in `running` (to be killed on exit) while it runs.
+ * Never rejects: the caller words the failure.
+ */
+export function runCommand(
+  cmd: string,
+  args: readonly string[],
+  options: ExecFileOptions & { input?: string | Buffer },
+  running: Set<ChildProcess>,
+): Promise<CommandOutcome> {
+  const { input, ...execOptions } = options;
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { ...execOptions, encoding: 'utf8' }, (error, stdout, stderr) => {
+      running.delete(child);
+      resolve({ error, stdout, stderr });
+    });
+    running.add(child);
     // The command may exit without reading its input; its exit status reports that, not EPIPE.
     child.stdin?.on('error', () => {});
-    child.stdin?.end(opts.input);
+    child.stdin?.end(input);
   });
 }
 
@@ -286,37 +316,12 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
   const destroy = (): Promise<void> => release((ns) => owned.has(ns));
   try {
     for (const side of sides) {
-      await exec('ip', ['netns', 'add', side.ns]);
-      namespaces.add(side.ns);
-      hookExit();
-      // Addresses (also those added later in this namespace) are usable at once, not after DAD.
-      await execIn(side.ns, 'sysctl', [
-        '-q',
-        '-w',
-        'net.ipv6.conf.all.accept_dad=0',
-        'net.ipv6.conf.default.accept_dad=0',
-      ]);
-      await execIn(side.ns, 'ip', ['link', 'set', 'lo', 'up']);
+      await addNamespace(side.ns);
     }
     const [a, b] = sides;
-    await exec('ip', [
-      'link',
-      'add',
-      a.veth,
-      'netns',
-      a.ns,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      b.veth,
-      'netns',
-      b.ns,
-    ]);
+    await addVethPair(a, b);
     for (const side of sides) {
-      await execIn(side.ns, 'ip', ['address', 'add', side.ipv4, 'dev', side.veth]);
-      await execIn(side.ns, 'ip', ['address', 'add', side.ipv6, 'dev', side.veth, 'nodad']);
-      await execIn(side.ns, 'ip', ['link', 'set', side.veth, 'up']);
+      await addressVeth(side.ns, side.veth, side.ipv4, side.ipv6);
     }
   } catch (error) {
     await destroy();
@@ -332,6 +337,46 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
   return { a: plain(sides[0]), b: plain(sides[1]), ...(c ? { c } : {}), destroy };
 }
 
+/** Adds namespace `ns`, registered for cleanup, with loopback up. */
+async function addNamespace(ns: string): Promise<void> {
+  await exec('ip', ['netns', 'add', ns]);
+  namespaces.add(ns);
+  hookExit();
+  // Addresses (also those added later in this namespace) are usable at once, not after DAD.
+  await execIn(ns, 'sysctl', [
+    '-q',
+    '-w',
+    'net.ipv6.conf.all.accept_dad=0',
+    'net.ipv6.conf.default.accept_dad=0',
+  ]);
+  await execIn(ns, 'ip', ['link', 'set', 'lo', 'up']);
+}
+
+/** A veth pair between two namespaces: `a.veth` in `a.ns`, `b.veth` in `b.ns`. */
+async function addVethPair(a: { ns: string; veth: string }, b: { ns: string; veth: string }): Promise<void> {
+  await exec('ip', [
+    'link',
+    'add',
+    a.veth,
+    'netns',
+    a.ns,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    b.veth,
+    'netns',
+    b.ns,
+  ]);
+}
+
+/** Gives veth `veth` in namespace `ns` its addresses (as address/prefix; IPv6 without DAD) and sets it up. */
+async function addressVeth(ns: string, veth: string, ipv4: string, ipv6: string): Promise<void> {
+  await execIn(ns, 'ip', ['address', 'add', ipv4, 'dev', veth]);
+  await execIn(ns, 'ip', ['address', 'add', ipv6, 'dev', veth, 'nodad']);
+  await execIn(ns, 'ip', ['link', 'set', veth, 'up']);
+}
+
 async function addInternetHost(
   a: { ns: string; ipv4: string },
   b: { ns: string; ipv4: string },
@@ -340,36 +385,11 @@ async function addInternetHost(
 ): Promise<Side> {
   const c: Side = { ns: uniqueName('pm-c-'), veth: 'veth-c', ipv4: '203.0.113.1', ipv6: 'fd00:7::1' };
   try {
-    await exec('ip', ['netns', 'add', c.ns]);
-    namespaces.add(c.ns);
     owned.add(c.ns);
-    await execIn(c.ns, 'sysctl', [
-      '-q',
-      '-w',
-      'net.ipv6.conf.all.accept_dad=0',
-      'net.ipv6.conf.default.accept_dad=0',
-    ]);
-    await execIn(c.ns, 'ip', ['link', 'set', 'lo', 'up']);
-    await exec('ip', [
-      'link',
-      'add',
-      'veth-bc',
-      'netns',
-      b.ns,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      c.veth,
-      'netns',
-      c.ns,
-    ]);
-    await execIn(b.ns, 'ip', ['address', 'add', '203.0.113.254/24', 'dev', 'veth-bc']);
-    await execIn(b.ns, 'ip', ['address', 'add', 'fd00:7::fe/64', 'dev', 'veth-bc', 'nodad']);
-    await execIn(b.ns, 'ip', ['link', 'set', 'veth-bc', 'up']);
-    await execIn(c.ns, 'ip', ['address', 'add', `${c.ipv4}/24`, 'dev', c.veth]);
-    await execIn(c.ns, 'ip', ['address', 'add', `${c.ipv6}/64`, 'dev', c.veth, 'nodad']);
-    await execIn(c.ns, 'ip', ['link', 'set', c.veth, 'up']);
+    await addNamespace(c.ns);
+    await addVethPair({ ns: b.ns, veth: 'veth-bc' }, c);
+    await addressVeth(b.ns, 'veth-bc', '203.0.113.254/24', 'fd00:7::fe/64');
+    await addressVeth(c.ns, c.veth, `${c.ipv4}/24`, `${c.ipv6}/64`);
     // c answers everything through b: the outer network, and the tunnel's inner addresses, which b
     // routes back into its WireGuard interface.
     await execIn(c.ns, 'ip', ['route', 'add', 'default', 'via', '203.0.113.254']);

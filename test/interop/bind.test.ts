@@ -14,7 +14,7 @@ import { libc } from '../../helper/src/libc_linux.ts';
 import { endpointOf } from '../../helper/src/conn/datagram-receiver_linux.ts';
 import { SOCKADDR_MAX, writeSockaddr } from '../../helper/src/conn/sockaddr_linux.ts';
 import { skipOutsideCi } from '../lib/netns.ts';
-import { netnsUnavailable, runScenario, scenarioRequested, serveScenario } from '../lib/run-in-netns.ts';
+import { netnsUnavailable, scenarioRequested, scenarioRunner, serveScenario } from '../lib/run-in-netns.ts';
 
 interface Received {
   text: string;
@@ -186,9 +186,7 @@ if (requested) {
   await serveScenario(scenarios, requested);
 } else {
   const skip = skipOutsideCi(netnsUnavailable());
-  type Result<K extends keyof typeof scenarios> = Awaited<ReturnType<(typeof scenarios)[K]>>;
-  const run = <K extends keyof typeof scenarios>(name: K): Promise<Result<K>> =>
-    runScenario<Result<K>>(import.meta.url, name);
+  const run = scenarioRunner(import.meta.url, scenarios);
   /** ss lines of UDP sockets bound to `port`. */
   const linesFor = (ss: string, port: number): string[] =>
     ss.split('\n').filter((line) => new RegExp(`(0\\.0\\.0\\.0|\\[::\\]):${port}\\s`).test(line));

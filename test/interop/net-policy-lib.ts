@@ -4,42 +4,25 @@
 // test/lib/run-in-netns.ts). Children that touch DNS first give themselves a private /etc
 // (privateEtc), so the host's /etc/resolv.conf is never written.
 
-import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { mkdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openBind } from '../../helper/src/conn/bind.ts';
 import { exec, execIn, ping, spawnIn, type Spawned } from '../lib/netns.ts';
-
-const RESULT_MARK = 'PMT_RESULT ';
+import { scenarioChild } from '../lib/run-in-netns.ts';
 
 /** Runs scenario `name` of test file `file` (pass import.meta.url) inside the named namespace `ns`;
  *  the scenario reads `args` with scenarioArgs(). `ip netns exec` also gives the child a mount
  *  namespace of its own. */
 export function runInNamespace<T>(ns: string, file: string, name: string, args: object = {}): Promise<T> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'ip',
-      ['netns', 'exec', ns, process.execPath, fileURLToPath(file)],
-      {
-        env: { ...process.env, ...scenarioEnv(args), PMT_SCENARIO: name },
-        timeout: 30_000,
-        killSignal: 'SIGKILL',
-        maxBuffer: 16 << 20,
-      },
-      (error, stdout, stderr) => {
-        const line = stdout.split('\n').find((l) => l.startsWith(RESULT_MARK));
-        if (error || line === undefined)
-          return reject(
-            new Error(
-              `scenario ${name} in ${ns} failed: ${error?.message ?? 'no result'}\n${stdout}${stderr}`,
-            ),
-          );
-        resolve(JSON.parse(line.slice(RESULT_MARK.length)) as T);
-      },
-    );
-  });
+  return scenarioChild<T>(
+    `scenario ${name} in ${ns}`,
+    'ip',
+    ['netns', 'exec', ns, process.execPath, fileURLToPath(file)],
+    { ...process.env, ...scenarioEnv(args), PMT_SCENARIO: name },
+    30_000,
+  );
 }
 
 /** The environment that hands `args` to a scenario (runScenario's `env`; runInNamespace sets it), with

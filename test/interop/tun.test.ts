@@ -10,7 +10,7 @@ import { parsePrefix, type IpPrefix } from '../../shared/src/ip.ts';
 import { openTun } from '../../helper/src/tun/tun.ts';
 import * as net from '../../helper/src/net/net_linux.ts';
 import { skipOutsideCi } from '../lib/netns.ts';
-import { netnsUnavailable, runScenario, scenarioRequested, serveScenario } from '../lib/run-in-netns.ts';
+import { netnsUnavailable, scenarioRequested, scenarioRunner, serveScenario } from '../lib/run-in-netns.ts';
 
 const tunName = (): string => `pmt-${randomBytes(3).toString('hex')}`;
 const prefix = (text: string): IpPrefix => parsePrefix(text)!;
@@ -177,9 +177,7 @@ if (requested) {
   await serveScenario(scenarios, requested);
 } else {
   const skip = skipOutsideCi(netnsUnavailable());
-  type Result<K extends keyof typeof scenarios> = Awaited<ReturnType<(typeof scenarios)[K]>>;
-  const run = <K extends keyof typeof scenarios>(name: K, options = {}): Promise<Result<K>> =>
-    runScenario<Result<K>>(import.meta.url, name, options);
+  const run = scenarioRunner(import.meta.url, scenarios);
 
   test('interface names the kernel would reject or rewrite are refused before any system call', () => {
     for (const name of ['', 'x'.repeat(16), 'a/b', 'a:b', 'a b', 'tun%d', '.', '..']) {

@@ -35,26 +35,48 @@ export function runScenario<T>(file: string, name: string, options: ScenarioOpti
     : node;
   // unshare --mount makes every mount private to the child.
   const namespaces = options.privateMounts ? ['--net', '--mount'] : ['--net'];
+  return scenarioChild<T>(
+    `scenario ${name}`,
+    'unshare',
+    [...namespaces, '--', ...command],
+    { ...process.env, ...options.env, PMT_SCENARIO: name },
+    options.timeoutMs ?? 20_000,
+  );
+}
+
+/** Runs a scenario child (`cmd` starts the test file again, with PMT_SCENARIO in `env`) and returns
+ *  the result it printed; `label` names it in the error when it fails or prints none. */
+export function scenarioChild<T>(
+  label: string,
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     execFile(
-      'unshare',
-      [...namespaces, '--', ...command],
-      {
-        env: { ...process.env, ...options.env, PMT_SCENARIO: name },
-        timeout: options.timeoutMs ?? 20_000,
-        killSignal: 'SIGKILL',
-        maxBuffer: 16 << 20,
-      },
+      cmd,
+      args,
+      { env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 },
       (error, stdout, stderr) => {
         const line = stdout.split('\n').find((l) => l.startsWith(RESULT_MARK));
         if (error || line === undefined)
-          return reject(
-            new Error(`scenario ${name} failed: ${error?.message ?? 'no result'}\n${stdout}${stderr}`),
-          );
+          return reject(new Error(`${label} failed: ${error?.message ?? 'no result'}\n${stdout}${stderr}`));
         resolve(JSON.parse(line.slice(RESULT_MARK.length)) as T);
       },
     );
   });
+}
+
+/** runScenario for the scenarios of test file `file` (pass import.meta.url), typed by their results. */
+export function scenarioRunner<S extends Record<string, () => Promise<unknown>>>(
+  file: string,
+  _scenarios: S,
+) {
+  return <K extends keyof S & string>(
+    name: K,
+    options?: ScenarioOptions,
+  ): Promise<Awaited<ReturnType<S[K]>>> => runScenario(file, name, options);
 }
 
 /** In the child: the scenario to run instead of registering tests. */

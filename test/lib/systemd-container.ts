@@ -24,21 +24,14 @@
 //
 // Every step is timed and logged (`[container NAME] boot 1.6 s (unpack 0.4 s, ...)`).
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  accessSync,
-  constants as fsConstants,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hasCommand, runCommand } from '../../scripts/lab/netns.ts';
 
 export const CACHE_DIR = '/var/cache/phantommesh-test';
 const SUITE = 'bookworm';
@@ -124,45 +117,49 @@ export class CommandError extends Error {
 const inFlight = new Set<ChildProcess>();
 
 /** Runs a command (no shell); rejects with its output unless it exits 0 or `allowFail` is set. */
-export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+export async function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const timeout = opts.timeoutMs ?? 60_000;
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      cmd,
-      args,
-      { timeout, killSignal: 'SIGKILL', maxBuffer: 256 * 1024 * 1024, env: opts.env ?? process.env },
-      (error, stdout, stderr) => {
-        inFlight.delete(child);
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        const result = { stdout, stderr, code };
-        if (!error || (opts.allowFail && !error.killed && code > 0)) return resolve(result);
-        const why = error.killed
-          ? `timed out after ${seconds(timeout)}`
-          : code > 0
-            ? `exit ${code}`
-            : error.message;
-        const said = `${stdout.trim()}\n${stderr.trim()}`.trim().split('\n').slice(-40).join('\n');
-        reject(
-          new CommandError(`${[cmd, ...args].join(' ')} failed (${why})${said ? `:\n${said}` : ''}`, result),
-        );
-      },
-    );
-    inFlight.add(child);
-    // The command may exit without reading its input; its exit status reports that, not EPIPE.
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(opts.input);
-  });
+  const { error, stdout, stderr } = await runCommand(
+    cmd,
+    args,
+    {
+      timeout,
+      killSignal: 'SIGKILL',
+      maxBuffer: 256 * 1024 * 1024,
+      env: opts.env ?? process.env,
+      input: opts.input,
+    },
+    inFlight,
+  );
+  const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+  const result = { stdout, stderr, code };
+  if (!error || (opts.allowFail && !error.killed && code > 0)) return result;
+  const why = error.killed
+    ? `timed out after ${seconds(timeout)}`
+    : code > 0
+      ? `exit ${code}`
+      : error.message;
+  const said = `${stdout.trim()}\n${stderr.trim()}`.trim().split('\n').slice(-40).join('\n');
+  throw new CommandError(`${[cmd, ...args].join(' ')} failed (${why})${said ? `:\n${said}` : ''}`, result);
 }
 
-function hasCommand(name: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, name), fsConstants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+/** `unshare`'s arguments that run shell `script` with `args` ($1…) in a private mount namespace, the
+ *  shell getting `signal` when this process dies. */
+function privateMountShell(signal: 'KILL' | 'TERM', script: string, args: readonly string[]): string[] {
+  return [
+    '--mount',
+    '--propagation',
+    'private',
+    'setpriv',
+    '--pdeathsig',
+    signal,
+    '--',
+    'sh',
+    '-c',
+    script,
+    'sh',
+    ...args,
+  ];
 }
 
 /** Why containers cannot be booted here, or undefined when they can. */
@@ -258,19 +255,7 @@ setpriv --pdeathsig KILL -- tar ${compression().flag} --numeric-owner --xattrs -
     let tarStarted = 0;
     const child = spawn(
       'unshare',
-      [
-        '--mount',
-        '--propagation',
-        'private',
-        'setpriv',
-        '--pdeathsig',
-        'KILL',
-        '--',
-        'sh',
-        '-c',
-        script,
-        'sh',
-      ].concat(ROOT_PACKAGES.join(','), mirror, partial),
+      privateMountShell('KILL', script, [ROOT_PACKAGES.join(','), mirror, partial]),
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     inFlight.add(child);
@@ -543,31 +528,15 @@ export async function boot(name: string, options: BootOptions = {}): Promise<Con
       ...(options.bind ?? []).map((b) => `--bind${b.writable ? '' : '-ro'}=${b.host}:${b.container}`),
       '--console=pipe',
     ];
-    const child = spawn(
-      'unshare',
-      [
-        '--mount',
-        '--propagation',
-        'private',
-        'setpriv',
-        '--pdeathsig',
-        'TERM',
-        '--',
-        'sh',
-        '-c',
-        WRAPPER,
-        'sh',
-      ].concat(root.tarball, nspawnArgs),
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1',
-          PM_CGROUPS: cgroups.join(' '),
-          PM_COMPRESSION: root.tarball.endsWith('.zst') ? '--zstd' : '--gzip',
-        },
+    const child = spawn('unshare', privateMountShell('TERM', WRAPPER, [root.tarball, ...nspawnArgs]), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: '1',
+        PM_CGROUPS: cgroups.join(' '),
+        PM_COMPRESSION: root.tarball.endsWith('.zst') ? '--zstd' : '--gzip',
       },
-    );
+    });
     const lines: string[] = [];
     const marks = new Map<string, number>();
     const partial = { stdout: '', stderr: '' };
