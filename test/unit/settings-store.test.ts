@@ -22,7 +22,13 @@ async function opened(dir: string): Promise<{ store: SettingsStore; lines: strin
 test('without a file the defaults apply and nothing is written or logged', async () => {
   const dir = freshDir();
   const { store, lines } = await opened(dir);
-  assert.deepEqual(store.get(), { killSwitch: false, allowLan: false, autoConnect: null, metricsPort: null });
+  assert.deepEqual(store.get(), {
+    killSwitch: false,
+    allowLan: false,
+    lockdown: false,
+    autoConnect: null,
+    metricsPort: null,
+  });
   assert.deepEqual(store.get(), DEFAULT_SETTINGS);
   assert.deepEqual(readdirSync(dir), []);
   assert.deepEqual(lines, []);
@@ -32,13 +38,20 @@ test('updates are written as JSON, 0600, and read back by the next open', async 
   const dir = freshDir();
   const { store } = await opened(dir);
   const result = await store.update({ killSwitch: true, autoConnect: 'wg0' });
-  assert.deepEqual(result, { killSwitch: true, allowLan: false, autoConnect: 'wg0', metricsPort: null });
+  assert.deepEqual(result, {
+    killSwitch: true,
+    allowLan: false,
+    lockdown: false,
+    autoConnect: 'wg0',
+    metricsPort: null,
+  });
   await store.update({ metricsPort: 9586 });
   const path = join(dir, 'settings.json');
   assert.equal(statSync(path).mode & 0o777, 0o600);
   assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), {
     killSwitch: true,
     allowLan: false,
+    lockdown: false,
     autoConnect: 'wg0',
     metricsPort: 9586,
   });
@@ -85,7 +98,13 @@ test('concurrent updates all apply, and the file ends with the last one', async 
     store.update({ metricsPort: 3000 }),
     store.update({ allowLan: false }),
   ]);
-  const expected = { killSwitch: true, allowLan: false, autoConnect: null, metricsPort: 3000 };
+  const expected = {
+    killSwitch: true,
+    allowLan: false,
+    lockdown: false,
+    autoConnect: null,
+    metricsPort: 3000,
+  };
   assert.deepEqual(store.get(), expected);
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'settings.json'), 'utf8')), expected);
 });
