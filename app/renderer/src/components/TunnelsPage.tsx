@@ -61,18 +61,10 @@ export function TunnelsPage() {
       <aside className="sidebar">
         <TunnelList />
         <div className="sidebar-actions">
-          <button type="button" className="button button-secondary button-block" onClick={openImport}>
-            <ImportIcon size={16} />
-            {t.importTunnel}
-          </button>
-          <button
-            type="button"
-            className="button button-secondary button-block"
-            onClick={() => openDialog({ kind: 'create' })}
-          >
-            <PlusIcon size={16} />
-            {t.createTunnel}
-          </button>
+          <AddTunnelButtons
+            importClass="button button-secondary button-block"
+            createClass="button button-secondary button-block"
+          />
         </div>
       </aside>
       <div className="detail-pane">
@@ -86,6 +78,22 @@ export function TunnelsPage() {
   );
 }
 
+/** "Import tunnel" and "Create tunnel", under the list and on the empty page. */
+function AddTunnelButtons({ importClass, createClass }: { importClass: string; createClass: string }) {
+  return (
+    <>
+      <button type="button" className={importClass} onClick={openImport}>
+        <ImportIcon size={16} />
+        {t.importTunnel}
+      </button>
+      <button type="button" className={createClass} onClick={() => openDialog({ kind: 'create' })}>
+        <PlusIcon size={16} />
+        {t.createTunnel}
+      </button>
+    </>
+  );
+}
+
 function EmptyState() {
   return (
     <div className="center-panel empty">
@@ -95,18 +103,7 @@ function EmptyState() {
       <h2>{t.emptyTitle}</h2>
       <p className="muted empty-body">{t.emptyBody}</p>
       <div className="empty-actions">
-        <button type="button" className="button button-primary" onClick={openImport}>
-          <ImportIcon size={16} />
-          {t.importTunnel}
-        </button>
-        <button
-          type="button"
-          className="button button-secondary"
-          onClick={() => openDialog({ kind: 'create' })}
-        >
-          <PlusIcon size={16} />
-          {t.createTunnel}
-        </button>
+        <AddTunnelButtons importClass="button button-primary" createClass="button button-secondary" />
       </div>
       <p className="muted small">{t.dropHint}</p>
     </div>
