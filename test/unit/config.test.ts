@@ -440,6 +440,15 @@ test('errors never quote key text, even on malformed lines', () => {
   );
   assert.equal(errors.length, 4);
   for (const error of errors) assert.ok(!error.message.includes(secret.slice(0, 20)), error.message);
+  // Found by the fuzz campaign: a key inside a section header was quoted back.
+  for (const header of [`[PublicKey = ${secret}=]`, `[${secret}=]`, `[Peer ${secret}]`]) {
+    const [error] = checkConfig(conf(header)).errors;
+    assert.ok(error && !error.message.includes(secret.slice(0, 20)), error?.message);
+  }
+  assert.match(
+    checkConfig(conf('[Bogus]')).errors[0]!.message,
+    /^line 1: "\[Bogus\]" is not a known section/,
+  );
 });
 
 test('checkConfig reports every problem, in line order; parseConfig throws the first', () => {

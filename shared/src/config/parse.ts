@@ -95,6 +95,14 @@ function isHostOnly(prefix: IpPrefix): boolean {
   );
 }
 
+/**
+ * A section header as errors may show it: a short plain name is quoted, anything else is not, since
+ * a mangled file can put a key inside brackets (found by the fuzz campaign: "[PublicKey = <key>]").
+ */
+function sectionText(line: string): string {
+  return /^\[[A-Za-z][A-Za-z0-9 _-]{0,23}\]$/.test(line) ? `"${line}"` : 'this section header';
+}
+
 function fail(problem: Problem): never {
   throw problem;
 }
@@ -347,7 +355,7 @@ export function checkConfig(text: string): { config: TunnelConfig | null; errors
         const problem =
           iface && name === '[interface]'
             ? `[Interface] appears again (first on line ${iface.line}; expected exactly one)`
-            : `"${line}" is not a known section (expected [Interface] or [Peer])`;
+            : `${sectionText(line)} is not a known section (expected [Interface] or [Peer])`;
         errors.push(new ConfigError(n, undefined, problem));
         current = { kind: 'skip' };
       }
