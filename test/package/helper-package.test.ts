@@ -348,7 +348,7 @@ test('phantommesh-helper deb in a booted systemd', { skip, timeout: 15 * 60_000 
 
     await step(
       'stop',
-      'systemctl stop leaves no interface, route, rule or nft table behind',
+      'systemctl stop keeps only a wanted kill switch; with it off, it leaves nothing behind',
       ['tunnel'],
       async () => {
         if (!passed.has('upgrade') && !passed.has('reinstall')) await cli(MEMBER, 'up', TUNNEL);
@@ -368,6 +368,16 @@ test('phantommesh-helper deb in a booted systemd', { skip, timeout: 15 * 60_000 
           3,
           `list with the helper stopped: ${unavailable.stdout}${unavailable.stderr}`,
         );
+        // The user still wants the tunnel with the kill switch: its table holds while the helper is
+        // gone (a restart or an upgrade never opens a gap), and nothing else stays.
+        const kept = difference(await networkState(c), before).filter(([, extra]) => extra.length > 0);
+        assert.deepEqual(kept, [['nft tables', ['table inet phantommesh']]], 'only the kill switch stays');
+
+        // With the kill switch off, stop gives everything back.
+        await c.exec('systemctl', ['start', UNIT]);
+        const off = await cli(MEMBER, 'kill-switch', 'off');
+        assert.equal(off.code, 0, `kill-switch off: ${off.stdout}${off.stderr}`);
+        await c.exec('systemctl', ['stop', UNIT]);
         const after = await networkState(c);
         const left = difference(after, before).filter(([, extra]) => extra.length > 0);
         const gone = difference(before, after).filter(([, missing]) => missing.length > 0);
@@ -398,6 +408,42 @@ test('phantommesh-helper deb in a booted systemd', { skip, timeout: 15 * 60_000 
     });
 
     await step(
+      'lockdown',
+      'lockdown blocks from early boot: its unit loads the table with the helper not running',
+      ['reboot'],
+      async () => {
+        const on = await cli(undefined, 'lockdown', 'on');
+        assert.equal(on.code, 0, `lockdown on: ${on.stdout}${on.stderr}`);
+        assert.equal(
+          (await c.exec('stat', ['-c', '%a', '/var/lib/phantommesh/lockdown.nft'])).stdout.trim(),
+          '600',
+        );
+        // Only the boot unit can bring the table back now: the helper will not start, and a reboot
+        // gives the container a fresh network namespace without any rules.
+        await c.exec('systemctl', ['disable', '--now', UNIT]);
+        await c.reboot();
+        assert.equal(await unitState('is-active'), 'inactive', 'the helper did not start');
+        const unit = await c.exec('systemctl', [
+          'show',
+          '-p',
+          'Result',
+          '-p',
+          'ExecMainStatus',
+          '--value',
+          'phantommesh-lockdown.service',
+        ]);
+        assert.deepEqual(unit.stdout.trim().split('\n'), ['success', '0'], 'the lockdown unit ran');
+        assert.match((await c.exec('nft', ['list', 'tables'])).stdout, /table inet phantommesh/);
+
+        await c.exec('systemctl', ['enable', '--now', UNIT]);
+        const off = await cli(undefined, 'lockdown', 'off');
+        assert.equal(off.code, 0, `lockdown off: ${off.stdout}${off.stderr}`);
+        const file = await c.exec('test', ['-e', '/var/lib/phantommesh/lockdown.nft'], { allowFail: true });
+        assert.notEqual(file.code, 0, 'lockdown off removes the boot file');
+      },
+    );
+
+    await step(
       'remove',
       'dpkg -r stops and disables the service, removes the files, keeps the state',
       ['install'],
@@ -414,7 +460,9 @@ test('phantommesh-helper deb in a booted systemd', { skip, timeout: 15 * 60_000 
           'for p in /usr/bin/phantommesh /usr/bin/phantommesh-helper /usr/lib/phantommesh-helper ' +
             '/usr/lib/systemd/system/phantommesh-helper.service /lib/systemd/system/phantommesh-helper.service ' +
             '/usr/share/polkit-1/actions/net.phantommesh.helper.policy ' +
-            '/etc/systemd/system/multi-user.target.wants/phantommesh-helper.service; ' +
+            '/etc/systemd/system/multi-user.target.wants/phantommesh-helper.service ' +
+            '/usr/lib/systemd/system/phantommesh-lockdown.service ' +
+            '/etc/systemd/system/sysinit.target.wants/phantommesh-lockdown.service; ' +
             'do if [ -e "$p" ] || [ -L "$p" ]; then echo "$p"; fi; done',
         );
         assert.equal(present.stdout, '', 'left after dpkg -r');
