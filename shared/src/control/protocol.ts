@@ -14,7 +14,8 @@ import { z } from 'zod';
 import { INTERFACE_NAME_RULE, isInterfaceName } from '../interface-name.ts';
 import type { TunnelConfig } from '../config/types.ts';
 
-export const PROTOCOL_VERSION = 1;
+// 2: the lockdown setting, `blocking` in status, the blocking and firewall-restored events.
+export const PROTOCOL_VERSION = 2;
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** A wg-quick file is a few KiB; this leaves room for thousands of peers and stays well under a frame. */
 export const MAX_CONFIG_TEXT = 256 * 1024;
