@@ -69,6 +69,16 @@ async function readConfigFile(path: string): Promise<{ name: string; text: strin
   }
 }
 
+/**
+ * An unknown method as a message may show it. Only strings are quoted: String() of anything else can
+ * throw (an object whose toString is not a function; found by the fuzz campaign).
+ */
+function describeMethod(method: unknown): string {
+  return typeof method === 'string'
+    ? method.slice(0, 100)
+    : `(a ${method === null ? 'null' : typeof method})`;
+}
+
 export class AppController {
   private readonly options: AppControllerOptions;
   private readonly handlers: Handlers;
@@ -147,7 +157,7 @@ export class AppController {
     if (!isInvokeName(method))
       return {
         ok: false,
-        error: { code: 'METHOD_NOT_FOUND', message: `no such method: ${String(method).slice(0, 100)}` },
+        error: { code: 'METHOD_NOT_FOUND', message: `no such method: ${describeMethod(method)}` },
       };
     return this.run(method, params);
   }

@@ -314,3 +314,19 @@ test('export: the helper refusing a full backup (not root) is a reply with its c
   });
   assert.deepEqual(saved, []);
 });
+
+test('a method that is not a string is refused, whatever it is (found by the fuzz campaign)', async () => {
+  const { controller: c } = await controller();
+  for (const method of [
+    { toString: 0 },
+    { valueOf: 0, toString: 0 },
+    Symbol('x'),
+    42n,
+    null,
+    undefined,
+    [1],
+  ]) {
+    const reply = await c.invoke(method, {});
+    assert.equal(failureCode(reply), 'METHOD_NOT_FOUND');
+  }
+});
