@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -127,6 +127,40 @@ test('new generates a key pair; export hides secrets unless root asks for them',
   assert.equal((await cli('delete', 'home')).code, 0);
   assert.doesNotMatch((await cli('list')).out, /home/);
 });
+
+test(
+  'no spelling of a secret in a stored file survives export: CRLF, no spaces, no final newline',
+  { skip, timeout: 60_000 },
+  async () => {
+    const psk = Buffer.alloc(32, 9).toString('base64');
+    const variants = {
+      crlf: `[Interface]\r\nPrivateKey = ${ours.privateKey}\r\n\r\n[Peer]\r\nPublicKey = ${ours.publicKey}\r\nPresharedKey = ${psk}\r\n`,
+      tight: `[Interface]\nPrivateKey=${ours.privateKey}\n[Peer]\nPublicKey=${ours.publicKey}\nPresharedKey=${psk}\n`,
+      noeol: `[Interface]\nPrivateKey = ${ours.privateKey}\n[Peer]\nPublicKey = ${ours.publicKey}\nPresharedKey = ${psk}`,
+    };
+    // Files put in the store by hand (an old version, an admin), then the helper (re)started.
+    for (const [name, text] of Object.entries(variants))
+      await writeFile(join(service.dir, 'state', 'tunnels', `${name}.conf`), text, { mode: 0o600 });
+    await service.kill('SIGTERM');
+    await service.restart();
+    for (const name of Object.keys(variants)) {
+      for (const args of [
+        ['export', name],
+        ['show', name],
+      ]) {
+        const { out, code } = await cli(...args);
+        assert.equal(code, 0, `${args.join(' ')}: ${out}`);
+        assert.ok(!out.includes(ours.privateKey) && !out.includes(psk), `${args.join(' ')} leaked a secret`);
+      }
+      // The store rewrote the file in the one form it writes.
+      const stored = await readFile(join(service.dir, 'state', 'tunnels', `${name}.conf`), 'utf8');
+      assert.ok(!stored.includes('\r') && stored.endsWith('\n') && stored.includes(`PrivateKey = `), name);
+      assert.equal((await cli('delete', name)).code, 0);
+    }
+    const diagnostics = await cli('diagnostics');
+    assert.ok(!diagnostics.out.includes(ours.privateKey));
+  },
+);
 
 test('kill-switch on|off is a setting', { skip }, async () => {
   assert.match((await cli('kill-switch', 'on')).out, /kill switch on/);

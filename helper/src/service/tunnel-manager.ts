@@ -81,9 +81,13 @@ function overlaps(a: IpPrefix, b: IpPrefix): boolean {
   return maskedPrefix(shorter).address === maskedPrefix({ ...b, bits }).address;
 }
 
-/** The config text without PrivateKey and PresharedKey lines: what may leave the helper. */
+/**
+ * The config without PrivateKey and PresharedKey: what may leave the helper. Parsed and written
+ * anew, never edited as text, so no spelling of a secret's line (CRLF, no spaces, no final newline)
+ * slips through; a file that does not parse is not exported at all.
+ */
 function withoutSecrets(text: string): string {
-  return text.replace(/^(PrivateKey|PresharedKey) = .*\n/gm, '');
+  return serializeConfig(parseConfig(text), { secrets: false });
 }
 
 export class TunnelManager {

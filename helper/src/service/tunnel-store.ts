@@ -7,6 +7,8 @@ import { chmod, chown, link, lstat, mkdir, open, readdir, unlink } from 'node:fs
 import { join } from 'node:path';
 import { NotSupportedError, PhantomError } from '../../../shared/src/errors.ts';
 import { isAtomicTemp, syncDirectory, writeFileAtomic } from '../../../shared/src/atomic-file.ts';
+import { parseConfig } from '../../../shared/src/config/parse.ts';
+import { serializeConfig } from '../../../shared/src/config/serialize.ts';
 
 const SUFFIX = '.conf';
 const FILE_MODE = 0o600;
@@ -102,7 +104,26 @@ export class TunnelStore {
         await chmod(path, FILE_MODE);
         log(`tunnel store: ${entry.name} had mode ${octal(info.mode)}; set to 0600 (it holds private keys)`);
       }
+      await this.#canonicalize(entry.name.slice(0, -SUFFIX.length), log);
     }
+  }
+
+  /**
+   * Rewrites a stored file in the one form the helper writes (LF endings, `Key = value`), so that
+   * what reads it later meets only that form. A file that does not parse is left as it is, and said.
+   */
+  async #canonicalize(name: string, log: (line: string) => void): Promise<void> {
+    const text = await this.read(name);
+    let canonical: string;
+    try {
+      canonical = serializeConfig(parseConfig(text));
+    } catch (error) {
+      log(`tunnel store: ${name}${SUFFIX} does not parse (${(error as Error).message}); left as it is`);
+      return;
+    }
+    if (canonical === text) return;
+    await this.write(name, canonical);
+    log(`tunnel store: ${name}${SUFFIX} rewritten in canonical form`);
   }
 
   #path(name: string): string {

@@ -13,9 +13,15 @@ function line(key: string, value: string): string {
   return `${key} = ${value}`;
 }
 
-export function serializeConfig(cfg: TunnelConfig): string {
+export interface SerializeOptions {
+  /** false: without PrivateKey and PresharedKey, what may leave the helper for anyone but root. */
+  secrets?: boolean;
+}
+
+export function serializeConfig(cfg: TunnelConfig, options: SerializeOptions = {}): string {
+  const secrets = options.secrets ?? true;
   const i = cfg.interface;
-  const out = ['[Interface]', line('PrivateKey', i.privateKey)];
+  const out = ['[Interface]', ...(secrets ? [line('PrivateKey', i.privateKey)] : [])];
   if (i.addresses.length > 0) out.push(line('Address', i.addresses.map(formatPrefix).join(', ')));
   if (i.dns.length + i.dnsSearch.length > 0) out.push(line('DNS', [...i.dns, ...i.dnsSearch].join(', ')));
   if (i.mtu !== undefined) out.push(line('MTU', String(i.mtu)));
@@ -31,7 +37,7 @@ export function serializeConfig(cfg: TunnelConfig): string {
 
   for (const peer of cfg.peers) {
     out.push('', '[Peer]', line('PublicKey', peer.publicKey));
-    if (peer.presharedKey !== undefined) out.push(line('PresharedKey', peer.presharedKey));
+    if (secrets && peer.presharedKey !== undefined) out.push(line('PresharedKey', peer.presharedKey));
     if (peer.allowedIps.length > 0)
       out.push(line('AllowedIPs', peer.allowedIps.map(formatPrefix).join(', ')));
     if (peer.endpoint) {
