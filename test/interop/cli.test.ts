@@ -11,6 +11,7 @@ import {
   exec,
   execIn,
   genKeyPair,
+  spawnIn,
   testSkipReason,
   startWireguardGo,
   uniqueName,
@@ -243,6 +244,44 @@ test(
   },
 );
 
+test(
+  'a metrics port another user took: refused and not saved; at start-up the helper comes up anyway',
+  { skip, timeout: 60_000 },
+  async () => {
+    // Any local user can listen on a free port in the helper's namespace.
+    const squatter = spawnIn(topology.a.ns, process.execPath, [
+      '-e',
+      "require('net').createServer().listen(9587, '127.0.0.1', () => console.log('listening'))",
+    ]);
+    try {
+      await squatter.waitForLine(/listening/, 5000);
+      await assert.rejects(service.client.call('settings.set', { metricsPort: 9587 }), (error: Error) =>
+        /metrics cannot listen on 127\.0\.0\.1:9587/.test(error.message),
+      );
+      assert.equal((await service.client.call('settings.get', {})).metricsPort, null, 'not saved');
+
+      // Saved while free, taken while the helper was stopped: it starts, says so, and serves.
+      await service.client.call('settings.set', { metricsPort: 9588 });
+      await service.kill('SIGTERM');
+      const second = spawnIn(topology.a.ns, process.execPath, [
+        '-e',
+        "require('net').createServer().listen(9588, '127.0.0.1', () => console.log('listening'))",
+      ]);
+      try {
+        await second.waitForLine(/listening/, 5000);
+        await service.restart();
+        assert.match(service.process.output(), /metrics cannot listen on 127\.0\.0\.1:9588.*metrics are off/);
+        assert.equal((await cli('list')).code, 0, 'the helper serves');
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await squatter.stop();
+      await service.client.call('settings.set', { metricsPort: null });
+    }
+  },
+);
+
 test('diagnostics: sections for a bug report, and no secrets', { skip }, async () => {
   const report = (await cli('diagnostics')).out;
   for (const section of [
@@ -258,6 +297,9 @@ test('diagnostics: sections for a bug report, and no secrets', { skip }, async (
 });
 
 test('logs shows what the helper did', { skip }, async () => {
+  // Independent of what earlier tests did (some restart the helper, which starts a new log).
+  await cli('up', 'office');
+  await cli('down', 'office');
   assert.match((await cli('logs')).out, /connecting office/);
 });
 

@@ -55,7 +55,13 @@ if (!parsed) {
   // In a promise: an OS without a state directory yet is reported like any failure to start.
   Promise.resolve()
     .then(() => serve({ socketPath: socket, stateDir: stateDir ?? defaultStateDir() }))
-    .catch(fail('phantommesh-helper'));
+    .catch((error: unknown) => {
+      // A start-up that failed half-way may have left servers listening: exit now, non-zero, so
+      // systemd sees the failure (and restarts) instead of a helper that ignores SIGTERM. What was
+      // changed on the network is in the journal, which the next start undoes.
+      fail('phantommesh-helper')(error);
+      process.exit(1);
+    });
 } else if (command === 'tunnel' && args.length === 1) {
   const rekey = parsed.values['rekey-after'];
   if (rekey !== undefined && !(Number(rekey) > 0)) usage();

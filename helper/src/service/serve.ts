@@ -113,12 +113,23 @@ export async function serve(options: ServeOptions): Promise<void> {
       txBytes: BigInt(status.txBytes),
       dropped: new Map(Object.entries(status.counters?.dropped ?? {})),
     }));
+  /** Serves metrics on `port` (or stops); the old server goes only once the new one listens. */
   const applyMetricsPort = async (port: number | null) => {
     if (metrics.server?.port === port) return;
+    let next: MetricsServer | null = null;
+    if (port !== null) {
+      try {
+        next = await serveMetrics(port, collectMetrics);
+      } catch (error) {
+        throw new PhantomError(
+          'METRICS_PORT_UNAVAILABLE',
+          `metrics cannot listen on 127.0.0.1:${port}: ${(error as Error).message}`,
+        );
+      }
+    }
     await metrics.server?.close();
-    metrics.server = port === null ? null : await serveMetrics(port, collectMetrics);
-    if (metrics.server)
-      say('helper', `Prometheus metrics on http://127.0.0.1:${metrics.server.port}/metrics`);
+    metrics.server = next;
+    if (next) say('helper', `Prometheus metrics on http://127.0.0.1:${next.port}/metrics`);
   };
 
   const diagnostics = async (): Promise<string> => {
@@ -173,9 +184,10 @@ export async function serve(options: ServeOptions): Promise<void> {
     }),
     'settings.get': async () => settings.get(),
     'settings.set': async (changes) => {
+      // A port is tried before it is saved: a taken one is refused and the settings stay as they were.
+      if (changes.metricsPort !== undefined) await applyMetricsPort(changes.metricsPort);
       const updated = await settings.update(changes);
       await manager.applyKillSwitch();
-      await applyMetricsPort(updated.metricsPort);
       broadcast({ type: 'settings', settings: updated });
       return updated;
     },
@@ -194,7 +206,10 @@ export async function serve(options: ServeOptions): Promise<void> {
   const unsubscribeLog = log.subscribe((line) => server.broadcast({ type: 'log', line }));
 
   await manager.applyKillSwitch();
-  await applyMetricsPort(settings.get().metricsPort);
+  // Metrics are optional: a port someone else took (any local user can) must not stop the helper.
+  await applyMetricsPort(settings.get().metricsPort).catch((error: Error) =>
+    log.add('warn', 'helper', `${error.message}; metrics are off until the port is free or changed`),
+  );
   const ticker = setInterval(() => {
     manager.check();
     void manager
