@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # The tools the demo and the tests drive: real WireGuard peers and tools, nftables, a browser for
 # the renderer tests, and Debian's packaging tools plus a bootable systemd for the package test.
 packages="wireguard-go wireguard-tools iperf3 iputils-ping nftables iproute2 procps chromium
-systemd-container debootstrap libxml2-utils lintian rpm zstd"
+systemd-container debootstrap libxml2-utils lintian rpm zstd tcpdump tshark"
 # npm only bootstraps: the pinned `node` devDependency (Node 24) runs everything after `npm ci`.
 command -v npm >/dev/null || packages="$packages nodejs npm"
 

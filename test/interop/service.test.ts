@@ -28,7 +28,8 @@ import { RUNNER } from '../../scripts/lab/tunnel-pair.ts';
 
 const skip = testSkipReason();
 const SERVER_PORT = 51820;
-const TUNNEL = 'pmfull';
+// Unique per run: UAPI sockets in /var/run/wireguard are shared by every namespace on the machine.
+const TUNNEL = uniqueName('pmfull');
 
 interface World {
   topology: Topology & { c: NonNullable<Topology['c']> };
