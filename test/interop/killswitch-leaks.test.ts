@@ -372,6 +372,25 @@ describe('kill switch: nothing leaves the physical link', { concurrency: 2 }, ()
         }),
     );
 
+    test(
+      'TunnelVision: kill switch OFF, full tunnel up, routes injected around it (0.0.0.0/1, 128.0.0.0/1): nothing leaks',
+      { skip, timeout: TIMEOUT },
+      () =>
+        withWorld({ killSwitch: false, connect: true }, async (world) => {
+          // What a hostile DHCP server's option 121 does: more specific than the tunnel's default
+          // route, so the routing table alone would send everything around the tunnel.
+          const run = await probeLink(world, {
+            during: async () => {
+              await new Promise((resolve) => setTimeout(resolve, 300));
+              for (const prefix of ['0.0.0.0/1', '128.0.0.0/1'])
+                await execIn(world.topology.a.ns, 'ip', ['route', 'add', prefix, 'via', GATEWAY]);
+              await new Promise((resolve) => setTimeout(resolve, 1500));
+            },
+          });
+          assertNoLeaks(run);
+        }),
+    );
+
     test('IPv6 through an IPv4-only tunnel: none of it leaves in clear', { skip, timeout: TIMEOUT }, () =>
       withWorld({ killSwitch: true, connect: true }, async (world) =>
         assertNoLeaks(

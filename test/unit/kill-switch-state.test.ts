@@ -28,7 +28,7 @@ function up(ifname: string, state: UpTunnel['state'] = 'connected', address = '1
   };
 }
 
-test('kill switch off: never blocking, whatever the tunnels do', () => {
+test('kill switch off: never blocking for a split tunnel, whatever it does', () => {
   assert.deepEqual(decideFirewall({ settings: OFF, wanted: [], up: [] }), { state: 'off' });
   assert.deepEqual(decideFirewall({ settings: OFF, wanted: ['office'], up: [up('office')] }), {
     state: 'off',
@@ -174,4 +174,25 @@ test('isBlocking is the rule: lockdown, or the kill switch with a wanted tunnel'
 test('several tunnels are named together', () => {
   const decision = decideFirewall({ settings: KS, wanted: ['a', 'b', 'c'], up: [] });
   assert.deepEqual(blockingStatus(decision), { reason: 'kill switch: connecting a, b and c' });
+});
+
+test('kill switch off, a full tunnel up: blocking while it is up (TunnelVision), off when it goes', () => {
+  const full = { ...up('office'), fullTunnel: true };
+  const connected = decideFirewall({ settings: OFF, wanted: ['office'], up: [full] });
+  assert.equal(connected.state, 'blocking');
+  assert.match(connected.state === 'blocking' ? connected.reason : '', /^full tunnel office: /);
+  assert.deepEqual(connected.state === 'blocking' ? connected.tunnels.map((t) => t.ifname) : [], ['office']);
+  const reconnecting = decideFirewall({
+    settings: OFF,
+    wanted: ['office'],
+    up: [{ ...full, state: 'reconnecting' }],
+  });
+  assert.equal(reconnecting.state, 'blocking', 'also while it reconnects');
+  // Down (a disconnect, a failure, an edit's moment): nothing holds without the kill switch.
+  assert.deepEqual(decideFirewall({ settings: OFF, wanted: ['office'], up: [] }), { state: 'off' });
+  // A stopping helper never leaves it behind.
+  assert.deepEqual(decideOnStop({ settings: OFF, wanted: ['office'] }), { state: 'off' });
+  // With the kill switch on, the kill switch's reason wins.
+  const withKillSwitch = decideFirewall({ settings: KS, wanted: ['office'], up: [full] });
+  assert.match(withKillSwitch.state === 'blocking' ? withKillSwitch.reason : '', /^kill switch: /);
 });

@@ -7,6 +7,12 @@
 // Only the user lifts it: by disconnecting (nothing is wanted any more) or by turning the setting off.
 // What happens to the tunnels themselves (an edit, a reconnect, an endpoint that moved, a connect that
 // failed, the helper stopping or crashing) changes the exceptions, never whether it blocks.
+//
+// And, with the kill switch off, while a full tunnel (0.0.0.0/0 or ::/0) is up: a network that
+// injects more specific routes (DHCP option 121, "TunnelVision", CVE-2024-3661) would otherwise pull
+// traffic out of the tunnel, so the same exceptions-only firewall holds for as long as that tunnel is
+// up, as Mullvad's does whenever it is connected. It is tied to the tunnel, not to the user's intent:
+// it goes when the tunnel goes down (a disconnect, a stop), and never stays behind a stopped helper.
 
 import type { TunnelState } from '../../../shared/src/control/protocol.ts';
 import type { KillSwitchTunnel, LocalNetworks } from '../net/killswitch.ts';
@@ -21,6 +27,8 @@ export interface KillSwitchIntent {
 /** A tunnel that is up now, as the firewall needs to know it. */
 export interface UpTunnel extends KillSwitchTunnel {
   state: TunnelState;
+  /** It routes everything (AllowedIPs 0.0.0.0/0 or ::/0). */
+  fullTunnel?: boolean;
 }
 
 export interface KillSwitchInputs {
@@ -69,10 +77,14 @@ function reasonFor({ settings, wanted, up }: KillSwitchInputs): string {
 
 /** The firewall state the intent and the tunnels call for. */
 export function decideFirewall(inputs: KillSwitchInputs): FirewallDecision {
-  if (!isBlocking(inputs.settings, inputs.wanted)) return { state: 'off' };
+  const full = inputs.up.filter((tunnel) => tunnel.fullTunnel).map((tunnel) => tunnel.ifname);
+  const byIntent = isBlocking(inputs.settings, inputs.wanted);
+  if (!byIntent && full.length === 0) return { state: 'off' };
   return {
     state: 'blocking',
-    reason: reasonFor(inputs),
+    reason: byIntent
+      ? reasonFor(inputs)
+      : `full tunnel ${list(full)}: traffic outside it is blocked while it is up, so injected routes cannot pull it out`,
     allowLan: inputs.settings.allowLan,
     ...(inputs.local ? { local: inputs.local } : {}),
     tunnels: inputs.up.map(({ ifname, endpoints, dns, fwmark }) => ({

@@ -44,7 +44,6 @@ import {
   blockingStatus,
   decideFirewall,
   decideOnStop,
-  isBlocking,
   mayResolveInClear,
   sameFirewall,
   type FirewallDecision,
@@ -444,6 +443,7 @@ export class TunnelManager {
           endpoints: [...device.peers.values()].flatMap((peer) => (peer.endpoint ? [peer.endpoint] : [])),
           dns: active.config.interface.dns.filter((server) => parseIp(server) !== null),
           fwmark: device.fwmark,
+          fullTunnel: active.config.peers.some((peer) => peer.allowedIps.some((prefix) => prefix.bits === 0)),
         };
       }),
       ...(this.local ? { local: this.local } : {}),
@@ -464,9 +464,12 @@ export class TunnelManager {
   /** Sets the firewall to what the state machine decides (one nft transaction), and the lockdown file. */
   applyKillSwitch(decision?: FirewallDecision): Promise<void> {
     return this.firewall(async () => {
-      if (!this.local && isBlocking(this.options.settings(), this.options.wanted.names()))
+      let next = decision ?? this.decision();
+      // The LAN and DHCP exceptions need the local networks: read them once something blocks.
+      if (!this.local && next.state === 'blocking') {
         await this.readLocal();
-      const next = decision ?? this.decision();
+        next = decision ?? this.decision();
+      }
       await this.writeLockdownFile();
       if (!this.applied || !sameFirewall(this.applied, next)) {
         await this.setFirewall(next);
