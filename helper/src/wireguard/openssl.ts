@@ -6,6 +6,9 @@
 
 import koffi from 'koffi';
 
+/** Where `buffer` lives, for pointers inside structures (it must not move: an ArrayBuffer of its own). */
+export const addressOf = (buffer: Uint8Array): bigint => koffi.address(buffer) as bigint;
+
 export interface OpenSsl {
   chacha20Poly1305: unknown;
   cipherCtxNew: () => unknown;
@@ -38,6 +41,33 @@ export interface OpenSsl {
   derive: (ctx: unknown, out: Uint8Array, length: BigUint64Array) => number;
   /** Failures leave entries in the thread's error queue, where node:crypto would find them later. */
   clearErrors: () => void;
+  /** OpenSSL 3's EVP_MAC interface, for keyed BLAKE2s ("BLAKE2SMAC"); null before OpenSSL 3. */
+  mac: OpenSslMac | null;
+}
+
+export interface OpenSslMac {
+  fetch: (libctx: null, algorithm: string, properties: null) => unknown;
+  ctxNew: (mac: unknown) => unknown;
+  /** `params` points at an OSSL_PARAM array (built in memory we own), or null. */
+  init: (ctx: unknown, key: Uint8Array | null, keyLength: number, params: Uint8Array | null) => number;
+  update: (ctx: unknown, input: Uint8Array, inputLength: number) => number;
+  final: (ctx: unknown, out: Uint8Array, outLength: BigUint64Array, outSize: number) => number;
+}
+
+function loadMac(lib: ReturnType<typeof koffi.load>): OpenSslMac | null {
+  try {
+    const f = (signature: string) => lib.func(signature) as never;
+    return {
+      fetch: f('void *EVP_MAC_fetch(void *libctx, const char *algorithm, const char *properties)'),
+      ctxNew: f('void *EVP_MAC_CTX_new(void *mac)'),
+      init: f('int EVP_MAC_init(void *ctx, const void *key, size_t keyLength, const void *params)'),
+      update: f('int EVP_MAC_update(void *ctx, const void *input, size_t inputLength)'),
+      final: f('int EVP_MAC_final(void *ctx, void *out, void *outLength, size_t outSize)'),
+    };
+  } catch {
+    // Symbols missing (OpenSSL 1.1): the caller falls back to @noble.
+    return null;
+  }
 }
 
 function load(): OpenSsl | null {
@@ -72,6 +102,7 @@ function load(): OpenSsl | null {
       deriveSetPeer: f('int EVP_PKEY_derive_set_peer(void *ctx, void *peer)'),
       derive: f('int EVP_PKEY_derive(void *ctx, void *out, void *length)'),
       clearErrors: f('void ERR_clear_error()'),
+      mac: loadMac(lib),
     };
   } catch {
     return null;
