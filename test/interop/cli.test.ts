@@ -1,5 +1,6 @@
 // The `phantommesh` CLI driving the real helper service, against a wireguard-go server.
 
+import { MAX_TUNNELS } from '../../helper/src/service/tunnel-manager.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -278,6 +279,27 @@ test(
     } finally {
       await squatter.stop();
       await service.client.call('settings.set', { metricsPort: null });
+    }
+  },
+);
+
+test(
+  'the store holds at most MAX_TUNNELS: one more is refused by name',
+  { skip, timeout: 60_000 },
+  async () => {
+    const existing = (await service.client.call('tunnels.list', {})).length;
+    const made: string[] = [];
+    try {
+      for (let i = existing; i < MAX_TUNNELS; i++) {
+        const name = `cap${i}`;
+        await service.client.call('tunnels.create', { name });
+        made.push(name);
+      }
+      const refused = await cli('new', 'onemore');
+      assert.equal(refused.code, 1);
+      assert.match(refused.out, new RegExp(`at most ${MAX_TUNNELS} tunnels`));
+    } finally {
+      for (const name of made) await service.client.call('tunnels.delete', { name });
     }
   },
 );

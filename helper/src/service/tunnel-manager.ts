@@ -1,6 +1,7 @@
 // The service's tunnels: the stored ones, the ones that are up, and every control-API method that
 // touches them. Private keys stay here; what leaves is public keys and status.
 
+import { findOverlap } from './route-clash.ts';
 import { parseConfig } from '../../../shared/src/config/parse.ts';
 import { serializeConfig } from '../../../shared/src/config/serialize.ts';
 import type { TunnelConfig } from '../../../shared/src/config/types.ts';
@@ -13,13 +14,7 @@ import {
   type TunnelSummary,
 } from '../../../shared/src/control/protocol.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import {
-  formatEndpoint,
-  formatPrefix,
-  maskedPrefix,
-  parseIp,
-  type IpPrefix,
-} from '../../../shared/src/ip.ts';
+import { formatEndpoint, formatPrefix, parseIp } from '../../../shared/src/ip.ts';
 import { decodeKey, encodeKey } from '../../../shared/src/keys.ts';
 import { Resolver } from 'node:dns/promises';
 import { writeFileAtomic } from '../../../shared/src/atomic-file.ts';
@@ -72,14 +67,6 @@ function publicKeyFor(config: TunnelConfig): string {
   return encodeKey(publicKeyOf(decodeKey(config.interface.privateKey)!));
 }
 
-/** Whether two prefixes share any address (one contains the other). */
-function overlaps(a: IpPrefix, b: IpPrefix): boolean {
-  if (a.family !== b.family) return false;
-  const bits = Math.min(a.bits, b.bits);
-  const shorter = { ...a, bits };
-  return maskedPrefix(shorter).address === maskedPrefix({ ...b, bits }).address;
-}
-
 /**
  * The config without PrivateKey and PresharedKey: what may leave the helper. Parsed and written
  * anew, never edited as text, so no spelling of a secret's line (CRLF, no spaces, no final newline)
@@ -88,6 +75,9 @@ function overlaps(a: IpPrefix, b: IpPrefix): boolean {
 function withoutSecrets(text: string): string {
   return serializeConfig(parseConfig(text), { secrets: false });
 }
+
+/** How many tunnels the store holds at most (each connect is checked against every one that is up). */
+export const MAX_TUNNELS = 128;
 
 export class TunnelManager {
   private readonly options: TunnelManagerOptions;
@@ -160,9 +150,19 @@ export class TunnelManager {
     return serializeConfig(config);
   }
 
+  /** Refuses a new tunnel past MAX_TUNNELS: what one group member may make the root helper hold. */
+  private async checkRoom(): Promise<void> {
+    if ((await this.options.store.list()).length >= MAX_TUNNELS)
+      throw new PhantomError(
+        'TOO_MANY_TUNNELS',
+        `the helper keeps at most ${MAX_TUNNELS} tunnels; delete one before adding another`,
+      );
+  }
+
   async import({ name, text }: Params<'tunnels.import'>): Promise<TunnelSummary> {
     if (await this.options.store.exists(name))
       throw new PhantomError('TUNNEL_EXISTS', `a tunnel named ${name} already exists`);
+    await this.checkRoom();
     await this.options.store.write(name, this.validate(name, text));
     this.log(`imported ${name}`);
     this.options.onTunnelsChanged();
@@ -172,6 +172,7 @@ export class TunnelManager {
   async create({ name }: Params<'tunnels.create'>): Promise<TunnelSummary> {
     if (await this.options.store.exists(name))
       throw new PhantomError('TUNNEL_EXISTS', `a tunnel named ${name} already exists`);
+    await this.checkRoom();
     await this.options.store.write(name, `[Interface]\nPrivateKey = ${encodeKey(generatePrivateKey())}\n`);
     this.log(`created ${name} with a new key pair`);
     this.options.onTunnelsChanged();
@@ -268,15 +269,14 @@ export class TunnelManager {
     const prefixes = (c: TunnelConfig) => c.peers.flatMap((peer) => peer.allowedIps);
     for (const other of this.active.values()) {
       if (other.name === except) continue;
-      for (const mine of prefixes(config)) {
-        const theirs = prefixes(other.config).find((prefix) => overlaps(prefix, mine));
-        if (theirs) {
-          throw new PhantomError(
-            'ROUTES_CLASH',
-            `${name} cannot be up with ${other.name}: its AllowedIPs ${formatPrefix(mine)} overlaps ` +
-              `${other.name}'s ${formatPrefix(theirs)}. Disconnect ${other.name} first.`,
-          );
-        }
+      const overlap = findOverlap(prefixes(config), prefixes(other.config));
+      if (overlap) {
+        const [mine, theirs] = overlap;
+        throw new PhantomError(
+          'ROUTES_CLASH',
+          `${name} cannot be up with ${other.name}: its AllowedIPs ${formatPrefix(mine)} overlaps ` +
+            `${other.name}'s ${formatPrefix(theirs)}. Disconnect ${other.name} first.`,
+        );
       }
     }
   }
