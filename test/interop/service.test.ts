@@ -3,7 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   createTopology,
   exec,
@@ -411,6 +413,38 @@ test(
       assert.doesNotMatch(world.service.process.output(), /back up/);
     }),
 );
+
+test('serve refuses a state directory others could write, or not owned by root', { skip }, async () => {
+  const base = await mkdtemp(join(tmpdir(), 'pm-state-'));
+  try {
+    const open = join(base, 'open');
+    await mkdir(open, { mode: 0o700 });
+    await chmod(open, 0o777);
+    const owned = join(base, 'owned');
+    await mkdir(owned, { mode: 0o700 });
+    await chown(owned, 65534, 65534);
+    for (const [dir, why] of [
+      [open, /its group or others may write it \(mode 0777\)/],
+      [owned, /owned by uid 65534, not root/],
+    ] as const) {
+      const error = await exec(process.execPath, [
+        RUNNER,
+        'serve',
+        '--socket',
+        join(base, 'helper.sock'),
+        '--state-dir',
+        dir,
+      ]).then(
+        () => assert.fail('serve should fail'),
+        (e: Error) => e.message,
+      );
+      assert.match(error, /exit 1/);
+      assert.match(error, why);
+    }
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+});
 
 test('serve refuses to run as anyone but root', { skip }, async () => {
   const error = await exec('setpriv', [

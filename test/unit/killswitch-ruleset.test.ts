@@ -222,3 +222,32 @@ test('the journal keeps the settings; a tampered record is refused, an old text 
     settings: { allowLan: false, tunnels: [] },
   });
 });
+
+test('recovery touches only what the helper changes: its files, sysctls and tables (a tampered journal is refused)', () => {
+  const { schema } = linuxNetworkChanges;
+  const snapshot = { type: 'file', base64: '', mode: 0o644, uid: 0, gid: 0 } as const;
+  const good = [
+    {
+      kind: 'file',
+      ifname: 'wg0',
+      path: '/etc/resolv.conf',
+      content: 'nameserver 192.0.2.53\n',
+      original: snapshot,
+    },
+    { kind: 'sysctl', ifname: 'wg0', key: 'net.ipv4.conf.all.src_valid_mark', value: '1', original: '0' },
+    { kind: 'nft-table', ifname: 'wg0', name: 'phantommesh-wg0', ruleset: '' },
+  ];
+  for (const change of good) assert.equal(schema.safeParse(change).success, true, JSON.stringify(change));
+  const tampered = [
+    { ...good[0], path: '/usr/bin/sudo' },
+    { ...good[0], path: '/etc/../etc/shadow' },
+    { ...good[0], original: { ...snapshot, mode: 0o6755 } },
+    { ...good[0], original: { ...snapshot, mode: 0o755 } },
+    { ...good[1], key: 'kernel.core_pattern' },
+    { ...good[1], key: 'net.ipv4.ip_forward' },
+    { ...good[1], original: '|/tmp/x' },
+    { ...good[2], name: 'firewalld' },
+  ];
+  for (const change of tampered)
+    assert.equal(schema.safeParse(change).success, false, JSON.stringify(change));
+});

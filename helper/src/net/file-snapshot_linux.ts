@@ -14,7 +14,9 @@ export const fileSnapshotSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('file'),
     base64: z.string(),
-    mode: z.number().int(),
+    // Read and write bits only: a journal never restores a set-id or executable file (a tampered one
+    // asked root to make a 6755 file).
+    mode: z.number().int().min(0).max(0o666),
     uid: z.number().int(),
     gid: z.number().int(),
   }),
@@ -37,7 +39,7 @@ export async function snapshotFile(path: string): Promise<FileSnapshot> {
   return {
     type: 'file',
     base64: (await readFile(path)).toString('base64'),
-    mode: stats.mode & 0o7777,
+    mode: stats.mode & 0o666,
     uid: stats.uid,
     gid: stats.gid,
   };

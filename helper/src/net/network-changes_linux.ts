@@ -43,7 +43,14 @@ const family = z.union([z.literal(4), z.literal(6)]);
 const u32 = z.number().int().min(1).max(0xffffffff);
 const address = z.string().refine((text) => parseIp(text) !== null, 'not an IP address');
 const prefix = z.string().refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix');
-const nftName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/);
+/** The helper's own nft tables (full tunnels'): undoing a change never deletes anyone else's. */
+const nftName = z.string().regex(/^phantommesh-[A-Za-z0-9_.-]+$/);
+/**
+ * What recovery may touch, and nothing else: the journal sits in a root-only directory, but a file
+ * there is still no reason for root to write any path or sysctl it names.
+ */
+const SYSCTLS = ['net.ipv4.conf.all.src_valid_mark'] as const;
+const FILES = ['/etc/resolv.conf'] as const;
 
 const changeSchema = z.discriminatedUnion('kind', [
   /** `ip route add DESTINATION dev IFNAME table TABLE` */
@@ -56,9 +63,9 @@ const changeSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('sysctl'),
     ifname,
-    key: z.string().regex(/^[a-z0-9_]+(\.[a-z0-9_]+)+$/),
-    value: z.string(),
-    original: z.string(),
+    key: z.enum(SYSCTLS),
+    value: z.string().regex(/^[0-9]{1,10}$/),
+    original: z.string().regex(/^[0-9]{1,10}$/),
   }),
   /** An nft table of an interface (`table inet NAME`), loaded from `ruleset` in one transaction. */
   z.object({ kind: z.literal('nft-table'), ifname, name: nftName, ruleset: z.string() }),
@@ -87,7 +94,7 @@ const changeSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('file'),
     ifname,
-    path: z.string().startsWith('/'),
+    path: z.enum(FILES),
     content: z.string(),
     original: fileSnapshotSchema,
   }),

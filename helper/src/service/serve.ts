@@ -3,6 +3,7 @@
 // and on SIGTERM takes every tunnel down and gives the system its network back, except a blocking
 // kill switch or lockdown, which stays in force until the next run takes it over.
 
+import { checkStateDir } from './paths.ts';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { hostname, release } from 'node:os';
@@ -62,6 +63,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const log = new HelperLog();
   const say = (source: string, message: string) => log.add('info', source, message);
 
+  await checkStateDir(options.stateDir);
   const journal = await NetworkJournal.open(join(options.stateDir, 'network-journal.json'));
   const recovery = await journal.recover();
   if (recovery.undone > 0) say('helper', `undid ${recovery.undone} network changes left by a previous run`);
