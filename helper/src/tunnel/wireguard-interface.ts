@@ -12,6 +12,13 @@ import { Device } from '../wireguard/device.ts';
 
 /** How often the device's timers are checked. */
 const TICK_MS = 100;
+/**
+ * One slice of the handshake queue: messages are processed until this much time has gone (a valid
+ * initiation costs ~1 ms, a cookie reply ~20 µs), then the event loop gets a turn, so that transport
+ * data waiting on the socket and the TUN flows between slices.
+ */
+const HANDSHAKE_SLICE_MS = 1;
+const HANDSHAKES_PER_CHECK = 4;
 
 export interface InterfaceOptions {
   name: string;
@@ -58,7 +65,21 @@ export class WireGuardInterface {
       cleanup.push(() => tun.close());
 
       let bind: Bind | null = null;
+      let draining: NodeJS.Immediate | null = null;
+      const drainHandshakes = () => {
+        draining = null;
+        const start = now();
+        while (device.processHandshakes(now(), HANDSHAKES_PER_CHECK) > 0) {
+          if (now() - start >= HANDSHAKE_SLICE_MS) {
+            draining = setImmediate(drainHandshakes);
+            return;
+          }
+        }
+      };
       const device = new Device({
+        handshakesWaiting: () => {
+          draining ??= setImmediate(drainHandshakes);
+        },
         ...(options.mtu !== undefined ? { mtu: options.mtu } : {}),
         wallClock: Date.now,
         log: (line) => log(`${name}: ${line}`),
@@ -83,6 +104,9 @@ export class WireGuardInterface {
         },
       });
       cleanup.push(() => device.close());
+      cleanup.push(() => {
+        if (draining) clearImmediate(draining);
+      });
       cleanup.push(() => bind?.close());
       // Like wireguard-go's Up: a random port until a configuration names one.
       await device.apply({ listenPort: 0, replacePeers: false, peers: [] }, now());

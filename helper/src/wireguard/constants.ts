@@ -16,6 +16,8 @@ export const MAX_TIMER_HANDSHAKES = REKEY_ATTEMPT_TIME / REKEY_TIMEOUT;
 export const REKEY_ON_RECEIVE_AGE = REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
 export const ZERO_KEY_MATERIAL_AFTER = REJECT_AFTER_TIME * 3;
 
+/** Handshake messages (initiations, responses, cookie replies) that may wait; more are dropped. */
+export const HANDSHAKE_QUEUE_SIZE = 1024;
 /** Handshakes waiting in the queue beyond which the device is "under load" and demands cookies. */
 export const UNDER_LOAD_QUEUE_SIZE = 128;
 export const UNDER_LOAD_AFTER_TIME = 1_000;

@@ -1,6 +1,7 @@
 // What send.ts and receive.ts may use of the device, and nothing more. The device builds one
 // DeviceContext and keeps the rest (its configuration, the peer table's writes, the UAPI side) private.
 
+import type { Endpoint } from '../../../shared/src/ip.ts';
 import type { AllowedIps } from './allowed-ips.ts';
 import type { CookieChecker } from './cookie.ts';
 import type { StaticKey } from './crypto.ts';
@@ -36,6 +37,8 @@ export interface DeviceContext {
   /** Wall clock in ms since the epoch, for TAI64N and "latest handshake". */
   wallClock(): number;
   drop(reason: DropReason): void;
+  /** Queues a handshake message (copied) for processHandshake; drops it when the queue is full. */
+  queueHandshake(packet: Buffer, from: Endpoint, now: number): void;
   /** Counts a handshake message and reports whether we are under load (cookies required). */
   noteHandshakeAndCheckLoad(now: number): boolean;
   /** Frees the index of the peer's handshake in flight, if it still has one. */

@@ -11,6 +11,7 @@ import {
   MAX_TIMER_HANDSHAKES,
   REJECT_AFTER_MESSAGES,
   REKEY_AFTER_TIME,
+  UNDER_LOAD_AFTER_TIME,
 } from './constants.ts';
 import type { DeviceContext, IndexEntry } from './context.ts';
 import { CookieChecker } from './cookie.ts';
@@ -19,7 +20,8 @@ import { IndexTable } from './index-table.ts';
 import type { Keypair } from './keypair.ts';
 import { Peer } from './peer.ts';
 import { RateLimiter } from './ratelimiter.ts';
-import { receiveDatagram } from './receive.ts';
+import { HandshakeQueue } from './handshake-queue.ts';
+import { processHandshake, receiveDatagram } from './receive.ts';
 import { sendHandshakeInitiation, sendKeepalive, sendPacket } from './send.ts';
 import type { DropReason } from './stats.ts';
 import { DeviceStats } from './stats.ts';
@@ -44,6 +46,15 @@ export interface DeviceOptions {
   rekeyAfterTime?: number;
   /** Handshake messages per second beyond which we answer with cookies instead (under load). */
   underLoadThreshold?: number;
+  /** The handshake queue's bound and the length at which the device is under load (tests). */
+  handshakeQueueSize?: number;
+  underLoadQueueLength?: number;
+  /**
+   * Called when a handshake message is queued while the queue was empty: the runner then drains it
+   * with processHandshakes, in slices, between batches of transport data. Without it the device
+   * drains the queue itself at once (tests, in-process pairs).
+   */
+  handshakesWaiting?: () => void;
   log?: (message: string) => void;
 }
 
@@ -61,6 +72,8 @@ export class Device {
   private readonly log: (message: string) => void;
   private readonly peerTable = new Map<string, Peer>();
   private readonly cookieChecker = new CookieChecker(null);
+  private readonly handshakeQueue: HandshakeQueue;
+  private readonly handshakesWaiting: (() => void) | undefined;
   /** All that send.ts and receive.ts see of the device. */
   private readonly context: DeviceContext;
 
@@ -77,6 +90,8 @@ export class Device {
     this.random = options.random ?? Math.random;
     this.underLoadThreshold = options.underLoadThreshold ?? 128;
     this.log = options.log ?? (() => {});
+    this.handshakeQueue = new HandshakeQueue(options.handshakeQueueSize, options.underLoadQueueLength);
+    this.handshakesWaiting = options.handshakesWaiting;
     const identity = () => this.identity;
     this.context = {
       io: options.io,
@@ -94,6 +109,7 @@ export class Device {
       stats: this.stats,
       wallClock: options.wallClock,
       drop: (reason) => this.drop(reason),
+      queueHandshake: (packet, from, now) => this.queueHandshake(packet, from, now),
       noteHandshakeAndCheckLoad: (now) => this.noteHandshakeAndCheckLoad(now),
       releaseHandshakeIndex: (peer) => this.releaseHandshakeIndex(peer),
       deleteKeypair: (keypair) => this.deleteKeypair(keypair),
@@ -118,13 +134,42 @@ export class Device {
     this.stats.drop(reason);
   }
 
+  /**
+   * Under load (wireguard-go's isUnderLoad): a backlog in the handshake queue, or more handshake
+   * messages a second than the threshold; either keeps the device under load for a second more.
+   */
   private noteHandshakeAndCheckLoad(now: number): boolean {
     if (now - this.handshakeWindowStart >= 1000) {
       this.handshakeWindowStart = now;
       this.handshakesInWindow = 0;
     }
-    if (++this.handshakesInWindow > this.underLoadThreshold) this.underLoadUntil = now + 1000;
+    if (++this.handshakesInWindow > this.underLoadThreshold || this.handshakeQueue.underLoad)
+      this.underLoadUntil = now + UNDER_LOAD_AFTER_TIME;
     return now < this.underLoadUntil;
+  }
+
+  private queueHandshake(packet: Buffer, from: Endpoint, now: number): void {
+    if (!this.handshakeQueue.push(packet, from, now)) return this.drop('handshakeQueueFull');
+    if (!this.handshakesWaiting) this.processHandshakes(now);
+    else if (this.handshakeQueue.length === 1) this.handshakesWaiting();
+  }
+
+  /** Handshake messages waiting in the queue. */
+  get pendingHandshakes(): number {
+    return this.handshakeQueue.length;
+  }
+
+  /**
+   * Processes up to `max` queued handshake messages (the runner's slice); returns how many still wait.
+   * Never throws: a message that fails is dropped and counted.
+   */
+  processHandshakes(now: number, max = Infinity): number {
+    for (let done = 0; done < max; done++) {
+      const next = this.handshakeQueue.shift();
+      if (!next) break;
+      processHandshake(this.context, next.packet, next.from, now);
+    }
+    return this.handshakeQueue.length;
   }
 
   /**
@@ -337,6 +382,7 @@ export class Device {
   }
 
   close(): void {
+    this.handshakeQueue.clear();
     for (const peer of [...this.peerTable.values()]) this.removePeer(peer);
     if (this.identity) wipe(this.identity.privateKey);
     this.identity = null;

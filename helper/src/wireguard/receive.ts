@@ -1,5 +1,8 @@
 // Everything the device receives. A datagram is checked in the order wireguard-go's receive.go
 // uses, cheapest first, and anything that fails a check is dropped and counted, never thrown.
+// Transport data is handled at once; handshake messages go through the device's bounded handshake
+// queue (handshake-queue.ts) once they pass the cheapest check, and processHandshake takes them from
+// there.
 
 import { formatEndpoint, parseIp, type Endpoint } from '../../../shared/src/ip.ts';
 import {
@@ -36,13 +39,15 @@ export function receiveDatagram(device: DeviceContext, packet: Buffer, from: End
   switch (packet.readUInt32LE(0)) {
     case MESSAGE_INITIATION_TYPE:
       if (packet.length !== MESSAGE_INITIATION_SIZE) return device.drop('badLength');
-      return receiveHandshake(device, packet, from, now);
+      return admitHandshake(device, packet, from, now);
     case MESSAGE_RESPONSE_TYPE:
       if (packet.length !== MESSAGE_RESPONSE_SIZE) return device.drop('badLength');
-      return receiveHandshake(device, packet, from, now);
+      return admitHandshake(device, packet, from, now);
     case MESSAGE_COOKIE_REPLY_TYPE:
       if (packet.length !== MESSAGE_COOKIE_REPLY_SIZE) return device.drop('badLength');
-      return receiveCookieReply(device, packet, now);
+      // The cheapest check first: a reply to no handshake of ours is junk.
+      if (!device.indexTable.get(packet.readUInt32LE(4))) return device.drop('invalidCookieReply');
+      return device.queueHandshake(packet, from, now);
     case MESSAGE_TRANSPORT_TYPE:
       return receiveTransport(device, packet, from, now);
     default:
@@ -50,9 +55,23 @@ export function receiveDatagram(device: DeviceContext, packet: Buffer, from: End
   }
 }
 
-function receiveHandshake(device: DeviceContext, packet: Buffer, from: Endpoint, now: number): void {
+/**
+ * On the data path: an initiation or response is checked for mac1 (one native keyed BLAKE2s, the
+ * cheapest check there is) and then queued; junk costs nothing more. Everything expensive (the
+ * cookie logic, X25519) happens in processHandshake, when the runner drains the queue.
+ */
+function admitHandshake(device: DeviceContext, packet: Buffer, from: Endpoint, now: number): void {
   if (!device.identity) return device.drop('noPrivateKey');
   if (!device.cookieChecker.checkMac1(packet)) return device.drop('invalidMac1');
+  device.queueHandshake(packet, from, now);
+}
+
+/** One message from the handshake queue: an initiation, a response or a cookie reply. */
+export function processHandshake(device: DeviceContext, packet: Buffer, from: Endpoint, now: number): void {
+  const type = packet.readUInt32LE(0);
+  if (type === MESSAGE_COOKIE_REPLY_TYPE) return receiveCookieReply(device, packet, now);
+  // The private key may have been removed while the message waited.
+  if (!device.identity) return device.drop('noPrivateKey');
   if (device.noteHandshakeAndCheckLoad(now)) {
     const source = Buffer.from(formatEndpoint(from));
     if (!device.cookieChecker.checkMac2(packet, source, now)) {
@@ -62,7 +81,7 @@ function receiveHandshake(device: DeviceContext, packet: Buffer, from: Endpoint,
     }
     if (!device.rateLimiter.allow(rateLimitKey(from), now)) return device.drop('rateLimited');
   }
-  if (packet.readUInt32LE(0) === MESSAGE_INITIATION_TYPE) receiveInitiation(device, packet, from, now);
+  if (type === MESSAGE_INITIATION_TYPE) receiveInitiation(device, packet, from, now);
   else receiveResponse(device, packet, from, now);
 }
 

@@ -7,6 +7,8 @@ export type DropReason =
   | 'badLength'
   | 'noPrivateKey'
   | 'invalidMac1'
+  /** The handshake queue was full (a flood of messages with a valid mac1): dropped unprocessed. */
+  | 'handshakeQueueFull'
   | 'cookieSent'
   | 'rateLimited'
   | 'invalidHandshake'
