@@ -450,6 +450,8 @@ export interface WgInterfaceConfig {
   /** Omitted, wireguard-go's default 1420 stays. */
   mtu?: number;
   peers: WgPeerConfig[];
+  /** Errors only (LOG_LEVEL=error) instead of verbose: a flooded wireguard-go would log every packet. */
+  quiet?: boolean;
 }
 
 export interface WgDumpPeer {
@@ -540,11 +542,16 @@ export async function startWireguardGo(
   config: WgInterfaceConfig,
 ): Promise<WireguardGo> {
   const daemon = spawnIn(ns, 'wireguard-go', ['-f', ifname], {
-    env: { ...process.env, LOG_LEVEL: 'verbose' },
+    env: { ...process.env, LOG_LEVEL: config.quiet ? 'error' : 'verbose' },
   });
   // Left behind only if it is killed; must not outlive the run.
-  removeOnCleanup(ns, `/var/run/wireguard/${ifname}.sock`);
-  await daemon.waitForLine(/UAPI listener started/, 5000);
+  const socket = `/var/run/wireguard/${ifname}.sock`;
+  removeOnCleanup(ns, socket);
+  if (!config.quiet) await daemon.waitForLine(/UAPI listener started/, 5000);
+  for (let waited = 0; config.quiet && !existsSync(socket); waited += 20) {
+    if (waited > 5000) throw new Error(`wireguard-go ${ifname} did not start:\n${daemon.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 
   // `wg set` reads keys only from files; /dev/stdin fails because Node's stdin pipes are sockets.
   const keyDir = await mkdtemp(join(tmpdir(), 'pm-keys-'));

@@ -43,6 +43,8 @@ export interface PairOptions {
   /** Omit ListenPort from our file (a random port is used). */
   randomPort?: boolean;
   mtu?: number;
+  /** Adds the lab's third namespace `c` (203.0.113.1) behind `b` (createTopology's `internet`). */
+  internet?: boolean;
 }
 
 export interface TunnelPair {
@@ -90,7 +92,7 @@ export async function writeTunnelFile(dir: string, name: string, text: string): 
 }
 
 export async function startTunnelPair(options: PairOptions = {}): Promise<TunnelPair> {
-  const topology = await createTopology();
+  const topology = await createTopology({ internet: options.internet ?? false });
   const dir = await mkdtemp(join(tmpdir(), 'pm-tunnel-'));
   try {
     const ourKeys = await genKeyPair();
@@ -159,8 +161,10 @@ export async function startTunnelPair(options: PairOptions = {}): Promise<Tunnel
 }
 
 /** The same path with wireguard-go on both ends: the reference PhantomMesh is measured against. */
-export async function startReferencePair(): Promise<{ topology: Topology; destroy(): Promise<void> }> {
-  const topology = await createTopology();
+export async function startReferencePair(
+  options: { internet?: boolean; quiet?: boolean } = {},
+): Promise<{ topology: Topology; keys: { a: KeyPair; b: KeyPair }; destroy(): Promise<void> }> {
+  const topology = await createTopology({ internet: options.internet ?? false });
   try {
     const [keysA, keysB] = await Promise.all([genKeyPair(), genKeyPair()]);
     await startWireguardGo(topology.b.ns, uniqueName('pmr'), {
@@ -170,6 +174,7 @@ export async function startReferencePair(): Promise<{ topology: Topology; destro
       peers: [{ publicKey: keysA.publicKey, allowedIps: [`${INNER.ours4}/32`, `${INNER.ours6}/128`] }],
     });
     await startWireguardGo(topology.a.ns, uniqueName('pmr'), {
+      quiet: options.quiet ?? false,
       privateKey: keysA.privateKey,
       listenPort: OUR_PORT,
       addresses: [`${INNER.ours4}/24`, `${INNER.ours6}/64`],
@@ -181,7 +186,7 @@ export async function startReferencePair(): Promise<{ topology: Topology; destro
         },
       ],
     });
-    return { topology, destroy: () => topology.destroy() };
+    return { topology, keys: { a: keysA, b: keysB }, destroy: () => topology.destroy() };
   } catch (error) {
     await topology.destroy();
     throw error;
