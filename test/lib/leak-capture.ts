@@ -141,14 +141,18 @@ export async function readCapture(file: string): Promise<CapturedPacket[]> {
     });
 }
 
-/** Whether a UDP payload is WireGuard's: a message type 1-4, three zero bytes, and that type's size. */
+/**
+ * Whether a UDP payload is WireGuard's: a message type 1-4, three zero bytes, and that type's size.
+ * Transport data is any length from 32: the helper sends it in UDP GSO batches, which the capture on
+ * a veth sees before segmentation, as one datagram holding several messages back to back.
+ */
 export function isWireGuardMessage(length: number, payloadHex: string): boolean {
   if (!/^0[1-4]000000/.test(payloadHex)) return false;
   const type = Number(payloadHex.slice(0, 2));
   if (type === 1) return length === 148;
   if (type === 2) return length === 92;
   if (type === 3) return length === 64;
-  return length >= 32 && length % 16 === 0;
+  return length >= 32;
 }
 
 const isLinkLocalV6 = (address: string): boolean => /^fe[89ab][0-9a-f]:/i.test(address);
