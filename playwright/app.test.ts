@@ -162,6 +162,32 @@ test('an invalid configuration shows its line-numbered error', { skip }, async (
   await dialog.waitFor({ state: 'detached' });
 });
 
+test(
+  'blocked traffic: the banner says why; a kill switch another program removed is restored and said',
+  { skip, timeout: 60_000 },
+  async () => {
+    await service.client.call('settings.set', { lockdown: true });
+    try {
+      const banner = page.getByRole('status').filter({ hasText: 'lockdown: no tunnel up' });
+      await banner.waitFor({ timeout: 10_000 });
+      await shot('15-blocking-banner');
+      // Another tool flushes the firewall: the helper puts the table back and the app says so.
+      await execIn(topology.a.ns, 'nft', ['flush', 'ruleset']);
+      await page
+        .getByText('Another program removed the kill switch; PhantomMesh restored it.')
+        .first()
+        .waitFor({ timeout: 10_000 });
+      await shot('16-firewall-restored');
+    } finally {
+      await service.client.call('settings.set', { lockdown: false });
+    }
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'lockdown' })
+      .waitFor({ state: 'detached', timeout: 10_000 });
+  },
+);
+
 test('settings and logs screens', { skip }, async () => {
   await page
     .getByRole('tab', { name: 'Settings' })
