@@ -197,3 +197,41 @@ test('driven by wg and ip like wireguard-go, against wireguard-go', { skip }, as
     await assert.rejects(a('wg', ['show', name]));
   });
 });
+
+test('wg-quick up and down with WG_QUICK_USERSPACE_IMPLEMENTATION=phantommesh-helper', { skip }, async () => {
+  const name = uniqueName('pmq');
+  created.push(name);
+  // What /usr/bin/phantommesh-helper is in the package: a script that execs Node on the helper.
+  const wrapper = join(dir, 'phantommesh-helper');
+  await writeFile(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${HELPER}' "$@"\n`, { mode: 0o755 });
+  // A split tunnel: only the peer's inner addresses go through it.
+  const config = await wgFile(
+    `${name}.conf`,
+    [
+      '[Interface]',
+      `PrivateKey = ${ours.privateKey}`,
+      'Address = 192.0.2.1/32, fd00:77::1/128',
+      '',
+      '[Peer]',
+      `PublicKey = ${theirs.publicKey}`,
+      `Endpoint = ${topology.b.ipv4}:${PEER_PORT}`,
+      'AllowedIPs = 192.0.2.2/32, fd00:77::2/128',
+      '',
+    ].join('\n'),
+  );
+  const env = { ...process.env, WG_QUICK_USERSPACE_IMPLEMENTATION: wrapper };
+  await execIn(topology.a.ns, 'wg-quick', ['up', config], { env });
+  assert.ok(existsSync(socketOf(name)));
+  assert.equal(daemonsOf(name).length, 1);
+  assert.equal((await wgShow(topology.a.ns, name, 'dump')).peers[0]?.publicKey, theirs.publicKey);
+  assert.match(await a('ip', ['route', 'show', 'dev', name]), /192\.0\.2\.2/);
+  await ping(topology.a.ns, '192.0.2.2');
+  await ping(topology.a.ns, 'fd00:77::2');
+  await ping(topology.b.ns, '192.0.2.1');
+  await ping(topology.b.ns, 'fd00:77::1');
+
+  await execIn(topology.a.ns, 'wg-quick', ['down', config], { env });
+  await until('the daemon exits', () => daemonsOf(name).length === 0);
+  assert.ok(!existsSync(socketOf(name)), 'the socket is removed');
+  await assert.rejects(a('ip', ['link', 'show', name]), 'the interface is gone');
+});
