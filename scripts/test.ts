@@ -34,7 +34,9 @@ const result = spawnSync(
   process.execPath,
   [
     '--test',
-    '--test-concurrency=2',
+    // Four files at a time on two cores: the namespace, package and browser tests mostly wait (on
+    // handshakes, timers, a booting container), so two at a time left the cores half idle.
+    '--test-concurrency=4',
     'test/**/*.test.ts',
     'playwright/**/*.test.ts',
     ...process.argv.slice(2),
