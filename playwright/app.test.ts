@@ -112,7 +112,8 @@ test('empty state, then import a tunnel by pasting its configuration', { skip },
   await shot('01-empty');
   await page.getByRole('button', { name: 'Import tunnel', exact: true }).first().click();
   const dialog = page.getByRole('dialog', { name: 'Import tunnel' });
-  await dialog.getByLabel('Tunnel name').fill('office');
+  // Not "office": the CLI test connects one of that name, and UAPI sockets are machine-wide.
+  await dialog.getByLabel('Tunnel name').fill('branch');
   await dialog.getByLabel('Configuration').fill(configText);
   await shot('02-import');
   await dialog.getByRole('button', { name: 'Import', exact: true }).click();
@@ -200,7 +201,7 @@ test('settings and logs screens', { skip }, async () => {
     .or(page.getByRole('link', { name: 'Logs' }))
     .click();
   await page
-    .getByText(/connecting office/)
+    .getByText(/connecting branch/)
     .first()
     .waitFor({ timeout: 5000 });
   await shot('06-logs');
@@ -258,7 +259,7 @@ test(
   'at the minimum window size (640x480) tunnel names and state badges are whole and apart',
   { skip },
   async () => {
-    // The longest name there can be (15 characters, wide letters), beside "office" and "home".
+    // The longest name there can be (15 characters, wide letters), beside "branch" and "home".
     await service.client.call('tunnels.create', { name: 'WWWWWWWWWWWWWWW' });
     await page.setViewportSize({ width: 640, height: 480 });
     await page.getByRole('option').filter({ hasText: 'WWWWWWWWWWWWWWW' }).waitFor();
@@ -293,7 +294,7 @@ test(
           `${label}: ${await element.textContent()} is shown whole`,
         );
     }
-    await page.getByRole('option').filter({ hasText: 'office' }).click();
+    await page.getByRole('option').filter({ hasText: 'branch' }).click();
     await shot('10-minimum-size');
     await page.getByRole('option').filter({ hasText: 'home' }).click();
     await page
@@ -310,10 +311,10 @@ test("exports go to the host's private directory: without the key, or a full bac
   // The browser host's own directory for saved files: made for it (mkdtemp), 0700.
   assert.equal((await stat(downloadsDir)).mode & 0o777, 0o700);
   assert.match(downloadsDir, /\/phantommesh-web-[^/]+$/);
-  await page.getByRole('option').filter({ hasText: 'office' }).click();
+  await page.getByRole('option').filter({ hasText: 'branch' }).click();
   const exportAs = async (choice: RegExp, screenshot?: string) => {
     await page.getByRole('button', { name: 'Export', exact: true }).click();
-    const dialog = page.getByRole('dialog', { name: 'Export office' });
+    const dialog = page.getByRole('dialog', { name: 'Export branch' });
     await dialog.getByLabel(choice).check();
     if (screenshot) await shot(screenshot);
     await dialog.getByRole('button', { name: 'Export…' }).click();
@@ -325,11 +326,11 @@ test("exports go to the host's private directory: without the key, or a full bac
     return notice!.replace(/^Exported to /, '');
   };
   const plain = await exportAs(/without the private key/, '11-export-dialog');
-  assert.equal(plain, join(downloadsDir, 'office.conf'));
+  assert.equal(plain, join(downloadsDir, 'branch.conf'));
   assert.doesNotMatch(await readFile(plain, 'utf8'), /PrivateKey/);
   // The host runs as root here, so the helper gives it the key.
   const backup = await exportAs(/Full backup/);
-  assert.equal(backup, join(downloadsDir, 'office-1.conf'));
+  assert.equal(backup, join(downloadsDir, 'branch-1.conf'));
   assert.match(await readFile(backup, 'utf8'), /^PrivateKey = [A-Za-z0-9+/]{43}=$/m);
   for (const file of await readdir(downloadsDir))
     assert.equal((await stat(join(downloadsDir, file))).mode & 0o777, 0o600, file);
@@ -362,9 +363,9 @@ test('a full backup refused by the helper (not root) says why and how to make on
       });
     });
     await other.goto(hostUrl);
-    await other.getByRole('option').filter({ hasText: 'office' }).click();
+    await other.getByRole('option').filter({ hasText: 'branch' }).click();
     await other.getByRole('button', { name: 'Export', exact: true }).click();
-    const dialog = other.getByRole('dialog', { name: 'Export office' });
+    const dialog = other.getByRole('dialog', { name: 'Export branch' });
     await dialog.getByLabel(/Full backup/).check();
     await dialog.getByRole('button', { name: 'Export…' }).click();
     const alert = dialog.getByRole('alert');
@@ -372,12 +373,12 @@ test('a full backup refused by the helper (not root) says why and how to make on
     assert.equal(
       await alert.textContent(),
       'The helper refused: only root may export a private key (run the command with sudo). The app does ' +
-        'not run as root; for a full backup run in a terminal: sudo phantommesh export office ' +
-        '--private-key > office.conf',
+        'not run as root; for a full backup run in a terminal: sudo phantommesh export branch ' +
+        '--private-key > branch.conf',
     );
     await other.screenshot({ path: `${SHOTS}12-export-refused.png` });
     // Nothing more was written for the refused backup.
-    assert.deepEqual((await readdir(downloadsDir)).sort(), ['office-1.conf', 'office.conf']);
+    assert.deepEqual((await readdir(downloadsDir)).sort(), ['branch-1.conf', 'branch.conf']);
   } finally {
     await other.close();
   }
