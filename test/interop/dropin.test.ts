@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createTopology,
+  exec,
   execIn,
   genKeyPair,
   ping,
@@ -235,3 +236,43 @@ test('wg-quick up and down with WG_QUICK_USERSPACE_IMPLEMENTATION=phantommesh-he
   assert.ok(!existsSync(socketOf(name)), 'the socket is removed');
   await assert.rejects(a('ip', ['link', 'show', name]), 'the interface is gone');
 });
+
+test(
+  'moved to another namespace (ip link set netns), it keeps working; deleted there, it exits',
+  { skip, timeout: 60_000 },
+  async () => {
+    // How WireGuard runs in containers and in the reference test suites: the process and its UDP
+    // socket stay where they were started (a, which reaches the peer), the interface moves.
+    const name = uniqueName('pmmv');
+    created.push(name);
+    const inside = uniqueName('pmns');
+    await execIn(topology.a.ns, process.execPath, [HELPER, name]);
+    await a('wg', [
+      'set',
+      name,
+      'private-key',
+      await wgFile('private-moved', ours.privateKey),
+      'peer',
+      theirs.publicKey,
+      'endpoint',
+      `${topology.b.ipv4}:${PEER_PORT}`,
+      'allowed-ips',
+      '192.0.2.2/32',
+    ]);
+    await exec('ip', ['netns', 'add', inside]);
+    try {
+      await a('ip', ['link', 'set', name, 'netns', inside]);
+      await execIn(inside, 'ip', ['address', 'add', '192.0.2.1/24', 'dev', name]);
+      await execIn(inside, 'ip', ['link', 'set', name, 'up']);
+      assert.ok((await ping(inside, '192.0.2.2', { count: 3 })).received > 0, 'through the moved interface');
+      // wg finds it by its socket, which stays where it was made (/var/run/wireguard is machine-wide).
+      assert.match(await execIn(inside, 'wg', ['show', name, 'latest-handshakes']), /\t[1-9]\d*$/m);
+
+      await execIn(inside, 'ip', ['link', 'del', name]);
+      await until('the daemon exits', () => daemonsOf(name).length === 0);
+      assert.ok(!existsSync(socketOf(name)), 'the socket is removed');
+    } finally {
+      await exec('ip', ['netns', 'del', inside]).catch(() => {});
+    }
+  },
+);
