@@ -42,6 +42,7 @@ import {
   mayResolveInClear,
   sameFirewall,
   type FirewallDecision,
+  type KillSwitchInputs,
 } from './kill-switch-state.ts';
 
 export interface TunnelManagerOptions {
@@ -430,10 +431,8 @@ export class TunnelManager {
 
   /** What the firewall should be now: the kill-switch state machine fed with the intent and the tunnels. */
   decision(): FirewallDecision {
-    const settings = this.options.settings();
     return decideFirewall({
-      settings: { killSwitch: settings.killSwitch, allowLan: settings.allowLan, lockdown: settings.lockdown },
-      wanted: this.options.wanted.names(),
+      ...this.intent(),
       up: this.activeTunnels().map((active) => {
         const { device } = active.tunnel;
         return {
@@ -446,8 +445,17 @@ export class TunnelManager {
           fullTunnel: active.config.peers.some((peer) => peer.allowedIps.some((prefix) => prefix.bits === 0)),
         };
       }),
-      ...(this.local ? { local: this.local } : {}),
     });
+  }
+
+  /** What the state machine is fed besides the tunnels that are up: the user's intent and the LAN. */
+  private intent(): Omit<KillSwitchInputs, 'up'> {
+    const { killSwitch, allowLan, lockdown } = this.options.settings();
+    return {
+      settings: { killSwitch, allowLan, lockdown },
+      wanted: this.options.wanted.names(),
+      ...(this.local ? { local: this.local } : {}),
+    };
   }
 
   /** For `status`: whether traffic is blocked and why. */
@@ -568,11 +576,10 @@ export class TunnelManager {
    * that is off stays off: then the stop leaves nothing behind.
    */
   async closeAll(): Promise<void> {
-    const settings = this.options.settings();
-    const onStop = decideOnStop({
-      settings: { killSwitch: settings.killSwitch, allowLan: settings.allowLan, lockdown: settings.lockdown },
-      wanted: this.options.wanted.names(),
-    });
+    // The local networks go with it, so the table left behind keeps the LAN and DHCP exceptions.
+    const onStop = decideOnStop(this.intent());
+    // Blocking without the tunnels' exceptions before they go down: no moment where a tunnel's
+    // traffic could fall back to the physical link.
     if (onStop.state === 'blocking') await this.applyKillSwitch(onStop);
     await this.takeDown([...this.active.keys()]);
     await this.applyKillSwitch(onStop);
