@@ -1,0 +1,117 @@
+// What the drop-in tests (test/interop/dropin*.test.ts) share: namespaces named `dq…`, our
+// `phantommesh-helper INTERFACE` and Debian's `wireguard-go INTERFACE` started the way the reference
+// test suite (wireguard-go's tests/netns.sh) starts them, key files for `wg`, and a cleanup that
+// deletes every interface, daemon, socket and namespace a file created, wherever the interface went.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exec, execIn, uniqueName } from './netns.ts';
+
+export const HELPER = new URL('../../helper/src/cli/phantommesh-helper.ts', import.meta.url).pathname;
+
+export const socketOf = (name: string): string => `/var/run/wireguard/${name}.sock`;
+
+/** A random 32-byte key in base64: a peer's public key that no test needs the private half of. */
+export const randomKey = (): string => randomBytes(32).toString('base64');
+
+/** The pids of the processes serving interface `name`, ours or wireguard-go (by command line). */
+export function daemonsOf(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const daemon = argv.some(
+        (arg) => arg.endsWith('phantommesh-helper.ts') || arg.endsWith('wireguard-go'),
+      );
+      if (daemon && argv.includes(name)) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+export async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+): Promise<void> {
+  for (const start = Date.now(); !(await check());) {
+    if (Date.now() - start > timeoutMs) assert.fail(`${what} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export type Implementation = 'phantommesh' | 'wireguard-go';
+
+/** One test file's namespaces, interfaces and files; `destroy()` in after(). */
+export class DropinWorld {
+  readonly dir: string;
+  private readonly namespaces: string[] = [];
+  private readonly interfaces = new Set<string>();
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  static async create(): Promise<DropinWorld> {
+    const dir = await mkdtemp(join(tmpdir(), 'dq-'));
+    await chmod(dir, 0o700);
+    return new DropinWorld(dir);
+  }
+
+  /** A new namespace `dq…`, loopback up, IPv6 addresses usable at once (no DAD). */
+  async namespace(): Promise<string> {
+    const ns = uniqueName('dq-');
+    await exec('ip', ['netns', 'add', ns]);
+    this.namespaces.push(ns);
+    await execIn(ns, 'sysctl', [
+      '-q',
+      '-w',
+      'net.ipv6.conf.all.accept_dad=0',
+      'net.ipv6.conf.default.accept_dad=0',
+    ]);
+    await execIn(ns, 'ip', ['link', 'set', 'lo', 'up']);
+    return ns;
+  }
+
+  /**
+   * `IMPLEMENTATION NAME` in `ns`, as netns.sh runs it (`n0 $program wg1`): it returns once the
+   * interface and its UAPI socket exist and the daemon is in the background. LOG_LEVEL stays unset, so
+   * the daemon's output goes nowhere.
+   */
+  async start(implementation: Implementation, ns: string, name = uniqueName('dq')): Promise<string> {
+    this.interfaces.add(name);
+    const env = { ...process.env };
+    delete env.LOG_LEVEL;
+    if (implementation === 'phantommesh') await execIn(ns, process.execPath, [HELPER, name], { env });
+    else await execIn(ns, 'wireguard-go', [name], { env });
+    return name;
+  }
+
+  /** A 0600 file in this world's root-only directory (keys and configurations for `wg`). */
+  async file(name: string, text: string): Promise<string> {
+    const path = join(this.dir, name);
+    await writeFile(path, text, { mode: 0o600 });
+    return path;
+  }
+
+  /** Deletes the interfaces (in whatever namespace they went to), waits for their daemons, removes
+   *  sockets, namespaces and files. */
+  async destroy(): Promise<void> {
+    for (const name of this.interfaces) {
+      for (const ns of this.namespaces) await execIn(ns, 'ip', ['link', 'del', name]).catch(() => {});
+      await until(`${name}'s daemon exits`, () => daemonsOf(name).length === 0).catch(() => {
+        for (const pid of daemonsOf(name)) process.kill(pid, 'SIGKILL');
+      });
+      await rm(socketOf(name), { force: true });
+    }
+    for (const ns of this.namespaces.reverse()) await exec('ip', ['netns', 'del', ns]).catch(() => {});
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
