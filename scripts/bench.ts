@@ -1,9 +1,10 @@
 // `npm run bench`: what the data path costs. Handshake time, per-packet AEAD through node:crypto and
 // through noble, and TCP throughput through PhantomMesh <-> wireguard-go against wireguard-go <->
-// wireguard-go on the same namespace path, printed as a ratio. Figures only: nothing here passes or
-// fails on speed.
+// wireguard-go on the same namespace path, printed as a ratio; then the handshake flood benchmark
+// (bench-flood.ts) beside it. Figures only: nothing here passes or fails on speed.
 
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { spawnSync } from 'node:child_process';
 import { CookieGenerator } from '../helper/src/wireguard/cookie.ts';
 import { generatePrivateKey, seal, staticKey } from '../helper/src/wireguard/crypto.ts';
 import { transportCipher, transportCipherBackend } from '../helper/src/wireguard/transport-cipher.ts';
@@ -105,4 +106,11 @@ if (reason) {
   console.log(
     `  ratio PhantomMesh / wireguard-go:     up ${(ours.up / reference.up).toFixed(2)}   down ${(ours.down / reference.down).toFixed(2)}`,
   );
+}
+
+if (!reason) {
+  console.log('');
+  // Its own process: it builds and tears down its own namespaces, and runs alone on the cores.
+  const flood = new URL('./bench-flood.ts', import.meta.url).pathname;
+  spawnSync(process.execPath, [flood, '--seconds', '8'], { stdio: 'inherit' });
 }

@@ -177,13 +177,28 @@ test('a cookie reply decrypts with the last mac1 and yields the vector mac2', ()
   assert.equal(copy.subarray(132).toString('hex'), v('mac2').toString('hex'));
 });
 
+test('cookie checker: one source gets at most 20 replies a second after a burst of 5', () => {
+  const checker = new CookieChecker(Sr.publicKey);
+  const { initiation } = runHandshake();
+  const source = Buffer.from('198.51.100.1:51820');
+  const replies = (key: string, now: number, tries: number) =>
+    Array.from({ length: tries }, () =>
+      checker.createReply(initiation, INITIATOR_INDEX, source, key, now),
+    ).filter(Boolean).length;
+  assert.equal(replies('198.51.100.1', 0, 100), 5, 'a burst of 5, then nothing');
+  assert.equal(replies('198.51.100.2', 0, 100), 5, 'another source has its own share');
+  assert.equal(replies('198.51.100.1', 50, 100), 1, 'one more every 50 ms');
+  assert.equal(replies('198.51.100.1', 1050, 100), 5, 'full again after a second');
+});
+
 test('cookie checker: mac1, cookie reply, mac2 round trip', () => {
   const checker = new CookieChecker(Sr.publicKey);
   const { initiation, toResponder } = runHandshake();
   assert.ok(checker.checkMac1(initiation));
   const source = Buffer.from('198.51.100.1:51820');
   assert.equal(checker.checkMac2(initiation, source, 0), false, 'no cookie yet');
-  const reply = checker.createReply(initiation, INITIATOR_INDEX, source, 0);
+  const reply = checker.createReply(initiation, INITIATOR_INDEX, source, '198.51.100.1', 0);
+  assert.ok(reply);
   assert.equal(reply.readUInt32LE(4), INITIATOR_INDEX);
   assert.ok(toResponder.consumeReply(reply, 0));
   const retry = Buffer.from(initiation);

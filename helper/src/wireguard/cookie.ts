@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { COOKIE_REFRESH_TIME, MESSAGE_COOKIE_REPLY_SIZE, MESSAGE_COOKIE_REPLY_TYPE } from './constants.ts';
 import { equalConstantTime, hash, mac, MAC_SIZE, xopen, xseal } from './crypto.ts';
+import { RateLimiter } from './ratelimiter.ts';
 
 const LABEL_MAC1 = Buffer.from('mac1----');
 const LABEL_COOKIE = Buffer.from('cookie--');
@@ -18,6 +19,10 @@ export class CookieChecker {
   private encryptionKey: Buffer = Buffer.alloc(32);
   private secret: Buffer = Buffer.alloc(32);
   private secretSet = -Infinity;
+  // A flood of initiations with a valid mac1 from one source would otherwise cost one sealed reply
+  // each; a peer that needs a cookie needs one per handshake attempt (every REKEY_TIMEOUT), so the
+  // ratelimiter's pace per source is far more than any honest sender asks for.
+  private readonly replies = new RateLimiter();
 
   constructor(localPublicKey: Uint8Array | null) {
     this.init(localPublicKey);
@@ -51,8 +56,18 @@ export class CookieChecker {
     return equalConstantTime(mac(cookie, msg.subarray(0, offset)), msg.subarray(offset));
   }
 
-  /** A cookie reply to `msg`, sent instead of processing it while we are under load. */
-  createReply(msg: Buffer, receiverIndex: number, source: Uint8Array, now: number): Buffer {
+  /**
+   * A cookie reply to `msg`, sent instead of processing it while we are under load, or null when
+   * `sourceKey` (the sender's address, as the ratelimiter keys it) has had its share of replies.
+   */
+  createReply(
+    msg: Buffer,
+    receiverIndex: number,
+    source: Uint8Array,
+    sourceKey: string,
+    now: number,
+  ): Buffer | null {
+    if (!this.replies.allow(sourceKey, now)) return null;
     if (now - this.secretSet > COOKIE_REFRESH_TIME) {
       this.secret = randomBytes(32);
       this.secretSet = now;

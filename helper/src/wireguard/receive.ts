@@ -75,8 +75,15 @@ export function processHandshake(device: DeviceContext, packet: Buffer, from: En
   if (device.noteHandshakeAndCheckLoad(now)) {
     const source = Buffer.from(formatEndpoint(from));
     if (!device.cookieChecker.checkMac2(packet, source, now)) {
-      const senderIndex = packet.readUInt32LE(4);
-      device.io.sendDatagram(device.cookieChecker.createReply(packet, senderIndex, source, now), from);
+      const reply = device.cookieChecker.createReply(
+        packet,
+        packet.readUInt32LE(4),
+        source,
+        rateLimitKey(from),
+        now,
+      );
+      if (!reply) return device.drop('cookieRateLimited');
+      device.io.sendDatagram(reply, from);
       return device.drop('cookieSent');
     }
     if (!device.rateLimiter.allow(rateLimitKey(from), now)) return device.drop('rateLimited');

@@ -10,6 +10,8 @@ export type DropReason =
   /** The handshake queue was full (a flood of messages with a valid mac1): dropped unprocessed. */
   | 'handshakeQueueFull'
   | 'cookieSent'
+  /** Under load, a source that already had its share of cookie replies this second gets none. */
+  | 'cookieRateLimited'
   | 'rateLimited'
   | 'invalidHandshake'
   | 'invalidCookieReply'
