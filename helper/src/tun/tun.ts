@@ -3,13 +3,25 @@
 import { forPlatform } from '../for-platform.ts';
 import { openTunLinux } from './tun_linux.ts';
 
+export interface TunOptions {
+  /** The link's MTU at creation (wireguard-go's CreateTUN sets its 1420); omitted, the OS's default. */
+  mtu?: number;
+}
+
 export interface Tun {
   readonly name: string;
+  /** The link's MTU as last seen: set at open, then followed (`ip link set DEV mtu N`) once started. */
+  readonly mtu: number;
   /**
    * Starts reading; `onPacket` gets each IP packet. The buffer may be reused after the callback
-   * returns. `onWriteFailures` hears of packets that write() queued and the kernel then refused.
+   * returns. `onWriteFailures` hears of packets that write() queued and the kernel then refused;
+   * `onMtu` of each change of the link's MTU, also after the link moved to another namespace.
    */
-  start(onPacket: (packet: Buffer) => void, onWriteFailures?: (count: number) => void): void;
+  start(
+    onPacket: (packet: Buffer) => void,
+    onWriteFailures?: (count: number) => void,
+    onMtu?: (mtu: number) => void,
+  ): void;
   /**
    * Writes one IP packet, or queues it for a writer thread (the packet is copied); false when it was
    * dropped at once (device closed, kernel refused it).
@@ -24,7 +36,10 @@ export interface Tun {
   close(): Promise<void>;
 }
 
-/** Creates the TUN interface `name`; it must not exist yet. Addresses, MTU and link state are net/'s job. */
-export function openTun(name: string): Tun {
-  return forPlatform('TUN devices', { linux: openTunLinux })(name);
+/**
+ * Creates the TUN interface `name` (it must not exist yet), with `options.mtu` if given. Addresses,
+ * later MTU changes and link state are net/'s job (or `ip`'s).
+ */
+export function openTun(name: string, options: TunOptions = {}): Tun {
+  return forPlatform('TUN devices', { linux: openTunLinux })(name, options);
 }

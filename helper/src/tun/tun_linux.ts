@@ -27,8 +27,9 @@ import {
 } from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { deferWakeups, PacketWriter, siblingModule } from '../datapath/packet-writer.ts';
+import { getLinkMtu, MAX_MTU, setLinkMtu, watchLinkMtu, type MtuWatch } from './link-mtu_linux.ts';
 import { splitOffloaded, VIRTIO_NET_HDR_SIZE } from './offload_linux.ts';
-import type { Tun } from './tun.ts';
+import type { Tun, TunOptions } from './tun.ts';
 
 const TUNSETIFF = 0x400454ca;
 const IFF_TUN = 0x0001;
@@ -97,8 +98,13 @@ function openError(name: string, step: string, errno: number): PhantomError {
   }
 }
 
-export function openTunLinux(name: string): Tun {
+export function openTunLinux(name: string, options: TunOptions = {}): Tun {
   checkName(name);
+  if (
+    options.mtu !== undefined &&
+    !(Number.isInteger(options.mtu) && options.mtu >= 68 && options.mtu <= MAX_MTU)
+  )
+    throw new PhantomError('TUN_MTU_INVALID', `MTU ${options.mtu} is not a number from 68 to ${MAX_MTU}`);
   const c = libc();
   // TUNSETIFF silently attaches to an existing persistent TUN of that name, so refuse existing names
   // first. if_nametoindex asks the current network namespace; /sys/class/net would show the namespace
@@ -119,7 +125,16 @@ export function openTunLinux(name: string): Tun {
   }
   // Without it (a kernel that refuses) the header stays, asking for nothing: packets come one by one.
   c.ioctl(fd, TUNSETOFFLOAD, 'unsigned long', TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN);
-  return new LinuxTun(name, fd, c);
+  let mtu: number;
+  try {
+    // As wireguard-go's CreateTUN(name, mtu): the link starts with the device's MTU, not the kernel's 1500.
+    if (options.mtu !== undefined) setLinkMtu(name, options.mtu);
+    mtu = options.mtu ?? getLinkMtu(name);
+  } catch (error) {
+    c.close(fd);
+    throw new PhantomError('TUN_OPEN_FAILED', `opening TUN interface ${name}: ${(error as Error).message}`);
+  }
+  return new LinuxTun(name, fd, c, mtu);
 }
 
 class LinuxTun implements Tun {
@@ -135,13 +150,16 @@ class LinuxTun implements Tun {
   #lastUnusableLog = -Infinity;
   #onPacket: ((packet: Buffer) => void) | undefined;
   #onWriteFailures: ((count: number) => void) | undefined;
+  #mtu: number;
+  #mtuWatch: MtuWatch | undefined;
   #writer: PacketWriter;
   #resolveClosed!: (reason: string) => void;
 
-  constructor(name: string, fd: number, c: Libc) {
+  constructor(name: string, fd: number, c: Libc, mtu: number) {
     this.name = name;
     this.#fd = fd;
     this.#libc = c;
+    this.#mtu = mtu;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#writer = new PacketWriter(
       siblingModule('./tun-writer_linux', import.meta.url),
@@ -152,13 +170,35 @@ class LinuxTun implements Tun {
     );
   }
 
-  start(onPacket: (packet: Buffer) => void, onWriteFailures?: (count: number) => void): void {
+  get mtu(): number {
+    return this.#mtu;
+  }
+
+  start(
+    onPacket: (packet: Buffer) => void,
+    onWriteFailures?: (count: number) => void,
+    onMtu?: (mtu: number) => void,
+  ): void {
     if (this.#fd < 0) throw new PhantomError('TUN_CLOSED', `TUN interface ${this.name} is closed`);
     if (this.#onPacket)
       throw new PhantomError('TUN_STARTED', `TUN interface ${this.name} is already started`);
     this.#onPacket = onPacket;
     this.#onWriteFailures = onWriteFailures;
     this.#poll = watchReadable(this.#fd, this.#onReadable);
+    try {
+      this.#mtuWatch = watchLinkMtu(
+        this.#fd,
+        this.#mtu,
+        (mtu) => {
+          this.#mtu = mtu;
+          onMtu?.(mtu);
+        },
+        (line) => console.error(`${this.name}: ${line}`),
+      );
+    } catch (error) {
+      // Packets still flow; only padding keeps the MTU the link had at start.
+      console.error(`${this.name}: MTU changes will not be followed: ${(error as Error).message}`);
+    }
   }
 
   // One bound callback for the life of the device: no closure per packet or per wakeup.
@@ -223,6 +263,8 @@ class LinuxTun implements Tun {
     this.#fd = -1;
     this.#poll?.close();
     this.#poll = undefined;
+    this.#mtuWatch?.close();
+    this.#mtuWatch = undefined;
     // The writer thread may be inside write() on this fd: it lets go first, or the number could be
     // reused by another file and get our packets. Closing the last fd of a non-persistent TUN
     // deletes the interface.

@@ -8,6 +8,7 @@ import { openBind, type Bind } from '../conn/bind.ts';
 import { writerThreadStarted } from '../datapath/packet-writer.ts';
 import { openTun, type Tun } from '../tun/tun.ts';
 import { serveUapi } from '../uapi/server.ts';
+import { DEFAULT_MTU, MAX_MESSAGE_SIZE } from '../wireguard/constants.ts';
 import { Device } from '../wireguard/device.ts';
 
 /** How often the device's timers are checked. */
@@ -23,7 +24,10 @@ const HANDSHAKES_PER_CHECK = 4;
 export interface InterfaceOptions {
   name: string;
   log: (line: string) => void;
-  /** The device's MTU (what it pads to); the link's MTU is set with the addresses. */
+  /**
+   * The link's MTU at creation (default 1420, as wireguard-go's); the device pads to the link's MTU
+   * and follows its changes (`ip link set DEV mtu N`, or net/ setting it with the addresses).
+   */
   mtu?: number;
   /** Shortens the initiator's rekey age; for tests that watch a rekey happen. */
   rekeyAfterSeconds?: number;
@@ -61,7 +65,7 @@ export class WireGuardInterface {
     const now = () => performance.now();
     const cleanup: CleanupStep[] = [];
     try {
-      const tun: Tun = openTun(name);
+      const tun: Tun = openTun(name, { mtu: options.mtu ?? DEFAULT_MTU });
       cleanup.push(() => tun.close());
 
       let bind: Bind | null = null;
@@ -80,7 +84,7 @@ export class WireGuardInterface {
         handshakesWaiting: () => {
           draining ??= setImmediate(drainHandshakes);
         },
-        ...(options.mtu !== undefined ? { mtu: options.mtu } : {}),
+        mtu: tun.mtu,
         wallClock: Date.now,
         log: (line) => log(`${name}: ${line}`),
         ...(options.rekeyAfterSeconds ? { rekeyAfterTime: options.rekeyAfterSeconds * 1000 } : {}),
@@ -117,6 +121,9 @@ export class WireGuardInterface {
       tun.start(
         (packet) => device.sendPacket(packet, now()),
         (count) => device.stats.drop('tunWriteFailed', count),
+        (mtu) => {
+          if (device.setMtu(Math.min(mtu, MAX_MESSAGE_SIZE))) log(`${name}: MTU updated: ${mtu}`);
+        },
       );
       const ticker = setInterval(() => device.tick(now()), TICK_MS);
       cleanup.push(() => clearInterval(ticker));

@@ -20,6 +20,7 @@ export interface IndexEntry {
 
 export interface DeviceContext {
   readonly io: Pick<DeviceIO, 'sendDatagram' | 'writeTun'>;
+  /** What transport data is padded to: the link's MTU as last told (Device.setMtu), read per packet. */
   readonly mtu: number;
   /** Initiator rekey age; only tests shorten it. */
   readonly rekeyAfterTime: number;

@@ -60,6 +60,13 @@ export interface DeviceOptions {
 
 const hexKey = (key: Uint8Array) => Buffer.from(key).toString('hex');
 
+/** A link's MTU: 0 (pad to 16 only) up to what a TUN packet can be. */
+function checkedMtu(mtu: number): number {
+  if (!Number.isInteger(mtu) || mtu < 0 || mtu > MAX_MESSAGE_SIZE)
+    throw new DeviceConfigError('INVALID', `MTU ${mtu} is not a number from 0 to ${MAX_MESSAGE_SIZE}`);
+  return mtu;
+}
+
 export class Device {
   readonly stats = new DeviceStats();
   /** Cryptokey routing and the index table: readable (tests look into them), changed only here. */
@@ -74,8 +81,8 @@ export class Device {
   private readonly cookieChecker = new CookieChecker(null);
   private readonly handshakeQueue: HandshakeQueue;
   private readonly handshakesWaiting: (() => void) | undefined;
-  /** All that send.ts and receive.ts see of the device. */
-  private readonly context: DeviceContext;
+  /** All that send.ts and receive.ts see of the device; its `mtu` changes only through setMtu. */
+  private readonly context: Omit<DeviceContext, 'mtu'> & { mtu: number };
 
   private identity: StaticKey | null = null;
   private boundPort = 0;
@@ -95,7 +102,7 @@ export class Device {
     const identity = () => this.identity;
     this.context = {
       io: options.io,
-      mtu: options.mtu ?? DEFAULT_MTU,
+      mtu: checkedMtu(options.mtu ?? DEFAULT_MTU),
       rekeyAfterTime: options.rekeyAfterTime ?? REKEY_AFTER_TIME,
       messageBuffer: Buffer.allocUnsafe(MAX_MESSAGE_SIZE),
       get identity() {
@@ -119,6 +126,22 @@ export class Device {
   /** Peers by the hex of their public key. */
   get peers(): ReadonlyMap<string, Peer> {
     return this.peerTable;
+  }
+
+  /** What transport data is padded to (wireguard-go's tun.mtu): the link's MTU, as last told. */
+  get mtu(): number {
+    return this.context.mtu;
+  }
+
+  /**
+   * The link's MTU changed (`ip link set DEV mtu N`): packets sent from now on are padded to it.
+   * Returns whether it was a change. Throws DeviceConfigError for a value no link can have.
+   */
+  setMtu(mtu: number): boolean {
+    const next = checkedMtu(mtu);
+    if (next === this.context.mtu) return false;
+    this.context.mtu = next;
+    return true;
   }
 
   /** The UDP port actually bound (0 until one is). */
