@@ -2,7 +2,7 @@
 // (connectHelper, raw sockets, and clients running as other users through setpriv). Needs root: the
 // socket is given to a test group, and the test adds a user to it.
 
-import { MAX_CONNECTIONS_PER_USER } from '../../helper/src/control/listener.ts';
+import { MAX_CONNECTIONS_PER_USER } from '../../helper/src/control/connection-slots.ts';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';

@@ -10,18 +10,9 @@ import { PhantomError } from '../../../shared/src/errors.ts';
 import { FrameDecoder } from '../../../shared/src/control/framing.ts';
 import { APPLICATION_ERROR, NOT_AUTHORIZED } from '../../../shared/src/control/protocol.ts';
 import { claimSocketPath, listenPrivately } from '../unix-listen.ts';
+import { ConnectionSlots, MAX_CONNECTIONS } from './connection-slots.ts';
 import { groupId, isGroupMember, peerCredentials } from './peercred.ts';
 import { endWithError, idOf, type Id } from './reply.ts';
-
-/** Each connection is an fd and up to a frame of buffer; the app and a few CLIs need a handful. */
-export const MAX_CONNECTIONS = 128;
-/**
- * Slots only root may take, so that group members holding every other one (deliberately or by a
- * runaway script) never lock out root or, through root's `phantommesh`, the person fixing it.
- */
-export const ROOT_RESERVED_CONNECTIONS = 16;
-/** How many connections one non-root user may hold: the app and a few CLI calls need a handful. */
-export const MAX_CONNECTIONS_PER_USER = 16;
 
 export interface Caller {
   uid: number;
@@ -86,40 +77,22 @@ export async function listenForCallers(options: ListenerOptions): Promise<Caller
       : `only root and members of group "${group}" may`;
 
   const connections = new Set<Socket>();
-  /** Open connections of each non-root user, and of all of them. */
-  const perUser = new Map<number, number>();
-  let nonRoot = 0;
+  const slots = new ConnectionSlots();
   let closing = false;
-
-  /** Counts a non-root caller's connection, or says why it may not have one. */
-  const admit = (socket: Socket, uid: number): string | null => {
-    const mine = perUser.get(uid) ?? 0;
-    if (mine >= MAX_CONNECTIONS_PER_USER)
-      return `uid ${uid} already has ${mine} connections to the helper (at most ${MAX_CONNECTIONS_PER_USER})`;
-    if (nonRoot >= MAX_CONNECTIONS - ROOT_RESERVED_CONNECTIONS)
-      return 'the helper has no connection slot left for users other than root; try again later';
-    perUser.set(uid, mine + 1);
-    nonRoot++;
-    socket.once('close', () => {
-      nonRoot--;
-      const left = (perUser.get(uid) ?? 1) - 1;
-      if (left > 0) perUser.set(uid, left);
-      else perUser.delete(uid);
-    });
-    return null;
-  };
 
   const authorize = async (socket: Socket): Promise<void> => {
     const { uid, gid: callerGid, pid } = peerCredentials(socket);
     const isRoot = uid === 0;
     if (isRoot || (gid !== null && (await isGroupMember(uid, gid)))) {
-      const full = isRoot || closing ? null : admit(socket, uid);
-      if (full !== null) {
-        log(`control: refused uid ${uid} (pid ${pid}): ${full}`);
-        refuse(socket, full, TOO_MANY_CONNECTIONS);
+      if (closing) return;
+      const slot = slots.take(uid);
+      if (typeof slot === 'string') {
+        log(`control: refused uid ${uid} (pid ${pid}): ${slot}`);
+        refuse(socket, slot, TOO_MANY_CONNECTIONS);
         return;
       }
-      if (!closing) onCaller(socket, { uid, gid: callerGid, pid, isRoot });
+      socket.once('close', slot);
+      onCaller(socket, { uid, gid: callerGid, pid, isRoot });
       return;
     }
     log(`control: refused uid ${uid} (pid ${pid}): not root and not in group ${group}`);
