@@ -66,8 +66,9 @@ before(async () => {
   client = await startWireguardGo(world.client, uniqueName('rlc'), {
     privateKey: ours.privateKey,
     addresses: ['192.0.2.1/24'],
-    // Inside a TCP stream: one WireGuard packet per segment where possible.
-    mtu: 1280,
+    // Inside a TCP stream: one WireGuard packet per segment where possible. Not a multiple of 16: a
+    // full-size packet is then not padded to 16 (the relay must not expect it to be).
+    mtu: 1300,
     peers: [{ publicKey: theirs.publicKey, allowedIps: ['192.0.2.2/32'] }],
   });
   await world.blockUdp();
@@ -161,6 +162,9 @@ async function pingThrough(url: string, certs: string[]): Promise<Spawned> {
   try {
     const result = await ping(world.client, '192.0.2.2', { count: 4 });
     assert.ok(result.received >= 2, `pings answered over ${url}:\n${result.output}`);
+    // A packet of exactly the MTU (1300), unfragmented.
+    const full = await ping(world.client, '192.0.2.2', { count: 2, size: 1300 - 28, df: true });
+    assert.ok(full.received >= 1, `full-size pings answered over ${url}:\n${full.output}`);
     assert.match(forwarder.output(), /relay-client connected/);
     return forwarder;
   } catch (error) {

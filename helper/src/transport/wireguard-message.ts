@@ -2,8 +2,9 @@
 // carries WireGuard to one server and nothing else, so a connection whose datagrams are not shaped
 // like WireGuard (a port scanner, a TLS or HTTP client at the wrong port, an attempt to use the relay
 // as a UDP forwarder) is closed at the first one. Only the header is looked at: the first byte is
-// the type (1..4), the next three are zero, and each type has its size (the whitepaper, section 5.4;
-// a transport message is 16 bytes of header plus a padded, authenticated payload of 16n + 16).
+// the type (1..4), the next three are zero, and each type has its size (the whitepaper, section 5.4).
+// A transport message is at least 32 bytes (16 of header, 16 of tag: a keepalive); its length is not
+// always a multiple of 16, because the padding stops at the interface's MTU.
 
 const INITIATION = 1;
 const RESPONSE = 2;
@@ -20,7 +21,7 @@ export function isWireGuardMessage(datagram: Uint8Array): boolean {
     case COOKIE_REPLY:
       return datagram.length === 64;
     case TRANSPORT:
-      return datagram.length % 16 === 0;
+      return true;
     default:
       return false;
   }
