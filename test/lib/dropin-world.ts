@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exec, execIn, uniqueName } from './netns.ts';
+import { exec, execIn, spawnIn, uniqueName } from './netns.ts';
 
 export const HELPER = new URL('../../helper/src/cli/phantommesh-helper.ts', import.meta.url).pathname;
 
@@ -113,5 +113,62 @@ export class DropinWorld {
     }
     for (const ns of this.namespaces.reverse()) await exec('ip', ['netns', 'del', ns]).catch(() => {});
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** `count` pings from `ns` 20 ms apart (root may go below 200 ms); how many came back. */
+export async function quickPing(
+  ns: string,
+  address: string,
+  opts: { count?: number; size?: number } = {},
+): Promise<number> {
+  const args = ['-n', '-q', '-c', String(opts.count ?? 5), '-i', '0.02', '-W', '1'];
+  if (opts.size !== undefined) args.push('-s', String(opts.size), '-M', 'do');
+  const output = await execIn(ns, 'ping', [...args, address]).catch((error: Error) => error.message);
+  const received = /(\d+) received/.exec(output);
+  if (!received) throw new Error(`ping ${address} from ${ns}: ${output}`);
+  return Number(received[1]);
+}
+
+export interface Iperf3Result {
+  /** Bytes the client sent (with TCP, all of them delivered: iperf3 exits 0 only then). */
+  sent: number;
+  /** Bytes the receiving side counted (with TCP and -n, iperf3 stops counting early). */
+  received: number;
+  bitsPerSecond: number;
+  /** UDP only: the receiver's lost datagrams, in percent. */
+  lostPercent?: number;
+}
+
+/**
+ * One iperf3 run: a one-off server (`-s -1 -B address`) in `serverNs`, the client in `clientNs`;
+ * `bytes` (`-n`) or `seconds` (`-t`), TCP or UDP (`-u`, at `udpRate`).
+ */
+export async function iperf3(
+  serverNs: string,
+  clientNs: string,
+  address: string,
+  opts: { bytes?: string; seconds?: number; udp?: boolean; udpRate?: string; port?: number } = {},
+): Promise<Iperf3Result> {
+  const port = String(opts.port ?? 5201);
+  const server = spawnIn(serverNs, 'iperf3', ['-s', '-1', '-B', address, '-p', port, '--forceflush']);
+  try {
+    await server.waitForLine(/Server listening/, 5000);
+    const args = ['-c', address, '-p', port, '--json'];
+    if (opts.seconds !== undefined) args.push('-t', String(opts.seconds));
+    else args.push('-n', opts.bytes ?? '1M');
+    if (opts.udp) args.push('-u', '-b', opts.udpRate ?? '200M');
+    const output = await execIn(clientNs, 'iperf3', args, { timeoutMs: 20_000 });
+    const end = (JSON.parse(output) as { end: Record<string, Record<string, number> | undefined> }).end;
+    const { sum_sent: sent, sum_received: received } = end;
+    if (!sent || !received) throw new Error(`iperf3 reported no summary:\n${output}`);
+    return {
+      sent: sent.bytes ?? 0,
+      received: received.bytes ?? 0,
+      bitsPerSecond: received.bits_per_second ?? 0,
+      ...(opts.udp ? { lostPercent: received.lost_percent ?? 100 } : {}),
+    };
+  } finally {
+    await server.stop(1000);
   }
 }
