@@ -28,6 +28,11 @@ import { methods, PROTOCOL_VERSION } from '../../shared/src/control/protocol.ts'
 import { ConfigError } from '../../shared/src/errors.ts';
 import { invokes } from '../../shared/src/ipc/schema.ts';
 import { DevicePair } from '../lib/device-pair.ts';
+import {
+  encodeFrame as encodeStreamFrame,
+  FrameTooLargeError,
+  StreamDeframer,
+} from '../../helper/src/transport/stream-framing.ts';
 
 export interface FuzzTarget {
   name: string;
@@ -326,7 +331,89 @@ const deviceDatagrams: FuzzTarget = {
   },
 };
 
-export const TARGETS: FuzzTarget[] = [wgQuickParser, uapiParser, controlSession, appIpc, deviceDatagrams];
+// ---------------------------------------------------------------------------------------------
+// The relay's stream framing: bytes from anyone who can open a TCP connection to a relay
+
+/** The 2-byte framing as the research note states it, decoded the slow, obvious way. */
+function referenceDeframe(stream: Uint8Array, max: number): { datagrams: Uint8Array[]; tooLarge: boolean } {
+  const datagrams: Uint8Array[] = [];
+  let at = 0;
+  while (stream.length - at >= 2) {
+    const length = stream[at]! * 256 + stream[at + 1]!;
+    if (length > max) return { datagrams, tooLarge: true };
+    if (stream.length - at - 2 < length) break;
+    datagrams.push(stream.slice(at + 2, at + 2 + length));
+    at += 2 + length;
+  }
+  return { datagrams, tooLarge: false };
+}
+
+const streamFraming: FuzzTarget = {
+  name: 'relay stream framing decoder',
+  property: async () =>
+    fc.property(
+      fc.tuple(
+        fc.oneof(
+          // Well-framed datagrams, the shape a client sends.
+          fc
+            .array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 })
+            .map((datagrams) => new Uint8Array(Buffer.concat(datagrams.map(encodeStreamFrame)))),
+          // Anything at all.
+          fc.uint8Array({ maxLength: 600 }),
+          // Well-framed datagrams with noise spliced in somewhere.
+          fc
+            .tuple(
+              fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 6 }),
+              fc.nat(),
+              fc.uint8Array({ maxLength: 8 }),
+            )
+            .map(([datagrams, at, noise]) => {
+              const stream = Buffer.concat(datagrams.map(encodeStreamFrame));
+              const cut = at % (stream.length + 1);
+              return new Uint8Array(Buffer.concat([stream.subarray(0, cut), noise, stream.subarray(cut)]));
+            }),
+        ),
+        // Where the stream is cut into reads.
+        fc.array(fc.nat(), { maxLength: 12 }),
+        fc.constantFrom(65535, 1500, 148, 0),
+      ),
+      (input) => {
+        const [stream, cuts, max] = input as [Uint8Array, number[], number];
+        const points = [...new Set(cuts.map((cut) => cut % (stream.length + 1)))].sort((a, b) => a - b);
+        const chunks = [0, ...points, stream.length]
+          .slice(1)
+          .map((end, i, ends) => stream.slice(i === 0 ? 0 : ends[i - 1], end));
+        const deframer = new StreamDeframer(max);
+        const got: Uint8Array[] = [];
+        let tooLarge = false;
+        for (const chunk of chunks) {
+          try {
+            deframer.push(chunk, (datagram) => {
+              assert.ok(datagram.length <= max, 'no datagram over the bound');
+              got.push(Uint8Array.from(datagram));
+            });
+          } catch (error) {
+            assert.ok(error instanceof FrameTooLargeError, `only FrameTooLargeError, not ${String(error)}`);
+            tooLarge = true;
+            break;
+          }
+          assert.ok(deframer.buffered <= Math.max(max, 1), 'what it holds stays within the bound');
+        }
+        const expected = referenceDeframe(stream, max);
+        assert.equal(tooLarge, expected.tooLarge, 'refuses exactly when a length is over the bound');
+        assert.deepEqual(got, expected.datagrams, 'the datagrams, whatever the reads');
+      },
+    ),
+};
+
+export const TARGETS: FuzzTarget[] = [
+  wgQuickParser,
+  uapiParser,
+  controlSession,
+  appIpc,
+  deviceDatagrams,
+  streamFraming,
+];
 
 /** Runs every target for `runs` inputs (from `seed`, when given), reporting each as it finishes. */
 export async function fuzz(
