@@ -67,7 +67,15 @@ async function wgFile(name: string, text: string): Promise<string> {
   return path;
 }
 
-const a = (cmd: string, args: string[]): Promise<string> => execIn(topology.a.ns, cmd, args);
+/**
+ * This run's environment without LOG_LEVEL: with it, the daemon keeps its caller's stdout and
+ * stderr, as wireguard-go does, and a caller that waits for their end (execFile, $(...)) waits for
+ * the daemon's.
+ */
+const quiet: NodeJS.ProcessEnv = { ...process.env };
+delete quiet.LOG_LEVEL;
+
+const a = (cmd: string, args: string[]): Promise<string> => execIn(topology.a.ns, cmd, args, { env: quiet });
 
 before(async () => {
   if (skip) return;
@@ -220,7 +228,7 @@ test('wg-quick up and down with WG_QUICK_USERSPACE_IMPLEMENTATION=phantommesh-he
       '',
     ].join('\n'),
   );
-  const env = { ...process.env, WG_QUICK_USERSPACE_IMPLEMENTATION: wrapper };
+  const env = { ...quiet, WG_QUICK_USERSPACE_IMPLEMENTATION: wrapper };
   await execIn(topology.a.ns, 'wg-quick', ['up', config], { env });
   assert.ok(existsSync(socketOf(name)));
   assert.equal(daemonsOf(name).length, 1);
@@ -246,7 +254,7 @@ test(
     const name = uniqueName('pmmv');
     created.push(name);
     const inside = uniqueName('pmns');
-    await execIn(topology.a.ns, process.execPath, [HELPER, name]);
+    await execIn(topology.a.ns, process.execPath, [HELPER, name], { env: quiet });
     await a('wg', [
       'set',
       name,
