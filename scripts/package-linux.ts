@@ -11,8 +11,11 @@
 // What the package holds, all root-owned (whoever could write it would run code as root):
 //   /usr/lib/phantommesh-helper/    a pinned Node 24, the compiled helper and shared code, only the
 //                                   runtime modules they import, start-helper and install-helper
-//   /usr/bin/phantommesh, /usr/bin/phantommesh-helper   wrappers running the bundled Node
-//   the systemd unit, a tmpfiles.d entry, the polkit policy, docs and lintian overrides
+//   /usr/bin/phantommesh, /usr/bin/phantommesh-helper, /usr/bin/phantommesh-relay
+//                                   wrappers running the bundled Node
+//   the systemd units (phantommesh-relay.service installed, not enabled, its arguments in the
+//   configuration file /etc/default/phantommesh-relay), a tmpfiles.d entry, the polkit policy, docs
+//   and lintian overrides
 
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -120,7 +123,7 @@ function stageFiles(dir: string): void {
   installNode(lib);
   // The entry points' #!/usr/bin/env node would find the system's Node, if any: the package runs
   // them only through the wrappers in /usr/bin, which name the bundled one, so the line goes.
-  for (const script of ['phantommesh.js', 'phantommesh-helper.js']) {
+  for (const script of ['phantommesh.js', 'phantommesh-helper.js', 'phantommesh-relay.js']) {
     const path = join(lib, 'helper/src/cli', script);
     writeFileSync(path, readFileSync(path, 'utf8').replace(/^#!.*\n/, ''));
   }
@@ -143,6 +146,13 @@ function stageFiles(dir: string): void {
     '/usr/lib/systemd/system/phantommesh-lockdown.service',
     0o644,
   );
+  // The relay: installed, never enabled by the package (an administrator configures and enables it).
+  install(
+    'resources/linux/phantommesh-relay.service',
+    '/usr/lib/systemd/system/phantommesh-relay.service',
+    0o644,
+  );
+  install('resources/linux/phantommesh-relay.default', '/etc/default/phantommesh-relay', 0o644);
   install(
     'resources/linux/phantommesh-helper.tmpfiles',
     '/usr/lib/tmpfiles.d/phantommesh-helper.conf',
@@ -159,6 +169,7 @@ function stageFiles(dir: string): void {
   for (const [command, script] of [
     ['phantommesh', 'phantommesh.js'],
     ['phantommesh-helper', 'phantommesh-helper.js'],
+    ['phantommesh-relay', 'phantommesh-relay.js'],
   ] as const) {
     const path = join(dir, 'usr/bin', command);
     mkdirSync(dirname(path), { recursive: true });
@@ -288,7 +299,13 @@ function integrityOf(path: string): string {
 }
 
 function copyright(lib: string): string {
-  const licenses = ['koffi/LICENSE.txt', 'zod/LICENSE', '@noble/ciphers/LICENSE', '@noble/hashes/LICENSE']
+  const licenses = [
+    'koffi/LICENSE.txt',
+    'zod/LICENSE',
+    '@noble/ciphers/LICENSE',
+    '@noble/hashes/LICENSE',
+    'ws/LICENSE',
+  ]
     .map((file) => join(lib, 'node_modules', file))
     .filter((file) => existsSync(file));
   const paragraph = (files: string, name: string, text: string) =>
@@ -366,9 +383,17 @@ function buildDeb(dir: string, target: string): void {
       ' control API that the desktop app and the phantommesh command line use.',
       ' .',
       ' It runs as a systemd service with its own Node.js runtime.',
+      ' .',
+      ' Also included, not enabled: phantommesh-relay, a server that carries WireGuard',
+      ' over TCP and WebSocket (TLS, client certificates) to a WireGuard server, for',
+      ' clients on networks that block UDP.',
       '',
     ].join('\n'),
   );
+  // Files under /etc are the administrator's: dpkg keeps their edits across upgrades.
+  const conffiles = run('find', ['etc', '-type', 'f', '-printf', '/%p\\n'], { cwd: dir });
+  writeFileSync(join(control, 'conffiles'), conffiles);
+  chmodSync(join(control, 'conffiles'), 0o644);
   const sums = run('find', ['.', '-type', 'f', '!', '-path', './DEBIAN/*', '-printf', '%P\\0'], { cwd: dir })
     .split('\0')
     .filter(Boolean)
@@ -421,7 +446,16 @@ function buildRpm(dir: string, outDir: string): void {
     .replaceAll('@VERSION@', version.replaceAll('-', '_').replaceAll('~', '_'))
     .replaceAll('@RELEASE@', '1')
     .replaceAll('@HOMEPAGE@', projectPackage.homepage)
-    .replace('@FILES@', [...dirs.map((d) => `%dir ${d}`), ...files.map((f) => quoteRpmPath(f))].join('\n'));
+    .replace(
+      '@FILES@',
+      [
+        ...dirs.map((d) => `%dir ${d}`),
+        // Files under /etc are the administrator's: an upgrade keeps their edits.
+        ...files.map((f) =>
+          f.startsWith('/etc/') ? `%config(noreplace) ${quoteRpmPath(f)}` : quoteRpmPath(f),
+        ),
+      ].join('\n'),
+    );
   const specPath = join(top, 'SPECS', `${PACKAGE}.spec`);
   writeFileSync(specPath, spec);
   run('rpmbuild', [

@@ -36,6 +36,7 @@ import { skipOutsideCi } from '../lib/netns.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const UNIT = 'phantommesh-helper';
+const RELAY_UNIT = 'phantommesh-relay';
 const PACKAGE = 'phantommesh-helper';
 const MEMBER = 'alice';
 const OUTSIDER = 'bob';
@@ -197,6 +198,62 @@ test('phantommesh-helper deb in a booted systemd', { skip, timeout: 15 * 60_000 
         assert.match(unit, /^Type=notify$/m);
         assert.match(unit, /^DevicePolicy=closed$/m);
         assert.match(unit, /^DeviceAllow=\/dev\/net\/tun rw$/m);
+      },
+    );
+
+    await step(
+      'relay',
+      'phantommesh-relay is installed but disabled, and runs unprivileged once configured and started',
+      ['install'],
+      async () => {
+        const relayState = async (verb: 'is-active' | 'is-enabled'): Promise<string> =>
+          (await c.exec('systemctl', [verb, RELAY_UNIT], { allowFail: true })).stdout.trim();
+        assert.equal(await relayState('is-enabled'), 'disabled');
+        assert.equal(await relayState('is-active'), 'inactive');
+        const help = await c.exec('phantommesh-relay', ['--help'], { allowFail: true });
+        assert.equal(help.code, 0, `phantommesh-relay --help: ${help.stderr}`);
+        assert.match(help.stdout, /--listen URL/);
+        await sh(
+          `sed -i 's|^RELAY_ARGS=.*|RELAY_ARGS="--listen tcp://127.0.0.1:443 --listen ws://127.0.0.1:8080/wg ` +
+            `--to ${PEER.outer}:${PEER.port}"|' /etc/default/phantommesh-relay`,
+        );
+        await c.exec('systemctl', ['start', RELAY_UNIT]);
+        let listening = '';
+        for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(100)) {
+          listening = (await c.exec('ss', ['-Hltn', 'sport = :443 or sport = :8080'])).stdout;
+          if (listening.split('\n').filter(Boolean).length === 2) break;
+        }
+        const journal = async (): Promise<string> =>
+          (await c.exec('journalctl', ['-u', RELAY_UNIT, '--no-pager', '-n', '20'], { allowFail: true }))
+            .stdout;
+        assert.equal(
+          listening.split('\n').filter(Boolean).length,
+          2,
+          `listening:\n${listening}\n${await journal()}`,
+        );
+        assert.equal(await relayState('is-active'), 'active');
+        const pid = (
+          await c.exec('systemctl', ['show', '-p', 'MainPID', '--value', RELAY_UNIT])
+        ).stdout.trim();
+        const status = (await c.exec('cat', [`/proc/${pid}/status`])).stdout;
+        const field = (name: string): string =>
+          new RegExp(`^${name}:\\s*(\\S+)$`, 'm').exec(status)?.[1] ?? '';
+        const uid = (await c.exec('id', ['-u', 'phantommesh-relay'])).stdout.trim();
+        assert.equal(/^Uid:\s*(\d+)/m.exec(status)?.[1], uid, 'runs as its own user, phantommesh-relay');
+        assert.equal(
+          BigInt(`0x${field('CapEff')}`),
+          1n << 10n,
+          `CapEff: ${capNames(BigInt(`0x${field('CapEff')}`))}`,
+        );
+        assert.equal(BigInt(`0x${field('CapBnd')}`), 1n << 10n, 'bounding set: NET_BIND_SERVICE only');
+        assert.equal(field('NoNewPrivs'), '1');
+        assert.match(
+          await journal(),
+          /listening on tcp:\/\/127\.0\.0\.1:443, relaying to 198\.51\.100\.2:51820/,
+        );
+        await c.exec('systemctl', ['stop', RELAY_UNIT]);
+        assert.equal(await relayState('is-active'), 'inactive');
+        assert.match(await journal(), /stopped/, 'SIGTERM: a clean stop');
       },
     );
 
@@ -458,6 +515,7 @@ test('phantommesh-helper deb in a booted systemd', { skip, timeout: 15 * 60_000 
         assert.notEqual(alive.code, 0, `the helper (PID ${pid}) still runs`);
         const present = await sh(
           'for p in /usr/bin/phantommesh /usr/bin/phantommesh-helper /usr/lib/phantommesh-helper ' +
+            '/usr/bin/phantommesh-relay /usr/lib/systemd/system/phantommesh-relay.service ' +
             '/usr/lib/systemd/system/phantommesh-helper.service /lib/systemd/system/phantommesh-helper.service ' +
             '/usr/share/polkit-1/actions/net.phantommesh.helper.policy ' +
             '/etc/systemd/system/multi-user.target.wants/phantommesh-helper.service ' +
@@ -487,6 +545,12 @@ test('phantommesh-helper deb in a booted systemd', { skip, timeout: 15 * 60_000 
       assert.equal(result.code, 0, `dpkg -P:\n${result.stdout}${result.stderr}`);
       const exists = await c.exec('test', ['-e', '/var/lib/phantommesh'], { allowFail: true });
       assert.notEqual(exists.code, 0, '/var/lib/phantommesh is still there');
+      const conffile = await c.exec('test', ['-e', '/etc/default/phantommesh-relay'], { allowFail: true });
+      assert.notEqual(
+        conffile.code,
+        0,
+        'purge removes the configuration file /etc/default/phantommesh-relay',
+      );
       const status = await c.exec('dpkg-query', ['-W', '-f', '${Status}', PACKAGE], { allowFail: true });
       assert.notEqual(status.stdout, 'deinstall ok config-files');
     });
