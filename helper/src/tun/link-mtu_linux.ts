@@ -34,6 +34,7 @@ const RTMGRP_LINK = 1;
 const SOCKADDR_NL_SIZE = 12;
 const O_RDONLY = 0;
 const CLONE_NEWNET = 0x40000000;
+const EBADF = 9;
 
 const SIOCGIFMTU = 0x8921;
 const SIOCSIFMTU = 0x8922;
@@ -133,7 +134,9 @@ export function watchLinkMtu(
   /** A datagram socket in namespace `nsFd` (this thread enters it for the one call, then returns). */
   const socketIn = (namespace: string, nsFd: number): number => {
     if (namespace === ownNamespace) return c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (own < 0 || setns(nsFd, CLONE_NEWNET) < 0) return -koffi.errno();
+    // Without a way back (this namespace's fd), never leave it.
+    if (own < 0) return -EBADF;
+    if (setns(nsFd, CLONE_NEWNET) < 0) return -koffi.errno();
     const socket = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     const errno = koffi.errno();
     // Back at once: nothing else runs on this thread in between. Failing that, nothing is safe.
