@@ -100,6 +100,11 @@ function echoHandlers() {
       return status(name);
     },
     'tunnels.disconnect': async () => ({}),
+    // A handler that forgets to strip the client key: the result schema must drop it.
+    'tunnels.transport.get': async () =>
+      ({ kind: 'relay', url: 'tcp://198.51.100.7:443', fallback: false, clientKey: PRIVATE_KEY }) as never,
+    'tunnels.transport.set': async ({ transport }) =>
+      transport.kind === 'udp' ? { kind: 'udp' } : { kind: 'relay', url: transport.url, fallback: false },
     status: async () => ({ tunnels: [status('wg0')], settings, blocking: null }),
     'settings.get': async () => settings,
     'settings.set': async (change) => (settings = { ...settings, ...change }),
@@ -295,6 +300,16 @@ test('hello and every kind of answer round-trip through connectHelper', { skip }
     assert.equal(detail.config.interface.publicKey, PUBLIC_KEY);
     assert.equal(detail.status.state, 'connected');
     assert.ok(!JSON.stringify(detail).includes(PRIVATE_KEY));
+
+    const transport = await client.call('tunnels.transport.get', { name: 'wg0' });
+    assert.deepEqual(transport, { kind: 'relay', url: 'tcp://198.51.100.7:443', fallback: false });
+    await assert.rejects(
+      client.call('tunnels.transport.set', {
+        name: 'wg0',
+        transport: { kind: 'relay', url: 'ftp://198.51.100.7' },
+      }),
+      /relay URL is tcp/,
+    );
 
     const settings = await client.call('settings.set', { killSwitch: true });
     assert.equal(settings.killSwitch, true);

@@ -172,7 +172,7 @@ if (requested) {
       nft,
       new RegExp(`iifname != "${ifname}" ip daddr 192\\.0\\.2\\.2 fib saddr type != local drop`),
     );
-    assert.match(nft, /meta l4proto udp meta mark 0x0000ca6c ct mark set meta mark/);
+    assert.match(nft, /meta l4proto { tcp, udp } meta mark 0x0000ca6c ct mark set meta mark/);
 
     // What the internet host saw: unmarked traffic came through the tunnel, the marked socket's
     // over the underlay, and every answer made it back.

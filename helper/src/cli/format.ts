@@ -28,6 +28,11 @@ export function formatStatus(status: TunnelStatus, now = Date.now()): string {
   if (status.reason) lines.push(`  ${status.reason}`);
   if (status.interfaceAddresses.length) lines.push(`  addresses: ${status.interfaceAddresses.join(', ')}`);
   if (status.endpoint) lines.push(`  endpoint: ${status.endpoint}`);
+  if (status.transport?.kind === 'relay')
+    lines.push(
+      `  transport: relay ${status.transport.url ?? ''}${status.transport.reason ? ` (${status.transport.reason})` : ''}`,
+    );
+  else if (status.transport?.reason) lines.push(`  transport: UDP (${status.transport.reason})`);
   if (status.latestHandshake) lines.push(`  latest handshake: ${formatAge(now - status.latestHandshake)}`);
   if (status.state !== 'disconnected')
     lines.push(`  transfer: ${formatBytes(status.rxBytes)} received, ${formatBytes(status.txBytes)} sent`);

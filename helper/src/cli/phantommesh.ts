@@ -16,6 +16,8 @@ import {
   MAX_CONFIG_TEXT,
   TunnelName,
   type HelperEvent,
+  type PublicTransport,
+  type TransportSetting,
   type TunnelStatus,
 } from '../../../shared/src/control/protocol.ts';
 import { nameFromFile } from '../../../shared/src/config/name-from-file.ts';
@@ -40,6 +42,13 @@ Tunnels (through the PhantomMesh helper service):
   kill-switch on|off        block all traffic outside the tunnels from connect until disconnect
   lockdown on|off           block all traffic outside the tunnels, even with none up, from boot
   export NAME [--private-key]   print the wg-quick file (the private key only for root)
+  transport NAME            how the tunnel's datagrams travel: udp (WireGuard's own) or a relay
+  transport NAME udp        plain WireGuard over UDP (the default)
+  transport NAME tcp://HOST:PORT|ws://HOST:PORT/PATH|wss://HOST[:PORT]/PATH
+        [--fallback] [--proxy http://[USER:PASS@]HOST:PORT]
+        [--client-cert FILE --client-key FILE] [--ca FILE]
+                            carry it through a phantommesh-relay beside the server; --fallback
+                            tries UDP first. Files are read here, as you, and sent to the helper
   delete NAME               delete a stored tunnel
   diagnostics               a report for bug reports: versions, configs without secrets, routes,
                             rules, DNS, recent log
@@ -84,6 +93,11 @@ const OPTIONS = {
   follow: { type: 'boolean', short: 'f' },
   'private-key': { type: 'boolean' },
   timeout: { type: 'string' },
+  fallback: { type: 'boolean' },
+  proxy: { type: 'string' },
+  'client-cert': { type: 'string' },
+  'client-key': { type: 'string' },
+  ca: { type: 'string' },
 } as const;
 type OptionName = keyof typeof OPTIONS;
 /** Options every command takes. */
@@ -93,6 +107,11 @@ const OPTION_SYNOPSIS: Partial<Record<OptionName, string>> = {
   follow: '-f',
   'private-key': '--private-key',
   timeout: '--timeout SECONDS',
+  fallback: '--fallback',
+  proxy: '--proxy URL',
+  'client-cert': '--client-cert FILE',
+  'client-key': '--client-key FILE',
+  ca: '--ca FILE',
 };
 
 interface CommandSpec {
@@ -115,6 +134,11 @@ const COMMANDS: Record<string, CommandSpec> = {
   lockdown: { args: ['on|off'] },
   export: { args: ['NAME'], options: ['private-key'] },
   delete: { args: ['NAME'] },
+  transport: {
+    args: ['NAME'],
+    optional: ['udp|URL'],
+    options: ['fallback', 'proxy', 'client-cert', 'client-key', 'ca'],
+  },
   diagnostics: { args: [] },
   genkey: { args: [] },
   pubkey: { args: [] },
@@ -141,6 +165,8 @@ interface Invocation {
   follow: boolean;
   privateKey: boolean;
   timeoutSeconds: number;
+  /** transport's options, as given. */
+  relay: { fallback: boolean; proxy?: string; clientCert?: string; clientKey?: string; ca?: string };
 }
 
 function isOption(name: string): name is OptionName {
@@ -213,12 +239,80 @@ function parseCommandLine(argv: string[]): Invocation | 'help' | 'nothing' {
     privateKey: values['private-key'] === true,
     timeoutSeconds:
       typeof values.timeout === 'string' ? parseTimeout(values.timeout) : DEFAULT_TIMEOUT_SECONDS,
+    relay: {
+      fallback: values.fallback === true,
+      ...(typeof values.proxy === 'string' ? { proxy: values.proxy } : {}),
+      ...(typeof values['client-cert'] === 'string' ? { clientCert: values['client-cert'] } : {}),
+      ...(typeof values['client-key'] === 'string' ? { clientKey: values['client-key'] } : {}),
+      ...(typeof values.ca === 'string' ? { ca: values.ca } : {}),
+    },
   };
+  if (command === 'transport') checkTransportArgs(invocation);
   if ((command === 'kill-switch' || command === 'lockdown') && args[0] !== 'on' && args[0] !== 'off')
     throw new UsageError(`${command} takes on or off, not ${JSON.stringify(args[0])}`, synopsis(command));
   if ([...spec.args, ...(spec.optional ?? [])].includes('NAME') && args[0] !== undefined)
     checkName(args[0], command);
   return invocation;
+}
+
+// ---------------------------------------------------------------------------------------------
+// transport: the relay's options only go with a relay URL; files are read here, as the user.
+
+function checkTransportArgs({ args, relay }: Invocation): void {
+  const target = args[1];
+  const relayOptions = relay.fallback || Object.keys(relay).length > 1;
+  if (target === undefined || target === 'udp') {
+    if (relayOptions)
+      throw new UsageError(
+        '--fallback, --proxy, --client-cert, --client-key and --ca go with a relay URL',
+        synopsis('transport'),
+      );
+    return;
+  }
+  if (!/^(tcp|wss?):\/\//.test(target))
+    throw new UsageError(
+      `${JSON.stringify(target)} is neither udp nor a relay URL (tcp://HOST:PORT, ws://HOST:PORT/PATH, wss://HOST[:PORT]/PATH)`,
+      synopsis('transport'),
+    );
+  if ((relay.clientCert === undefined) !== (relay.clientKey === undefined))
+    throw new UsageError('--client-cert and --client-key go together', synopsis('transport'));
+}
+
+async function readPem(file: string, option: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
+    throw new CliError(`${option}: cannot read ${file}: ${why}`, EXIT.usage);
+  }
+}
+
+async function transportSetting({ args, relay }: Invocation): Promise<TransportSetting> {
+  const url = args[1]!;
+  if (url === 'udp') return { kind: 'udp' };
+  return {
+    kind: 'relay',
+    url,
+    ...(relay.fallback ? { fallback: true } : {}),
+    ...(relay.proxy !== undefined ? { proxy: relay.proxy } : {}),
+    ...(relay.clientCert !== undefined
+      ? { clientCert: await readPem(relay.clientCert, '--client-cert') }
+      : {}),
+    ...(relay.clientKey !== undefined ? { clientKey: await readPem(relay.clientKey, '--client-key') } : {}),
+    ...(relay.ca !== undefined ? { ca: await readPem(relay.ca, '--ca') } : {}),
+  };
+}
+
+function formatTransport(transport: PublicTransport): string {
+  if (transport.kind === 'udp') return 'udp (WireGuard over UDP)';
+  return [
+    `relay: ${transport.url}${transport.fallback ? ' (fallback: UDP first)' : ''}`,
+    ...(transport.proxy ? [`  proxy: ${transport.proxy}`] : []),
+    ...(transport.clientCertificate ? [`  client certificate: ${transport.clientCertificate}`] : []),
+    ...(transport.ca ? [`  trusted CA: ${transport.ca}`] : []),
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -511,6 +605,17 @@ async function helperCommand(
     case 'diagnostics': {
       const report = await client.call('diagnostics', {});
       return print(json, report, () => report.text.trimEnd());
+    }
+    case 'transport': {
+      const name = args[0]!;
+      const transport =
+        args[1] === undefined
+          ? await client.call('tunnels.transport.get', { name })
+          : await client.call('tunnels.transport.set', {
+              name,
+              transport: await transportSetting(invocation),
+            });
+      return print(json, transport, () => `${name}: ${formatTransport(transport)}`);
     }
     case 'delete': {
       const name = args[0]!;

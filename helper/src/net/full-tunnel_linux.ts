@@ -6,9 +6,9 @@
 //   ip rule add table main suppress_prefixlength 0  but main's specific routes (the LAN) still win
 //   ip route add 0.0.0.0/0 dev IF table T
 //
-// The nft table copies the mark of the tunnel's UDP flow to its replies (conntrack mark), and
-// src_valid_mark lets the reverse-path filter see that mark, so strict rp_filter accepts the replies
-// from the endpoint; it also drops packets for the tunnel's addresses that arrive from elsewhere.
+// The nft table copies the mark of the tunnel's UDP flow (or its relay's TCP connection) to its
+// replies (conntrack mark), and src_valid_mark lets the reverse-path filter see that mark, so strict
+// rp_filter accepts the replies from the endpoint; it also drops packets for the tunnel's addresses that arrive from elsewhere.
 // Every step goes through the journal, so a crash leaves nothing a restart cannot undo.
 
 import { PhantomError } from '../../../shared/src/errors.ts';
@@ -61,11 +61,11 @@ function nftRuleset(ifname: string, fwmark: number, families: Family[], addresse
     '  }',
     '  chain premangle {',
     '    type filter hook prerouting priority mangle; policy accept;',
-    '    meta l4proto udp meta mark set ct mark',
+    '    meta l4proto { tcp, udp } meta mark set ct mark',
     '  }',
     '  chain postmangle {',
     '    type filter hook postrouting priority mangle; policy accept;',
-    `    meta l4proto udp meta mark ${fwmark} ct mark set meta mark`,
+    `    meta l4proto { tcp, udp } meta mark ${fwmark} ct mark set meta mark`,
     '  }',
     '}',
     '',

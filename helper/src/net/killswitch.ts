@@ -7,10 +7,14 @@ import { forPlatform } from '../for-platform.ts';
 import * as linux from './killswitch_linux.ts';
 import type { NetworkJournal } from './network-journal.ts';
 
+/** An endpoint; `protocol` absent is UDP (WireGuard's own), tcp is a relay's or a proxy's port. */
+export type KillSwitchEndpoint = Endpoint & { protocol?: 'udp' | 'tcp' };
+
 export interface KillSwitchTunnel {
   ifname: string;
-  /** The peers' endpoints: the only UDP that may leave outside the tunnels. */
-  endpoints: Endpoint[];
+  /** The peers' endpoints (UDP), and the relays or proxies a tunnel reaches its peer through (TCP):
+   *  the only traffic that may leave outside the tunnels. */
+  endpoints: KillSwitchEndpoint[];
   /** The only servers DNS (port 53) may reach, and only through this tunnel. None: any server, as
    *  long as the query goes through the tunnel. */
   dns: string[];

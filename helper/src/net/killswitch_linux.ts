@@ -58,6 +58,7 @@ const tunnelSchema = z.object({
       address,
       port: z.number().int().min(1).max(65535),
       family: z.union([z.literal(4), z.literal(6)]),
+      protocol: z.enum(['udp', 'tcp']).optional(),
     }),
   ),
   dns: z.array(address),
@@ -113,7 +114,8 @@ function tunnelRules(tunnel: KillSwitchTunnel): { endpoints: string[]; dns: stri
     const { address, family } = checkedAddress(endpoint.address, `${tunnel.ifname}: endpoint`);
     if (!Number.isInteger(endpoint.port) || endpoint.port < 1 || endpoint.port > 65535)
       throw invalid(`${tunnel.ifname}: endpoint port ${endpoint.port} is not a number from 1 to 65535`);
-    return `meta mark ${mark} ${family === 4 ? 'ip' : 'ip6'} daddr ${address} udp dport ${endpoint.port} accept`;
+    const protocol = endpoint.protocol === 'tcp' ? 'tcp' : 'udp';
+    return `meta mark ${mark} ${family === 4 ? 'ip' : 'ip6'} daddr ${address} ${protocol} dport ${endpoint.port} accept`;
   });
   const oif = `oifname ${quoted(tunnel.ifname)}`;
   const servers = tunnel.dns.map((server) => checkedAddress(server, `${tunnel.ifname}: DNS server`));

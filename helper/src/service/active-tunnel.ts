@@ -2,7 +2,7 @@
 // (journaled, so a crash can be undone), and the connection monitor that reports its state.
 
 import type { TunnelConfig } from '../../../shared/src/config/types.ts';
-import type { TunnelStatus } from '../../../shared/src/control/protocol.ts';
+import type { TransportSetting, TunnelStatus } from '../../../shared/src/control/protocol.ts';
 import { formatEndpoint, formatPrefix } from '../../../shared/src/ip.ts';
 import { applyDns, restoreDns } from '../net/dns.ts';
 import { disableFullTunnel, enableFullTunnel } from '../net/net.ts';
@@ -23,6 +23,8 @@ export interface ActiveTunnelOptions {
   onStatus: (status: TunnelStatus) => void;
   /** How endpoint host names become addresses (see TunnelManager: pinned while traffic is blocked). */
   resolve?: EndpointResolver;
+  /** How its datagrams travel (default UDP). */
+  transport?: TransportSetting;
 }
 
 function fullTunnelFamilies(config: TunnelConfig): { v4: boolean; v6: boolean } {
@@ -56,6 +58,7 @@ export class ActiveTunnel {
       config,
       log,
       ...(options.resolve ? { resolve: options.resolve } : {}),
+      ...(options.transport ? { transport: options.transport } : {}),
       // Every tunnel's socket is marked, a split one's too: the kill switch lets only packets with
       // the tunnel's mark reach its endpoints, so no other process can send there in clear.
       fwmark: config.interface.fwMark ?? FULL_TUNNEL_FWMARK,
@@ -129,6 +132,7 @@ export class ActiveTunnel {
       ...(connection.attempt ? { attempt: connection.attempt } : {}),
       ...(connection.nextRetrySeconds !== undefined ? { nextRetrySeconds: connection.nextRetrySeconds } : {}),
       since: connection.since,
+      transport: this.tunnel.carriedBy(),
       interfaceAddresses: this.config.interface.addresses.map(formatPrefix),
       ...(main?.endpoint ? { endpoint: formatEndpoint(main.endpoint) } : {}),
       ...(latest > 0 ? { latestHandshake: latest } : {}),

@@ -179,6 +179,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     'tunnels.export': (params, caller) => manager.export(params, caller.isRoot),
     'tunnels.connect': (params) => manager.connect(params),
     'tunnels.disconnect': (params) => manager.disconnect(params),
+    'tunnels.transport.get': (params) => manager.getTransport(params),
+    'tunnels.transport.set': (params) => manager.setTransport(params),
     status: async () => ({
       tunnels: manager.statuses(),
       settings: settings.get(),

@@ -8,6 +8,8 @@ import type { TunnelConfig } from '../../../shared/src/config/types.ts';
 import {
   toPublicConfig,
   type Params,
+  type PublicTransport,
+  type TransportSetting,
   type Result,
   type Settings,
   type TunnelStatus,
@@ -33,6 +35,7 @@ import { checkRunnable } from '../tunnel/runner.ts';
 import { generatePrivateKey, publicKeyOf } from '../wireguard/crypto.ts';
 import { ActiveTunnel } from './active-tunnel.ts';
 import type { TunnelStore } from './tunnel-store.ts';
+import { checkTransport, publicTransport, TransportStore } from './transport-store.ts';
 import type { WantedTunnels } from './wanted-tunnels.ts';
 import { EndpointPins } from './endpoint-pins.ts';
 import {
@@ -77,6 +80,26 @@ function withoutSecrets(text: string): string {
   return serializeConfig(parseConfig(text), { secrets: false });
 }
 
+/** For logs: the transport without credentials or keys. */
+function describeTransport(transport: TransportSetting): string {
+  if (transport.kind === 'udp') return 'UDP';
+  return `the relay ${transport.url}${transport.fallback ? ' (fallback after UDP)' : ''}${transport.proxy ? ' through a proxy' : ''}`;
+}
+
+/**
+ * A relay carries one WireGuard server's datagrams (its `--to`), so a tunnel on a relay has exactly
+ * one peer with an Endpoint; that peer's datagrams go to the relay instead.
+ */
+function checkTransportFits(name: string, config: TunnelConfig, transport: TransportSetting): void {
+  if (transport.kind === 'udp') return;
+  const withEndpoint = config.peers.filter((peer) => peer.endpoint);
+  if (config.peers.length !== 1 || withEndpoint.length !== 1)
+    throw new PhantomError(
+      'TRANSPORT_INVALID',
+      `${name} has ${config.peers.length} peers (${withEndpoint.length} with an Endpoint): a relay carries a tunnel with exactly one peer, the server behind the relay`,
+    );
+}
+
 /** How many tunnels the store holds at most (each connect is checked against every one that is up). */
 export const MAX_TUNNELS = 128;
 
@@ -86,6 +109,8 @@ export class TunnelManager {
   /** Tunnels being brought up or down, so two requests cannot race on one name. */
   private readonly busy = new Set<string>();
   private readonly pins: EndpointPins;
+  /** Each tunnel's transport, beside its file in the store. */
+  private readonly transports: TransportStore;
   /** What the firewall was last set to (null: not yet this run), and the table as nft listed it then. */
   private applied: FirewallDecision | null = null;
   private appliedListing: string | undefined;
@@ -99,6 +124,7 @@ export class TunnelManager {
   constructor(options: TunnelManagerOptions) {
     this.options = options;
     this.pins = options.pins ?? EndpointPins.inMemory();
+    this.transports = new TransportStore(options.store.dir);
   }
 
   private log(message: string): void {
@@ -234,6 +260,7 @@ export class TunnelManager {
     if (this.active.has(name))
       throw new PhantomError('TUNNEL_ACTIVE', `disconnect ${name} before renaming it`);
     await this.options.store.rename(name, newName);
+    await this.transports.rename(name, newName);
     if (this.options.wanted.has(name)) {
       await this.options.wanted.remove([name]);
       await this.options.wanted.add(newName);
@@ -246,6 +273,7 @@ export class TunnelManager {
     if (this.active.has(name)) await this.disconnect({ name });
     else await this.options.wanted.remove([name]);
     await this.options.store.delete(name);
+    await this.transports.delete(name);
     this.log(`deleted ${name}`);
     this.options.onTunnelsChanged();
     return {};
@@ -263,6 +291,41 @@ export class TunnelManager {
         'only root may export a private key (run the command with sudo)',
       );
     return { text };
+  }
+
+  async getTransport({ name }: Params<'tunnels.transport.get'>): Promise<PublicTransport> {
+    if (!(await this.options.store.exists(name)))
+      throw new PhantomError('TUNNEL_NOT_FOUND', `there is no tunnel named ${name}`);
+    return publicTransport(await this.transports.get(name));
+  }
+
+  /** Stores a tunnel's transport; a tunnel that is up is brought up again on it (still wanted throughout). */
+  async setTransport({ name, transport }: Params<'tunnels.transport.set'>): Promise<PublicTransport> {
+    const config = await this.load(name);
+    checkTransportFits(name, config, checkTransport(transport));
+    const previous = await this.transports.get(name).catch(() => ({ kind: 'udp' }) as const);
+    await this.transports.set(name, transport);
+    this.log(`${name}: transport set to ${describeTransport(transport)}`);
+    this.options.onTunnelsChanged();
+    if (this.active.has(name) && !this.busy.has(name)) {
+      this.busy.add(name);
+      try {
+        const resolved = await this.resolveAll(name, config);
+        await this.takeDown([name]);
+        await this.open(name, config, resolved).catch(async (error: Error) => {
+          this.log(
+            `${name}: did not come up over ${describeTransport(transport)} (${error.message}); restoring`,
+          );
+          await this.transports.set(name, previous);
+          await this.open(name, config, resolved);
+          throw error;
+        });
+      } finally {
+        this.busy.delete(name);
+        await this.applyKillSwitch();
+      }
+    }
+    return publicTransport(transport);
   }
 
   /** Refuses a tunnel whose routes would fight with one that is up. */
@@ -320,9 +383,12 @@ export class TunnelManager {
     config: TunnelConfig,
     resolved: Map<string, Endpoint>,
   ): Promise<ActiveTunnel> {
+    const transport = await this.transports.get(name);
+    checkTransportFits(name, config, transport);
     const active = await ActiveTunnel.open({
       name,
       config,
+      transport,
       journal: this.options.journal,
       log: (line) => this.options.log(name, line),
       onStatus: this.options.onStatus,
@@ -439,7 +505,7 @@ export class TunnelManager {
           ifname: active.name,
           state: active.connection.current.state,
           // The endpoints the device uses now: no DNS lookups here, which the firewall may be blocking.
-          endpoints: [...device.peers.values()].flatMap((peer) => (peer.endpoint ? [peer.endpoint] : [])),
+          endpoints: active.tunnel.firewallEndpoints(),
           dns: active.config.interface.dns.filter((server) => parseIp(server) !== null),
           fwmark: device.fwmark,
           fullTunnel: active.config.peers.some((peer) => peer.allowedIps.some((prefix) => prefix.bits === 0)),

@@ -4,10 +4,13 @@
 // business.
 
 import type { TunnelConfig } from '../../../shared/src/config/types.ts';
+import type { CarriedBy, TransportSetting } from '../../../shared/src/control/protocol.ts';
 import { parseIp } from '../../../shared/src/ip.ts';
 import { decodeKey } from '../../../shared/src/keys.ts';
 import type { Device } from '../wireguard/device.ts';
 import { applyConfig, deviceChangeFor, type EndpointResolver } from './apply-config.ts';
+import type { KillSwitchEndpoint } from '../net/killswitch.ts';
+import { RelayCarrier } from './relay-carrier.ts';
 import { resolveEndpoint } from './resolve-endpoint.ts';
 import { WireGuardInterface } from './wireguard-interface.ts';
 
@@ -21,6 +24,8 @@ export interface TunnelOptions {
   resolve?: EndpointResolver;
   /** Shortens the initiator's rekey age; for tests that watch a rekey happen. */
   rekeyAfterSeconds?: number;
+  /** How its datagrams travel: UDP (the default) or a relay. */
+  transport?: TransportSetting;
 }
 
 export class Tunnel {
@@ -31,9 +36,16 @@ export class Tunnel {
   readonly closed: Promise<string>;
   private readonly iface: WireGuardInterface;
   private readonly resolve: EndpointResolver;
+  private readonly carrier: RelayCarrier | null;
 
-  private constructor(iface: WireGuardInterface, config: TunnelConfig, resolve: EndpointResolver) {
+  private constructor(
+    iface: WireGuardInterface,
+    config: TunnelConfig,
+    resolve: EndpointResolver,
+    carrier: RelayCarrier | null,
+  ) {
     this.name = iface.name;
+    this.carrier = carrier;
     this.resolve = resolve;
     this.config = config;
     this.device = iface.device;
@@ -56,14 +68,27 @@ export class Tunnel {
       ...(config.interface.mtu !== undefined ? { mtu: config.interface.mtu } : {}),
       ...(options.rekeyAfterSeconds ? { rekeyAfterSeconds: options.rekeyAfterSeconds } : {}),
     });
+    let carrier: RelayCarrier | null = null;
     try {
       await applyConfig(iface, config, change);
+      if (options.transport?.kind === 'relay') {
+        carrier = await RelayCarrier.open({
+          setting: options.transport,
+          device: iface.device,
+          fwmark: iface.device.fwmark,
+          resolve,
+          log,
+        });
+        const opened = carrier;
+        iface.setCarrier(opened);
+        iface.onClose(() => opened.close());
+      }
     } catch (error) {
       await iface.close();
       throw error;
     }
     log(`PhantomMesh tunnel ${name} is up (UDP port ${iface.device.listenPort}, UAPI ${iface.uapiPath})`);
-    return new Tunnel(iface, config, resolve);
+    return new Tunnel(iface, config, resolve, carrier);
   }
 
   /** Resolves the peers' endpoint host names again (a server's address may have moved). */
@@ -90,6 +115,17 @@ export class Tunnel {
         now,
       );
     }
+  }
+
+  /** What carries the tunnel's datagrams now. */
+  carriedBy(): CarriedBy {
+    return this.carrier?.carriedBy() ?? { kind: 'udp' };
+  }
+
+  /** What the kill switch must let out for this tunnel: its peers' UDP endpoints, its relay's TCP. */
+  firewallEndpoints(): KillSwitchEndpoint[] {
+    const udp = [...this.device.peers.values()].flatMap((peer) => (peer.endpoint ? [peer.endpoint] : []));
+    return [...udp, ...(this.carrier?.firewallEndpoints() ?? [])];
   }
 
   /** Takes the tunnel down and removes everything it added, newest first. */

@@ -4,6 +4,7 @@
 // Keys, peers, addresses and routes come later, from a wg-quick file (apply-config.ts) or from `wg`
 // and `ip`.
 
+import type { Endpoint } from '../../../shared/src/ip.ts';
 import { openBind, type Bind } from '../conn/bind.ts';
 import { writerThreadStarted } from '../datapath/packet-writer.ts';
 import { openTun, type Tun } from '../tun/tun.ts';
@@ -35,6 +36,12 @@ export interface InterfaceOptions {
 
 type CleanupStep = () => Promise<void> | void;
 
+/** Another way out for datagrams (a relay): it takes the ones it carries, UDP sends the rest. */
+export interface Carrier {
+  /** True when it took the datagram; false: the UDP socket sends it. */
+  send(packet: Uint8Array, to: Endpoint): boolean;
+}
+
 export class WireGuardInterface {
   readonly name: string;
   readonly device: Device;
@@ -44,11 +51,13 @@ export class WireGuardInterface {
   readonly closed: Promise<string>;
   private readonly cleanup: CleanupStep[];
   private readonly log: (line: string) => void;
+  private readonly carrierSlot: { carrier: Carrier | null };
 
   private constructor(
     fields: Pick<WireGuardInterface, 'name' | 'device' | 'uapiPath' | 'closed'> & {
       cleanup: CleanupStep[];
       log: (line: string) => void;
+      carrierSlot: { carrier: Carrier | null };
     },
   ) {
     this.name = fields.name;
@@ -57,6 +66,12 @@ export class WireGuardInterface {
     this.closed = fields.closed;
     this.cleanup = fields.cleanup;
     this.log = fields.log;
+    this.carrierSlot = fields.carrierSlot;
+  }
+
+  /** Sends the datagrams `carrier` takes through it from now on (null: all through UDP again). */
+  setCarrier(carrier: Carrier | null): void {
+    this.carrierSlot.carrier = carrier;
   }
 
   /** Creates the interface and brings its device up; on any failure, what was done is undone. */
@@ -69,6 +84,7 @@ export class WireGuardInterface {
       cleanup.push(() => tun.close());
 
       let bind: Bind | null = null;
+      const carrierSlot: { carrier: Carrier | null } = { carrier: null };
       let draining: NodeJS.Immediate | null = null;
       const drainHandshakes = () => {
         draining = null;
@@ -89,7 +105,9 @@ export class WireGuardInterface {
         log: (line) => log(`${name}: ${line}`),
         ...(options.rekeyAfterSeconds ? { rekeyAfterTime: options.rekeyAfterSeconds * 1000 } : {}),
         io: {
-          sendDatagram: (packet, to) => bind?.send(packet, to),
+          sendDatagram: (packet, to) => {
+            if (!carrierSlot.carrier?.send(packet, to)) bind?.send(packet, to);
+          },
           writeTun: (packet) => {
             if (!tun.write(packet)) device.drop('tunWriteFailed');
           },
@@ -129,7 +147,15 @@ export class WireGuardInterface {
       cleanup.push(() => clearInterval(ticker));
       await writerThreadStarted();
       device.up(now());
-      return new WireGuardInterface({ name, device, uapiPath: uapi.path, closed: tun.closed, cleanup, log });
+      return new WireGuardInterface({
+        name,
+        device,
+        uapiPath: uapi.path,
+        closed: tun.closed,
+        cleanup,
+        log,
+        carrierSlot,
+      });
     } catch (error) {
       await runCleanup(cleanup, log);
       throw error;

@@ -15,7 +15,8 @@ import { INTERFACE_NAME_RULE, isInterfaceName } from '../interface-name.ts';
 import type { TunnelConfig } from '../config/types.ts';
 
 // 2: the lockdown setting, `blocking` in status, the blocking and firewall-restored events.
-export const PROTOCOL_VERSION = 2;
+// 3: per-tunnel transports (tunnels.transport.get/set, `transport` in a tunnel's status).
+export const PROTOCOL_VERSION = 3;
 export const MAX_FRAME_BYTES = 1024 * 1024;
 /** A wg-quick file is a few KiB; this leaves room for thousands of peers and stays well under a frame. */
 export const MAX_CONFIG_TEXT = 256 * 1024;
@@ -50,9 +51,19 @@ export const PeerStatus = z.object({
   txBytes: Count,
 });
 
+/** What carries a tunnel's datagrams now: UDP, or the relay named by its URL. */
+export const CarriedBy = z.object({
+  kind: z.enum(['udp', 'relay']),
+  /** The relay's URL when kind is relay. */
+  url: z.string().optional(),
+  /** With fallback: why the current one was chosen, for people ("UDP handshakes went unanswered"). */
+  reason: z.string().optional(),
+});
+
 export const TunnelStatus = z.object({
   name: TunnelName,
   state: TunnelState,
+  transport: CarriedBy.optional(),
   /** For people, e.g. "Handshake did not complete: no answer from 192.0.2.2:51820 for 20 s". */
   reason: z.string().optional(),
   attempt: z.number().int().positive().optional(),
@@ -115,6 +126,56 @@ export const PublicTunnelConfig = z.object({
   ),
 });
 
+/** A relay URL as the helper accepts it: tcp://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST[:PORT]/PATH. */
+export const RelayUrl = z
+  .string()
+  .max(2048)
+  .regex(
+    /^(tcp|wss?):\/\/[^\s]+$/,
+    'a relay URL is tcp://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST[:PORT]/PATH',
+  );
+/** An HTTP CONNECT proxy: http://[USER:PASSWORD@]HOST:PORT. */
+export const ProxyUrl = z
+  .string()
+  .max(2048)
+  .regex(/^http:\/\/[^\s]+$/, 'a proxy URL is http://[USER:PASSWORD@]HOST:PORT');
+/** PEM text (a certificate chain or a private key), never a file name: the helper opens no client path. */
+export const PemText = z
+  .string()
+  .max(64 * 1024, 'a PEM file is at most 64 KiB')
+  .regex(/-----BEGIN [A-Z0-9 ]+-----/, 'not PEM text (-----BEGIN ...-----)');
+
+/** How a tunnel's datagrams travel, as a client sets it: UDP (WireGuard's own), or a relay. */
+export const TransportSetting = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('udp') }),
+  z.strictObject({
+    kind: z.literal('relay'),
+    url: RelayUrl,
+    /** UDP first; the relay only while UDP handshakes go unanswered (probing UDP again later). */
+    fallback: z.boolean().optional(),
+    proxy: ProxyUrl.optional(),
+    clientCert: PemText.optional(),
+    clientKey: PemText.optional(),
+    ca: PemText.optional(),
+  }),
+]);
+
+/** A tunnel's transport as clients see it: the client key never leaves the helper. */
+export const PublicTransport = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('udp') }),
+  z.object({
+    kind: z.literal('relay'),
+    url: z.string(),
+    fallback: z.boolean(),
+    /** The proxy with its credentials replaced by *** (http://***@host:port). */
+    proxy: z.string().optional(),
+    /** The client certificate's subject, when one is set. */
+    clientCertificate: z.string().optional(),
+    /** The CA's subject, when one replaces the system's. */
+    ca: z.string().optional(),
+  }),
+]);
+
 export const TunnelSummary = z.object({
   name: TunnelName,
   publicKey: z.string(),
@@ -163,6 +224,9 @@ export type PeerStatus = z.infer<typeof PeerStatus>;
 export type TunnelStatus = z.infer<typeof TunnelStatus>;
 export type PublicTunnelConfig = z.infer<typeof PublicTunnelConfig>;
 export type TunnelSummary = z.infer<typeof TunnelSummary>;
+export type TransportSetting = z.infer<typeof TransportSetting>;
+export type PublicTransport = z.infer<typeof PublicTransport>;
+export type CarriedBy = z.infer<typeof CarriedBy>;
 export type Settings = z.infer<typeof Settings>;
 export type LogLine = z.infer<typeof LogLine>;
 export type HelperEvent = z.infer<typeof HelperEvent>;
@@ -196,6 +260,12 @@ export const methods = {
     result: z.object({ text: z.string() }),
   },
   'tunnels.connect': { params: ByName, result: TunnelStatus },
+  'tunnels.transport.get': { params: ByName, result: PublicTransport },
+  /** Applies at the next connect (a tunnel that is up reconnects onto it). */
+  'tunnels.transport.set': {
+    params: z.strictObject({ name: TunnelName, transport: TransportSetting }),
+    result: PublicTransport,
+  },
   /** Without a name: every tunnel that is up. */
   'tunnels.disconnect': { params: z.strictObject({ name: TunnelName.optional() }), result: Empty },
   status: {
