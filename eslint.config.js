@@ -88,6 +88,55 @@ export default tseslint.config(
     },
   },
   // ---- end of OS seams
+  // ---- the relay's wire formats (transport/) are pure: the relay and the client transports both parse
+  // and frame with them, so they do no I/O and import nothing but each other and shared/. The relay
+  // (relay/) is a program of its own beside the helper: it builds on transport/ and shared/, and takes
+  // only the metrics Host check from the service. One rule name per file, so each block repeats the
+  // OS seams' rule.
+  {
+    files: ['helper/src/transport/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['fs', 'net', 'dgram', 'tls', 'http', 'https', 'dns', 'child_process', 'worker_threads']
+                .flatMap((name) => [name, `${name}/*`, `node:${name}`, `node:${name}/*`])
+                .concat(['koffi', 'ws']),
+              message: 'The wire formats do no I/O: the relay and the client transports do it with them.',
+            },
+            {
+              regex: '^\\.\\./(?!\\.\\./\\.\\./shared/)',
+              message: 'The wire formats import only each other and shared/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['helper/src/relay/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '_linux\\.ts$',
+              message: 'Import the seam (e.g. ../net/dns.ts), not an OS implementation.',
+            },
+            {
+              regex: '^\\.\\./(?!transport/|service/metrics\\.ts$|\\.\\./\\.\\./shared/)',
+              message:
+                'The relay uses transport/, shared/ and the metrics Host check, nothing of the client.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // ---- end of the relay boundaries
   // ---- app boundaries: the app reaches the helper only through its control API, the renderer the
   // main process only through `window.phantommesh`, the preload only Electron and the shared contract.
   // One rule name per file, so each block repeats what the blocks before it forbid.
