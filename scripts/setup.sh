@@ -8,9 +8,10 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # The tools the demo and the tests drive: real WireGuard peers and tools, nftables, a browser for
-# the renderer tests, and Debian's packaging tools plus a bootable systemd for the package test.
+# the renderer tests, Debian's packaging tools plus a bootable systemd for the package test, and
+# for the relay's tests openssl (a test CA and certificates) and nginx (TLS in front of the relay).
 packages="wireguard-go wireguard-tools iperf3 iputils-ping nftables iproute2 procps chromium
-systemd-container debootstrap libxml2-utils lintian rpm zstd tcpdump tshark"
+systemd-container debootstrap libxml2-utils lintian rpm zstd tcpdump tshark openssl nginx"
 # npm only bootstraps: the pinned `node` devDependency (Node 24) runs everything after `npm ci`.
 command -v npm >/dev/null || packages="$packages nodejs npm"
 
@@ -40,6 +41,15 @@ if [ -n "$missing" ]; then
     exit 1
   fi
   rm -f "$log"
+  # The relay's tests start their own nginx inside a network namespace; the distribution's service,
+  # which the package starts on port 80 of this machine, is not wanted (it was not here before).
+  case " $missing " in
+  *" nginx "*)
+    if [ -d /run/systemd/system ]; then
+      $as_root systemctl disable --now nginx.service >/dev/null 2>&1 || true
+    fi
+    ;;
+  esac
 fi
 
 # npm ci when node_modules is missing or older than the lock file.
