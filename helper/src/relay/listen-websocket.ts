@@ -59,8 +59,17 @@ export function listenWebSocket(url: RelayUrl, relay: RelayContext, tls?: TlsFil
     deadlines.set(socket, timer);
     socket.once('close', () => clearTimeout(timer));
   };
-  server.on('connection', (socket: Socket) => {
-    if (!relay.admit(socket)) return;
+  // Before the TLS layer's own listener: a refused connection is cut before any TLS work is done.
+  // The address of each raw connection, for the log line of a TLS handshake that fails (by then
+  // the TLS socket no longer knows it); refused ones are marked, they are counted already.
+  const remotes = new WeakMap<Socket, string>();
+  const refused = new WeakSet<Socket>();
+  server.prependListener('connection', (socket: Socket) => {
+    remotes.set(socket, formatRemote(socket.remoteAddress, socket.remotePort));
+    if (!relay.admit(socket)) {
+      refused.add(socket);
+      return;
+    }
     if (!tls) armDeadline(socket);
   });
   if (tls) {
@@ -69,10 +78,11 @@ export function listenWebSocket(url: RelayUrl, relay: RelayContext, tls?: TlsFil
       armDeadline(socket);
     });
     server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => {
-      relay.reject(
-        'tls',
-        `${formatRemote(socket.remoteAddress, socket.remotePort)}: TLS handshake failed: ${error.code ?? error.message}`,
-      );
+      // Node's TLS socket keeps the TCP socket it wraps as _parent (not typed).
+      const raw = (socket as TLSSocket & { _parent?: Socket })._parent;
+      if (raw && refused.has(raw)) return;
+      const remote = (raw && remotes.get(raw)) ?? formatRemote(socket.remoteAddress, socket.remotePort);
+      relay.reject('tls', `${remote}: TLS handshake failed: ${error.code ?? error.message}`);
     });
   }
   server.on('clientError', (_error, socket: Socket) => socket.destroy());
