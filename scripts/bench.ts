@@ -1,7 +1,8 @@
 // `npm run bench`: what the data path costs. Handshake time, per-packet AEAD through node:crypto and
 // through noble, and TCP throughput through PhantomMesh <-> wireguard-go against wireguard-go <->
 // wireguard-go on the same namespace path, printed as a ratio; then the handshake flood benchmark
-// (bench-flood.ts) beside it. Figures only: nothing here passes or fails on speed.
+// (bench-flood.ts) and throughput by transport, UDP against the relay's tcp:// and wss://
+// (bench-transports.ts). Figures only: nothing here passes or fails on speed.
 
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { spawnSync } from 'node:child_process';
@@ -113,4 +114,7 @@ if (!reason) {
   // Its own process: it builds and tears down its own namespaces, and runs alone on the cores.
   const flood = new URL('./bench-flood.ts', import.meta.url).pathname;
   spawnSync(process.execPath, [flood, '--seconds', '8'], { stdio: 'inherit' });
+  console.log('');
+  const transports = new URL('./bench-transports.ts', import.meta.url).pathname;
+  spawnSync(process.execPath, [transports, '--seconds', '5'], { stdio: 'inherit' });
 }
