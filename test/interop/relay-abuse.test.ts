@@ -282,6 +282,31 @@ const scenarios = {
     return results;
   },
 
+  async crowd() {
+    prepareNamespace();
+    await startEcho();
+    // The default --max-clients (256); the per-address limit out of the way, all from one address.
+    const relay = await startRelay(['--max-clients-per-ip', '2000']);
+    const clients = Array.from({ length: 1000 }, () => new TcpClient());
+    const outcomes = await Promise.all(clients.map((client, i) => client.echo(i, 10_000)));
+    const pid = relay.child.pid!;
+    const rssKb = Number(
+      /^VmRSS:\s*(\d+)/m.exec(execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }))?.[1],
+    );
+    for (const client of clients) client.socket.destroy();
+    await relay.waitFor(/disconnect #256 /, 10_000);
+    await sleep(200);
+    const after = await new TcpClient().echo(5000);
+    relay.child.kill('SIGTERM');
+    return {
+      admitted: outcomes.filter(Boolean).length,
+      refused: outcomes.filter((ok) => !ok).length,
+      rssKb,
+      after,
+      exit: await relay.exited,
+    };
+  },
+
   async timeouts() {
     prepareNamespace();
     await startEcho();
@@ -374,6 +399,15 @@ if (requested) {
     assert.equal(r.c2, true, 'a freed slot is taken again');
     assert.match(log, /refused 198\.18\.0\.2:\d+: per-ip limit reached/);
     assert.match(log, /refused 198\.18\.0\.4:\d+: max-clients limit reached/);
+  });
+
+  test('1,000 connections at once: 256 served, the rest refused, memory bounded', { skip }, async () => {
+    const r = await run('crowd', { timeoutMs: 30_000 });
+    assert.equal(r.admitted, 256, JSON.stringify(r));
+    assert.equal(r.refused, 744);
+    assert.ok(r.rssKb < 200 * 1024, `the relay's RSS with 256 clients: ${r.rssKb} kB`);
+    assert.equal(r.after, true, 'served again once they are gone');
+    assert.equal(r.exit, 0);
   });
 
   test('idle connections and unfinished handshakes are closed on time', { skip }, async () => {
