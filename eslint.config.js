@@ -11,7 +11,7 @@ const TEST_HARNESS = {
 /** The seams: the only files of the helper that import a _linux.ts file (besides other _linux files). */
 const SEAMS = [
   'helper/src/tun/tun.ts',
-  'helper/src/conn/bind.ts',
+  'helper/src/conn/{bind,marked-socket}.ts',
   'helper/src/net/{net,dns,killswitch,network-journal}.ts',
   'helper/src/control/peercred.ts',
   'helper/src/service/{sd-notify,network-watch,paths}.ts',

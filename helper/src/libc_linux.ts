@@ -46,6 +46,7 @@ export interface Libc {
   // sockets
   socket: (domain: number, type: number, protocol: number) => number;
   bind: (fd: number, addr: Buffer, len: number) => number;
+  connect: (fd: number, addr: Buffer, len: number) => number;
   getsockname: (fd: number, addr: Buffer, len: Uint32Array) => number;
   setsockopt: (
     fd: number,
@@ -107,6 +108,7 @@ function declare(lib: LibraryHandle): Libc {
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
+    connect: lib.func('int connect(int fd, const void *addr, uint32_t len)'),
     getsockname: lib.func('int getsockname(int fd, void *addr, void *len)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
     getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *length)'),

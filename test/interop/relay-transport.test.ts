@@ -1,0 +1,312 @@
+// The relay transports' client (helper/src/conn/relay-transport.ts) against the real
+// phantommesh-relay, from a namespace of its own (test/lib/relay-transport-driver.ts runs it there):
+// the relay forwards to a UDP echo server standing in for WireGuard (the lead's tests carry
+// WireGuard end to end), so every "echo" line is a datagram that went client -> relay -> echo ->
+// relay -> client.
+//   tcp:// over IPv4 and IPv6, ws://, wss:// with mutual TLS; the TCP connection carries SO_MARK
+//   (counted by an nft rule matching the mark in the client's namespace);
+//   through Debian's squid (HTTP CONNECT, without and with Basic auth), direct TCP to the relay
+//   dropped by nftables;
+//   the wrong CA, no client certificate, a client certificate from another CA, a wrong proxy
+//   password, a server sending garbage: state 'waiting' with the reason, no crash;
+//   the relay killed and started again: the transport connects again by itself.
+// Namespaces rt-s-* (relay, echo server, squid) and rt-c-* (client): test/lib/relay-transport-world.ts.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  exec,
+  execIn,
+  hasCommand,
+  skipOutsideCi,
+  spawnIn,
+  testSkipReason,
+  type Spawned,
+} from '../lib/netns.ts';
+import {
+  createRelayTransportWorld,
+  SERVER_V4,
+  SERVER_V6,
+  type RelayTransportWorld,
+} from '../lib/relay-transport-world.ts';
+import { makeTestPki, type TestPki } from '../lib/test-certs.ts';
+
+const RELAY = new URL('../../helper/src/cli/phantommesh-relay.ts', import.meta.url).pathname;
+const DRIVER = new URL('../lib/relay-transport-driver.ts', import.meta.url).pathname;
+const skip = testSkipReason() || skipOutsideCi(!hasCommand('openssl') && 'openssl is not installed');
+const squidSkip = skip || skipOutsideCi(!hasCommand('squid') && 'squid is not installed (scripts/setup.sh)');
+
+const URLS = {
+  tcp: `tcp://${SERVER_V4}:8080`,
+  tcp6: `tcp://[${SERVER_V6}]:8080`,
+  ws: `ws://${SERVER_V4}:8081/wg`,
+  wss: `wss://${SERVER_V4}:8443/wg`,
+  garbage: `tcp://${SERVER_V4}:8099`,
+};
+const MARK = 0x7274;
+const PROXY_USER = 'tunnel';
+const PROXY_PASSWORD = 's3cret:with@odd/chars';
+
+let world: RelayTransportWorld;
+let pki: TestPki;
+let dir: string;
+let echo: Spawned;
+let relay: Spawned;
+let squid: Spawned | undefined;
+const drivers: Spawned[] = [];
+
+function startRelay(): Spawned {
+  return spawnIn(world.server, process.execPath, [
+    RELAY,
+    ...['--listen', URLS.tcp, '--listen', URLS.tcp6, '--listen', URLS.ws, '--listen', URLS.wss],
+    ...['--to', '127.0.0.1:51820', '--cert', pki.serverCert, '--key', pki.serverKey, '--client-ca', pki.ca],
+    ...['--metrics', '127.0.0.1:9100'],
+  ]);
+}
+
+before(async () => {
+  if (skip) return;
+  dir = await mkdtemp(join(tmpdir(), 'rt-transport-'));
+  world = await createRelayTransportWorld();
+  pki = await makeTestPki(dir, [SERVER_V4, SERVER_V6]);
+  // Stands in for the WireGuard server: every datagram back to where it came from.
+  echo = spawnIn(world.server, process.execPath, [
+    '-e',
+    `const s = require('node:dgram').createSocket('udp4');
+     s.on('message', (m, from) => s.send(m, from.port, from.address));
+     s.bind(51820, '127.0.0.1', () => console.log('echo ready'));`,
+  ]);
+  // Answers every connection with a stream of bytes that are no framing of WireGuard.
+  const garbage = spawnIn(world.server, process.execPath, [
+    '-e',
+    `require('node:net').createServer((c) => { c.on('error', () => {}); c.write(Buffer.alloc(40000, 'A')); })
+       .listen(8099, '${SERVER_V4}', () => console.log('garbage ready'));`,
+  ]);
+  drivers.push(garbage);
+  relay = startRelay();
+  const started: Promise<unknown>[] = [
+    echo.waitForLine(/echo ready/, 5000),
+    garbage.waitForLine(/garbage ready/, 5000),
+    relay.waitForLine(/metrics on/, 10_000),
+  ];
+  if (!squidSkip) started.push(startSquid().then((spawned) => (squid = spawned)));
+  await Promise.all(started);
+});
+
+after(async () => {
+  if (skip) return;
+  await Promise.all(drivers.map((driver) => driver.stop()));
+  await Promise.all([squid?.stop(), relay?.stop(), echo?.stop()]);
+  if (process.env.RT_DEBUG) console.log(relay?.output(), squid?.output());
+  await world?.destroy();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** squid in the server namespace: 3128 open, 3129 with Basic auth (basic_ncsa_auth, an htpasswd
+ *  file made with openssl's apr1), CONNECT only, and only to the relay's ports. */
+async function startSquid(): Promise<Spawned> {
+  // squid reads the password file as its unprivileged user (proxy).
+  const root = join(dir, 'squid');
+  await exec('mkdir', ['-m', '755', root]);
+  await chmod(dir, 0o711);
+  const hash = (await exec('openssl', ['passwd', '-apr1', PROXY_PASSWORD])).trim();
+  await writeFile(join(root, 'htpasswd'), `${PROXY_USER}:${hash}\n`, { mode: 0o644 });
+  const conf = join(root, 'squid.conf');
+  await writeFile(
+    conf,
+    `
+http_port ${SERVER_V4}:3128 name=open
+http_port ${SERVER_V4}:3129 name=auth
+pid_filename ${root}/squid.pid
+cache_log /dev/stderr
+access_log none
+cache deny all
+cache_mem 1 MB
+coredump_dir ${root}
+pinger_enable off
+shutdown_lifetime 0 seconds
+dns_nameservers 127.0.0.1
+auth_param basic program /usr/lib/squid/basic_ncsa_auth ${root}/htpasswd
+auth_param basic realm rt
+acl open_port myportname open
+acl auth_port myportname auth
+acl relay_ports port 8080-8443
+acl CONNECT method CONNECT
+acl authed proxy_auth REQUIRED
+http_access deny !CONNECT
+http_access deny !relay_ports
+http_access allow open_port
+http_access allow auth_port authed
+http_access deny all
+`,
+  );
+  const started = spawnIn(world.server, 'squid', ['-N', '-f', conf, '-d', '1']);
+  await started.waitForLine(/Accepting HTTP Socket connections .*3129/, 10_000);
+  return started;
+}
+
+/** The transport in the client namespace, through the driver. */
+function drive(url: string, extra: string[] = []): Spawned {
+  const driver = spawnIn(world.client, process.execPath, [DRIVER, '--url', url, ...extra]);
+  drivers.push(driver);
+  return driver;
+}
+
+const withClientCert = (): string[] => ['--ca', pki.ca, '--cert', pki.clientCert, '--key', pki.clientKey];
+
+/** The highest sequence number that came back so far, or -1. */
+function lastEcho(driver: Spawned): number {
+  const seen = [...driver.output().matchAll(/^echo (\d+)$/gm)].map((match) => Number(match[1]));
+  return seen.length === 0 ? -1 : Math.max(...seen);
+}
+
+/** Waits until at least `count` more datagrams than `after` came back. */
+async function echoes(driver: Spawned, count = 5, after = lastEcho(driver)): Promise<void> {
+  for (const started = performance.now(); lastEcho(driver) < after + count;) {
+    if (performance.now() - started > 5000)
+      throw new Error(`no echoes (after ${after}):\n${driver.output()}\nrelay:\n${relay.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Stops the driver; it must exit by itself, cleanly (no crash on the way). */
+async function finish(driver: Spawned): Promise<void> {
+  assert.equal(await driver.stop(), 0, `the driver exited cleanly:\n${driver.output()}`);
+  assert.match(driver.output(), /^counters \{"sent":\d+,"received":\d+,"dropped":\d+,"connects":\d+\}$/m);
+}
+
+/** The packets the client namespace sent to `port` with and without MARK, as nft counted them. */
+async function markedPackets(): Promise<{ marked: number; unmarked: number }> {
+  const listing = await world.nft('list table inet rt_mark');
+  const count = (comment: string): number =>
+    Number(new RegExp(`counter packets (\\d+) bytes \\d+ comment "${comment}"`).exec(listing)?.[1] ?? NaN);
+  return { marked: count('marked'), unmarked: count('unmarked') };
+}
+
+test('relay transports against phantommesh-relay', { skip, timeout: 60_000 }, async (t) => {
+  await world.nft(
+    'add table inet rt_mark; ' +
+      'add chain inet rt_mark out { type filter hook output priority 0; policy accept; }; ' +
+      `add rule inet rt_mark out tcp dport 8080 meta mark ${MARK} counter comment "marked"; ` +
+      `add rule inet rt_mark out tcp dport 8080 meta mark != ${MARK} counter comment "unmarked"`,
+  );
+
+  await t.test(
+    'tcp:// with SO_MARK: datagrams echo back; every packet to the relay carries the mark',
+    async () => {
+      const driver = drive(URLS.tcp, ['--fwmark', String(MARK)]);
+      await driver.waitForLine(/^state connected$/, 5000);
+      assert.match(driver.output(), new RegExp(`^peer ${SERVER_V4}:8080$`, 'm'));
+      await echoes(driver);
+      const socket = await execIn(world.client, 'ss', ['-Htine', `dst ${SERVER_V4}:8080`]);
+      await finish(driver);
+      const { marked, unmarked } = await markedPackets();
+      assert.ok(marked >= 10, `packets with the mark: ${marked}`);
+      assert.equal(unmarked, 0, 'packets without the mark');
+      assert.match(socket, new RegExp(`fwmark:0x${MARK.toString(16)}`), `ss shows the mark:\n${socket}`);
+    },
+  );
+
+  await t.test('tcp:// over IPv6, marked', async () => {
+    const driver = drive(URLS.tcp6, ['--fwmark', String(MARK)]);
+    await echoes(driver);
+    await finish(driver);
+  });
+
+  await t.test('ws://', async () => {
+    const driver = drive(URLS.ws);
+    await echoes(driver);
+    await finish(driver);
+  });
+
+  await t.test('wss:// with a client certificate (mutual TLS), marked', async () => {
+    const driver = drive(URLS.wss, [...withClientCert(), '--fwmark', String(MARK)]);
+    await echoes(driver);
+    await finish(driver);
+    assert.match(relay.output(), /connect #\d+ wss \S+ cert CN="client"/);
+  });
+
+  await t.test('wss:// refused: the wrong CA, no client certificate, one from another CA', async () => {
+    const rogueCa = join(pki.dir, 'rogue-ca.pem');
+    const cases = [
+      [['--ca', rogueCa, '--cert', pki.clientCert, '--key', pki.clientKey], /TLS: certificate verify failed/],
+      // The alert, or the reset that overtook it (relay-transport.ts says when).
+      [
+        ['--ca', pki.ca],
+        /TLS: the relay (requires a client certificate|.*does it require a client certificate)/,
+      ],
+      [
+        ['--ca', pki.ca, '--cert', pki.rogueCert, '--key', pki.rogueKey],
+        /TLS: the relay (refused|.*refuse) the client certificate/,
+      ],
+    ] as const;
+    await Promise.all(
+      cases.map(async ([args, reason]) => {
+        const driver = drive(URLS.wss, [...args]);
+        const line = await driver.waitForLine(/^state waiting: /, 5000);
+        assert.match(line, reason, driver.output());
+        assert.doesNotMatch(driver.output(), /^state connected$/m);
+        await finish(driver);
+      }),
+    );
+  });
+
+  await t.test('a server sending garbage: the connection is closed, no crash', async () => {
+    const driver = drive(URLS.garbage);
+    const line = await driver.waitForLine(/^state waiting: /, 5000);
+    assert.match(line, /protocol: the relay sent a datagram that is not WireGuard/);
+    await finish(driver);
+  });
+
+  await t.test(
+    'through squid (HTTP CONNECT), direct TCP to the relay dropped',
+    { skip: squidSkip },
+    async () => {
+      await world.nft(
+        'add table inet rt_block; ' +
+          'add chain inet rt_block out { type filter hook output priority 0; policy accept; }; ' +
+          `add rule inet rt_block out ip daddr ${SERVER_V4} tcp dport != { 3128, 3129 } counter reject with tcp reset`,
+      );
+      try {
+        const direct = drive(URLS.tcp);
+        const open = `http://${SERVER_V4}:3128`;
+        const authed = `http://${PROXY_USER}:${encodeURIComponent(PROXY_PASSWORD)}@${SERVER_V4}:3129`;
+        const wrong = `http://${PROXY_USER}:wrong@${SERVER_V4}:3129`;
+        const overTcp = drive(URLS.tcp, ['--proxy', open, '--fwmark', String(MARK)]);
+        const overWss = drive(URLS.wss, [...withClientCert(), '--proxy', open]);
+        const withAuth = drive(URLS.wss, [...withClientCert(), '--proxy', authed]);
+        const noAuth = drive(URLS.tcp, ['--proxy', `http://${SERVER_V4}:3129`]);
+        const badAuth = drive(URLS.tcp, ['--proxy', wrong]);
+        await Promise.all([echoes(overTcp), echoes(overWss), echoes(withAuth)]);
+        assert.match(overTcp.output(), new RegExp(`^peer ${SERVER_V4}:3128$`, 'm'));
+        assert.match(await noAuth.waitForLine(/^state waiting: /, 5000), /proxy answered 407/);
+        assert.match(await badAuth.waitForLine(/^state waiting: /, 5000), /proxy answered 407/);
+        // The log never shows the password.
+        assert.doesNotMatch(withAuth.output() + badAuth.output(), /s3cret|wrong/);
+        assert.match(withAuth.output(), /via proxy http:\/\/\*\*\*@/);
+        // Direct, the relay cannot be reached at all: the echoes above went through squid.
+        assert.match(await direct.waitForLine(/^state waiting: /, 5000), /connection refused/);
+        await Promise.all([overTcp, overWss, withAuth, noAuth, badAuth, direct].map(finish));
+      } finally {
+        await world.nft('delete table inet rt_block');
+      }
+    },
+  );
+
+  await t.test('the relay killed and started again: the transport connects again', async () => {
+    const driver = drive(URLS.tcp);
+    await echoes(driver);
+    await relay.stop();
+    await driver.waitForLine(/^state waiting: (the relay closed the connection|connection reset)/, 5000);
+    await driver.waitForLine(/^state waiting: connection refused$/, 5000);
+    relay = startRelay();
+    await relay.waitForLine(/metrics on/, 10_000);
+    await echoes(driver);
+    const connects = driver.output().match(/^log .*: connected$/gm) ?? [];
+    assert.equal(connects.length, 2, driver.output());
+    await finish(driver);
+  });
+});
