@@ -8,7 +8,7 @@
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { z } from 'zod';
-import { describeIssues, MAX_CONFIG_TEXT } from '../../shared/src/control/protocol.ts';
+import { describeIssues, MAX_CONFIG_TEXT, type TransportSetting } from '../../shared/src/control/protocol.ts';
 import { PhantomError } from '../../shared/src/errors.ts';
 import {
   invokes,
@@ -19,11 +19,13 @@ import {
   type InvokeParams,
   type InvokeReply,
   type InvokeResult,
+  type TransportRequest,
 } from '../../shared/src/ipc/schema.ts';
 import type { AppSettingsStore } from './app-settings.ts';
 import type { HelperLink } from './helper-link.ts';
 import { LINKS } from './links.ts';
 import type { Platform } from './platform.ts';
+import { readPemFile, TransportFiles } from './transport-files.ts';
 
 export interface AppControllerOptions {
   link: HelperLink;
@@ -33,6 +35,8 @@ export interface AppControllerOptions {
   version: string;
   emit: (event: AppEvent) => void;
   log: (message: string) => void;
+  /** Where picked certificate and key files wait for transport.set (tests pass a short-lived one). */
+  transportFiles?: TransportFiles;
 }
 
 type Handlers = { [M in InvokeName]: (params: InvokeParams<M>) => Promise<InvokeResult<M>> };
@@ -83,12 +87,14 @@ export class AppController {
   private readonly options: AppControllerOptions;
   private readonly handlers: Handlers;
   private readonly stops: Array<() => void> = [];
+  private readonly transportFiles: TransportFiles;
   /** connectOnLaunch runs once per launch, at the first connection to the helper. */
   private launched = false;
 
   constructor(options: AppControllerOptions) {
     this.options = options;
     const { link, platform, settings } = options;
+    this.transportFiles = options.transportFiles ?? new TransportFiles();
     this.handlers = {
       'app.state': async () => ({ helper: link.status, settings: settings.get(), version: options.version }),
       'app.settings.set': (changes) => this.setSettings(changes),
@@ -116,6 +122,19 @@ export class AppController {
         await platform.openExternal(LINKS[which]);
         return {};
       },
+      // The file is read here, as the user; the renderer gets a token for it and the file's name.
+      'transport.pickFile': async ({ kind }) => {
+        const path = await platform.chooseTransportFile(kind);
+        if (path === null) return null;
+        const contents = await readPemFile(path, kind);
+        return { token: this.transportFiles.hold(kind, contents), fileName: basename(path) };
+      },
+      'transport.set': async (request) =>
+        link.call('tunnels.transport.set', {
+          name: request.name,
+          transport: this.transportSetting(request),
+        }),
+      'tunnels.transport.get': (params) => link.call('tunnels.transport.get', params),
       'tunnels.list': (params) => link.call('tunnels.list', params),
       'tunnels.get': (params) => link.call('tunnels.get', params),
       // The helper leaves out PrivateKey and PresharedKey unless asked (and then only for root).
@@ -147,6 +166,7 @@ export class AppController {
 
   stop(): void {
     for (const stop of this.stops.splice(0)) stop();
+    this.transportFiles.clear();
   }
 
   /** Handles one request from the renderer. Never rejects: every failure is an InvokeReply. */
@@ -184,6 +204,26 @@ export class AppController {
     } catch (error) {
       return { ok: false, error: toFailure(error) };
     }
+  }
+
+  /** The helper's TransportSetting for a request: each token swapped for its file, which is let go. */
+  private transportSetting(request: TransportRequest): TransportSetting {
+    if (request.kind === 'udp') return { kind: 'udp' };
+    const { url, fallback, proxy, clientCertToken, clientKeyToken, caToken } = request;
+    const files = this.transportFiles.takeAll({
+      ...(clientCertToken !== undefined
+        ? { clientCert: { token: clientCertToken, kind: 'clientCert' } }
+        : {}),
+      ...(clientKeyToken !== undefined ? { clientKey: { token: clientKeyToken, kind: 'clientKey' } } : {}),
+      ...(caToken !== undefined ? { ca: { token: caToken, kind: 'ca' } } : {}),
+    } as const);
+    return {
+      kind: 'relay',
+      url,
+      ...(fallback ? { fallback } : {}),
+      ...(proxy !== undefined ? { proxy } : {}),
+      ...files,
+    };
   }
 
   private saved(path: string | null): { path: string } | null {

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { app, dialog, Notification, shell, type BrowserWindow } from 'electron';
 import { PhantomError } from '../../shared/src/errors.ts';
+import type { TransportFileKind } from '../../shared/src/ipc/schema.ts';
 import { fixHelper } from './fix-helper.ts';
 import { isAllowedLink } from './links.ts';
 import { writeSaved } from './save-file.ts';
@@ -23,6 +24,27 @@ function appCommand(): string[] {
   return app.isPackaged ? [process.execPath] : [process.execPath, app.getAppPath()];
 }
 
+const TRANSPORT_FILE_DIALOG: Record<
+  TransportFileKind,
+  { title: string; filter: string; extensions: string[] }
+> = {
+  clientCert: {
+    title: "Choose the relay's client certificate",
+    filter: 'Certificate (PEM)',
+    extensions: ['pem', 'crt', 'cer'],
+  },
+  clientKey: {
+    title: 'Choose the private key of the client certificate',
+    filter: 'Private key (PEM)',
+    extensions: ['pem', 'key'],
+  },
+  ca: {
+    title: "Choose the CA certificate that signed the relay's certificate",
+    filter: 'CA certificate (PEM)',
+    extensions: ['pem', 'crt', 'cer'],
+  },
+};
+
 function helperHint(): string {
   return process.platform === 'linux'
     ? 'Start it from here (an administrator password is needed), or run: sudo systemctl start phantommesh-helper'
@@ -41,6 +63,22 @@ export function electronPlatform(options: ElectronPlatformOptions): Platform {
         properties: ['openFile'],
         filters: [
           { name: 'WireGuard configuration', extensions: ['conf'] },
+          { name: 'All files', extensions: ['*'] },
+        ],
+      };
+      const window = parent();
+      const result = window
+        ? await dialog.showOpenDialog(window, dialogOptions)
+        : await dialog.showOpenDialog(dialogOptions);
+      return result.canceled ? null : (result.filePaths[0] ?? null);
+    },
+    async chooseTransportFile(kind) {
+      const { title, filter, extensions } = TRANSPORT_FILE_DIALOG[kind];
+      const dialogOptions: Electron.OpenDialogOptions = {
+        title,
+        properties: ['openFile', 'showHiddenFiles'],
+        filters: [
+          { name: filter, extensions },
           { name: 'All files', extensions: ['*'] },
         ],
       };

@@ -1,6 +1,7 @@
 // What the controller needs from the desktop it runs on. Electron provides it in the app
 // (electron-platform.ts); the browser host provides a development stand-in (app/web/browser-host-platform.ts).
 
+import type { TransportFileKind } from '../../shared/src/ipc/schema.ts';
 import type { AppNotification } from './notifications.ts';
 
 export interface Platform {
@@ -12,6 +13,11 @@ export interface Platform {
   fixHelper(): Promise<void>;
   /** Lets the user pick a WireGuard configuration file; its path, or null when cancelled. */
   chooseConfigFile(): Promise<string | null>;
+  /**
+   * Lets the user pick a relay's client certificate, client key or CA file; its path, or null when
+   * cancelled. The main process reads it (transport-files.ts): the renderer never sees its contents.
+   */
+  chooseTransportFile(kind: TransportFileKind): Promise<string | null>;
   /**
    * Lets the user save `text` (suggested file name `name`); the path written, or null when cancelled.
    * A `secret` (a private key) is written with mode 0600.

@@ -4,6 +4,7 @@
 import { open } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { PhantomError } from '../../shared/src/errors.ts';
+import type { TransportFileKind } from '../../shared/src/ipc/schema.ts';
 import type { Platform } from '../main/platform.ts';
 
 export interface BrowserHostPlatformOptions {
@@ -11,6 +12,13 @@ export interface BrowserHostPlatformOptions {
   downloadsDir: string;
   socketPath: string;
   log: (message: string) => void;
+  /**
+   * Stands in for the desktop's open dialog of a relay's certificate, key or CA: the path it answers
+   * is read by the main-process side like the one Electron's dialog gives. Only a host started in
+   * code (the Chromium tests) sets it; without it choosing such a file is not available here, since a
+   * browser's own file input would hand the key's contents to the page.
+   */
+  chooseTransportFile?: (kind: TransportFileKind) => Promise<string | null>;
 }
 
 /** `name`, or `name-1`, `name-2`… when taken: a download never replaces a file. */
@@ -47,6 +55,13 @@ export function browserHostPlatform(options: BrowserHostPlatformOptions): Platfo
       throw new PhantomError(
         'NOT_AVAILABLE',
         'Opening files is not available in the browser host: drop the file on the window or paste its text.',
+      );
+    },
+    async chooseTransportFile(kind) {
+      if (options.chooseTransportFile) return options.chooseTransportFile(kind);
+      throw new PhantomError(
+        'NOT_AVAILABLE',
+        'Choosing certificate and key files is not available in the browser host (the page must never read a private key): use the desktop app, or phantommesh transport NAME URL --client-cert FILE --client-key FILE --ca FILE',
       );
     },
     saveText: (name, text) => createUnique(options.downloadsDir, name, text),

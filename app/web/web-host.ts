@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
-import type { AppEvent } from '../../shared/src/ipc/schema.ts';
+import type { AppEvent, TransportFileKind } from '../../shared/src/ipc/schema.ts';
 import { startCore } from '../main/app-core.ts';
 import type { Backoff } from '../main/helper-link.ts';
 import { APP_RESPONSE_HEADERS, CONTENT_SECURITY_POLICY } from '../main/security.ts';
@@ -40,6 +40,8 @@ export interface WebHostOptions {
   version: string;
   log: (message: string) => void;
   backoff?: Backoff;
+  /** A stand-in for the desktop's certificate file dialog (browserHostPlatform says why). */
+  chooseTransportFile?: (kind: TransportFileKind) => Promise<string | null>;
 }
 
 export interface WebHost {
@@ -92,6 +94,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       downloadsDir,
       socketPath: options.socketPath,
       log: options.log,
+      ...(options.chooseTransportFile ? { chooseTransportFile: options.chooseTransportFile } : {}),
     }),
     version: options.version,
     emit: broadcast,

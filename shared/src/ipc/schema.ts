@@ -4,11 +4,53 @@
 // returns a private key: the renderer never sees one.
 
 import { z } from 'zod';
-import { HelperEvent, MAX_CONFIG_TEXT, methods, TunnelName } from '../control/protocol.ts';
+import {
+  HelperEvent,
+  MAX_CONFIG_TEXT,
+  methods,
+  ProxyUrl,
+  PublicTransport,
+  RelayUrl,
+  TunnelName,
+} from '../control/protocol.ts';
 
 const ConfigText = z.string().max(MAX_CONFIG_TEXT);
 const Empty = z.strictObject({});
 const ByName = z.strictObject({ name: TunnelName });
+
+/** Which file of a relay's TLS a picked file is: a token for one kind is refused as another. */
+export const TransportFileKind = z.enum(['clientCert', 'clientKey', 'ca']);
+
+/**
+ * What the renderer holds for a file the main process read for it: a random handle (32 bytes,
+ * base64url), never the contents. Only the main process can turn it back into the file.
+ */
+export const FileToken = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not a file token');
+
+/**
+ * A tunnel's transport as the renderer asks for it: like the helper's TransportSetting, but the
+ * certificate, key and CA are tokens from transport.pickFile, which the main process resolves.
+ */
+export const TransportRequest = z
+  .discriminatedUnion('kind', [
+    z.strictObject({ name: TunnelName, kind: z.literal('udp') }),
+    z.strictObject({
+      name: TunnelName,
+      kind: z.literal('relay'),
+      url: RelayUrl,
+      fallback: z.boolean().optional(),
+      proxy: ProxyUrl.optional(),
+      clientCertToken: FileToken.optional(),
+      clientKeyToken: FileToken.optional(),
+      caToken: FileToken.optional(),
+    }),
+  ])
+  .refine(
+    (request) =>
+      request.kind === 'udp' ||
+      (request.clientCertToken === undefined) === (request.clientKeyToken === undefined),
+    { message: 'a client certificate goes with its key', path: ['clientKeyToken'] },
+  );
 
 /** How the app's link to the helper is doing; the UI shows each with its fix. */
 export const HelperConnection = z.object({
@@ -56,6 +98,17 @@ export const invokes = {
   },
   /** Opens one of the app's known links (help, issue tracker) in the browser. */
   'app.openLink': { params: z.strictObject({ link: z.enum(['help', 'issues']) }), result: Empty },
+  /**
+   * A native open dialog for a relay's client certificate, client key or CA; the main process reads
+   * the file (at most 64 KiB of PEM) and keeps it. The renderer gets a token and the file's name, never
+   * its contents; null when cancelled.
+   */
+  'transport.pickFile': {
+    params: z.strictObject({ kind: TransportFileKind }),
+    result: z.object({ token: FileToken, fileName: z.string() }).nullable(),
+  },
+  /** Sets a tunnel's transport; the main process swaps each token for its file, once. */
+  'transport.set': { params: TransportRequest, result: PublicTransport },
 
   // The helper's own methods, passed through unchanged (export never includes the private key).
   'tunnels.list': methods['tunnels.list'],
@@ -69,6 +122,7 @@ export const invokes = {
   'tunnels.delete': methods['tunnels.delete'],
   'tunnels.connect': methods['tunnels.connect'],
   'tunnels.disconnect': methods['tunnels.disconnect'],
+  'tunnels.transport.get': methods['tunnels.transport.get'],
   status: methods.status,
   'helperSettings.set': methods['settings.set'],
   'logs.tail': methods['logs.tail'],
@@ -86,6 +140,8 @@ export const AppEvent = z.discriminatedUnion('type', [
 export type HelperConnection = z.infer<typeof HelperConnection>;
 export type AppSettings = z.infer<typeof AppSettings>;
 export type Theme = z.infer<typeof Theme>;
+export type TransportFileKind = z.infer<typeof TransportFileKind>;
+export type TransportRequest = z.infer<typeof TransportRequest>;
 export type AppEvent = z.infer<typeof AppEvent>;
 export type InvokeName = keyof typeof invokes;
 export type InvokeParams<M extends InvokeName> = z.infer<(typeof invokes)[M]['params']>;

@@ -21,6 +21,7 @@ import { CloseIcon, ImportIcon, LogoIcon } from './icons.tsx';
 import { ImportDialog } from './ImportDialog.tsx';
 import { LogsPage } from './LogsPage.tsx';
 import { SettingsPage } from './SettingsPage.tsx';
+import { TransportDialog } from './TransportDialog.tsx';
 import { TunnelsPage } from './TunnelsPage.tsx';
 
 const PAGES: Page[] = ['tunnels', 'logs', 'settings'];
@@ -75,6 +76,7 @@ export function App() {
         <EditDialog key={dialogKey} name={dialog.name} addPeer={dialog.addPeer ?? false} />
       )}
       {dialog?.kind === 'export' && <ExportDialog key={dialogKey} name={dialog.name} />}
+      {dialog?.kind === 'transport' && <TransportDialog key={dialogKey} name={dialog.name} />}
       {dialog?.kind === 'delete' && <DeleteDialog key={dialogKey} name={dialog.name} />}
     </>
   );

@@ -6,6 +6,7 @@ import type { PeerStatus, PublicTunnelConfig, TunnelState } from '../../../../sh
 import { useNow } from '../hooks.ts';
 import { formatAge, formatBytes, isActive, secondsLeft, stateText } from '../lib/format.ts';
 import { hasNoPeer, withPeerState, type ShownState } from '../lib/peers.ts';
+import { carriedText } from '../lib/transport.ts';
 import { connect, disconnect, useTunnels } from '../stores/tunnels.ts';
 import { openDialog } from '../stores/ui.ts';
 import { strings } from '../strings.ts';
@@ -23,6 +24,7 @@ import {
   TrashIcon,
 } from './icons.tsx';
 import { RateChart } from './RateChart.tsx';
+import { TransportSection } from './TransportSection.tsx';
 
 const t = strings.detail;
 
@@ -167,6 +169,15 @@ export function TunnelDetail({ name }: { name: string }) {
           <dt>{t.endpoint}</dt>
           <dd>{endpoint ?? t.none}</dd>
         </div>
+        {live && status?.transport && (
+          <div className="fact" data-testid="carried-by">
+            <dt>{strings.transport.carriedBy}</dt>
+            <dd>
+              {carriedText(status.transport)}
+              {status.transport.reason && <span className="muted small"> ({status.transport.reason})</span>}
+            </dd>
+          </div>
+        )}
         <div className="fact">
           <dt>{t.latestHandshake}</dt>
           <dd>{status?.latestHandshake ? formatAge(status.latestHandshake, now) : t.never}</dd>
@@ -207,6 +218,8 @@ export function TunnelDetail({ name }: { name: string }) {
         </div>
         {config && <InterfaceFacts config={config} />}
       </section>
+
+      <TransportSection name={name} />
 
       <section className="card" aria-labelledby="peers-title">
         <h3 id="peers-title" className="card-title">

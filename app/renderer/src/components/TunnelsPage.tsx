@@ -7,6 +7,7 @@ import type { TunnelState, TunnelSummary } from '../../../../shared/src/control/
 import { isActive, stateText } from '../lib/format.ts';
 import { hasNoPeer, withPeerState } from '../lib/peers.ts';
 import { moveIndex } from '../lib/keyboard.ts';
+import { carriedText } from '../lib/transport.ts';
 import { loadTunnels, select, useTunnels } from '../stores/tunnels.ts';
 import { openDialog } from '../stores/ui.ts';
 import { strings } from '../strings.ts';
@@ -150,6 +151,8 @@ function TunnelList() {
           hasNoPeer(configs[summary.name]),
         );
         const isSelected = summary.name === selected;
+        // A tunnel that is up says what carries it (UDP or the relay); one that is down, where it goes.
+        const carried = state === 'connected' ? states[summary.name]?.transport : undefined;
         return (
           <li
             key={summary.name}
@@ -162,7 +165,9 @@ function TunnelList() {
             <span className={`dot dot-${state}`} aria-hidden="true" />
             <span className="tunnel-row-text">
               <span className="tunnel-row-name">{summary.name}</span>
-              <span className="tunnel-row-sub">{summary.endpoints[0] ?? summary.addresses[0] ?? ''}</span>
+              <span className="tunnel-row-sub" title={carried?.reason}>
+                {carried ? carriedText(carried) : (summary.endpoints[0] ?? summary.addresses[0] ?? '')}
+              </span>
             </span>
             <span className={`badge badge-${state}`}>{stateText(state)}</span>
           </li>

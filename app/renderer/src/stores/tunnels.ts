@@ -16,6 +16,7 @@ import { retryFor, type RetryInfo } from '../lib/status.ts';
 import { strings } from '../strings.ts';
 import type { LoadState } from './load-state.ts';
 import { receiveBlocking, receiveHelperSettings } from './settings.ts';
+import { loadTransport } from './transports.ts';
 import { notify } from './ui.ts';
 
 export interface TunnelsState {
@@ -139,8 +140,9 @@ function setSummaries(list: TunnelSummary[]): void {
     if (summary.endpoints.length === 0 && summary.name !== nextSelected) void loadDetail(summary.name);
 }
 
-/** Fetches a tunnel's public config and status (tunnels.get). */
+/** Fetches a tunnel's public config and status (tunnels.get), and its transport. */
 export async function loadDetail(name: string): Promise<void> {
+  void loadTransport(name);
   try {
     const { config, status } = await invoke('tunnels.get', { name });
     useTunnels.setState((state) => ({ configs: { ...state.configs, [name]: config } }));

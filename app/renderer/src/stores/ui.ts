@@ -12,6 +12,7 @@ export type Dialog =
   /** `addPeer`: the editor opens with a [Peer] template added to a tunnel that has none. */
   | { kind: 'edit'; name: string; addPeer?: boolean }
   | { kind: 'export'; name: string }
+  | { kind: 'transport'; name: string }
   | { kind: 'delete'; name: string };
 
 export interface UiState {

@@ -1,0 +1,195 @@
+// A tunnel's transport in the renderer: the form's checks (the relay and proxy URLs as the helper
+// will parse them, which certificate files go together), the IPC request it becomes, and how the
+// transport and what carries a tunnel now read. Pure (no DOM), unit-tested in
+// test/unit/renderer-transport.test.ts. The helper checks everything again; these checks exist so
+// that people see a precise message beside the field before anything is sent.
+
+import type { CarriedBy, PublicTransport } from '../../../../shared/src/control/protocol.ts';
+import type { TransportFileKind, TransportRequest } from '../../../../shared/src/ipc/schema.ts';
+import { strings } from '../strings.ts';
+
+const t = strings.transport;
+
+/** A file the main process read for us: its token and name; the contents stay there. */
+export interface PickedFile {
+  token: string;
+  fileName: string;
+}
+
+export interface TransportForm {
+  kind: 'udp' | 'relay';
+  url: string;
+  fallback: boolean;
+  proxy: string;
+  files: Record<TransportFileKind, PickedFile | null>;
+}
+
+export type TransportField = 'url' | 'proxy' | TransportFileKind;
+export type TransportProblems = Partial<Record<TransportField, string>>;
+
+export const noFiles: TransportForm['files'] = { clientCert: null, clientKey: null, ca: null };
+
+/** What the helper keeps of a URL (RelayUrl and ProxyUrl in the control protocol). */
+const MAX_URL = 2048;
+const MAX_PATH = 256;
+const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/;
+const PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** The form opened on what the helper has now. Files and a proxy password are never shown back. */
+export function formFrom(current: PublicTransport | undefined): TransportForm {
+  if (!current || current.kind === 'udp')
+    return { kind: 'udp', url: '', fallback: false, proxy: '', files: noFiles };
+  return {
+    kind: 'relay',
+    url: current.url,
+    fallback: current.fallback,
+    // A redacted proxy (http://***@host:port) is not a value to send back: it must be typed again.
+    proxy: current.proxy && !current.proxy.includes('***@') ? current.proxy : '',
+    files: noFiles,
+  };
+}
+
+export function isWss(url: string): boolean {
+  return /^wss:\/\//i.test(url.trim());
+}
+
+function isIpv6(text: string): boolean {
+  // The shape only: the URL constructor (in every browser) does the full check.
+  if (!/^[0-9a-fA-F:.]+$/.test(text) || !text.includes(':')) return false;
+  try {
+    return new URL(`http://[${text}]/`).hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function portProblem(portText: string): string | null {
+  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535)
+    return t.errors.port(portText);
+  return null;
+}
+
+/** Why `text` is not a relay URL the helper accepts, or null when it is one. */
+export function relayUrlProblem(text: string): string | null {
+  const url = text.trim();
+  if (url === '') return t.errors.urlEmpty;
+  if (url.length > MAX_URL) return t.errors.tooLong(MAX_URL);
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(url);
+  if (!match) return t.errors.urlShape;
+  const scheme = match[1]!.toLowerCase();
+  if (scheme !== 'tcp' && scheme !== 'ws' && scheme !== 'wss') return t.errors.urlScheme(scheme);
+  const rest = match[2]!;
+  if (/\s/.test(rest)) return t.errors.whiteSpace;
+  if (/[?#]/.test(rest)) return t.errors.queryOrFragment;
+  const slash = rest.indexOf('/');
+  const authority = slash === -1 ? rest : rest.slice(0, slash);
+  const path = slash === -1 ? '' : rest.slice(slash);
+  if (authority.includes('@')) return t.errors.urlCredentials;
+
+  let host: string;
+  let portText: string | undefined;
+  if (authority.startsWith('[')) {
+    const close = authority.indexOf(']');
+    if (close === -1) return t.errors.ipv6Brackets;
+    host = authority.slice(1, close);
+    const after = authority.slice(close + 1);
+    if (after !== '' && !after.startsWith(':')) return t.errors.afterAddress(after);
+    portText = after === '' ? undefined : after.slice(1);
+    if (!isIpv6(host)) return t.errors.notIpv6(host);
+  } else {
+    const colon = authority.lastIndexOf(':');
+    host = colon === -1 ? authority : authority.slice(0, colon);
+    portText = colon === -1 ? undefined : authority.slice(colon + 1);
+    if (host.includes(':')) return t.errors.ipv6NeedsBrackets;
+    if (host === '') return t.errors.noHost;
+    const lower = host.toLowerCase();
+    if (!IPV4.test(lower) && (/^[0-9.]+$/.test(lower) || lower.length > 253 || !HOSTNAME.test(lower)))
+      return t.errors.badHost(host);
+  }
+  if (portText !== undefined) {
+    const problem = portProblem(portText);
+    if (problem) return problem;
+  } else if (scheme === 'tcp') return t.errors.tcpPort;
+
+  if (scheme === 'tcp') {
+    if (path !== '' && path !== '/') return t.errors.tcpPath;
+  } else if (path !== '') {
+    if (path.length > MAX_PATH) return t.errors.pathTooLong(MAX_PATH);
+    if (!PATH.test(path)) return t.errors.pathCharacters;
+  }
+  return null;
+}
+
+/** Why `text` is not an HTTP CONNECT proxy the helper accepts, or null (an empty one is none). */
+export function proxyUrlProblem(text: string): string | null {
+  const proxy = text.trim();
+  if (proxy === '') return null;
+  if (proxy.length > MAX_URL) return t.errors.tooLong(MAX_URL);
+  if (/\s/.test(proxy)) return t.errors.whiteSpace;
+  if (!/^http:\/\//i.test(proxy))
+    return /^https:\/\//i.test(proxy) ? t.errors.proxyHttps : t.errors.proxyShape;
+  let url: URL;
+  try {
+    url = new URL(proxy);
+  } catch {
+    return t.errors.proxyShape;
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '')
+    return t.errors.proxyPath;
+  if (url.hostname === '') return t.errors.noHost;
+  // What the helper showed us in place of the credentials: sending it back would set "***" as them.
+  if (url.username === '***' || url.username === '%2A%2A%2A') return t.errors.proxyRedacted;
+  try {
+    if (decodeURIComponent(url.username).includes(':')) return t.errors.proxyUserColon;
+  } catch {
+    return t.errors.proxyEscape;
+  }
+  return null;
+}
+
+/** Every problem of the form, by field; empty when it may be sent. */
+export function transportProblems(form: TransportForm): TransportProblems {
+  if (form.kind === 'udp') return {};
+  const problems: TransportProblems = {};
+  const url = relayUrlProblem(form.url);
+  if (url) problems.url = url;
+  const proxy = proxyUrlProblem(form.proxy);
+  if (proxy) problems.proxy = proxy;
+  // Certificates are offered for wss:// only (transportRequest drops them otherwise).
+  if (isWss(form.url)) {
+    const { clientCert, clientKey } = form.files;
+    if (clientCert && !clientKey) problems.clientKey = t.errors.keyMissing;
+    if (clientKey && !clientCert) problems.clientCert = t.errors.certMissing;
+  }
+  return problems;
+}
+
+/** The IPC request for a checked form: tokens for the files, the URLs trimmed. */
+export function transportRequest(name: string, form: TransportForm): TransportRequest {
+  if (form.kind === 'udp') return { name, kind: 'udp' };
+  const proxy = form.proxy.trim();
+  const { clientCert, clientKey, ca } = isWss(form.url) ? form.files : noFiles;
+  return {
+    name,
+    kind: 'relay',
+    url: form.url.trim(),
+    ...(form.fallback ? { fallback: true } : {}),
+    ...(proxy !== '' ? { proxy } : {}),
+    ...(clientCert ? { clientCertToken: clientCert.token } : {}),
+    ...(clientKey ? { clientKeyToken: clientKey.token } : {}),
+    ...(ca ? { caToken: ca.token } : {}),
+  };
+}
+
+/** The stored transport in a few words: "UDP" or "Relay wss://… (UDP first)". */
+export function transportSummary(transport: PublicTransport): string {
+  if (transport.kind === 'udp') return t.udpSummary;
+  return transport.fallback ? t.relayFallbackSummary(transport.url) : t.relaySummary(transport.url);
+}
+
+/** What carries a tunnel now: "UDP" or "via relay wss://…". */
+export function carriedText(carried: CarriedBy): string {
+  if (carried.kind === 'udp') return t.viaUdp;
+  return carried.url ? t.viaRelay(carried.url) : t.viaRelayUnnamed;
+}
