@@ -288,7 +288,7 @@ export const strings = {
     filesAgain: 'Choose the certificate files again: the app let go of them.',
     save: 'Save',
     saving: 'Saving…',
-    saved: (name: string, summary: string) => `${name} now uses ${summary}`,
+    saved: (name: string, summary: string) => `Transport of ${name}: ${summary}`,
     errors: {
       urlEmpty: 'Enter the relay’s URL, e.g. wss://relay.example.com/wg.',
       urlShape: 'A relay URL is tcp://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST[:PORT]/PATH.',
