@@ -71,7 +71,7 @@ before(async () => {
   if (skip) return;
   dir = await mkdtemp(join(tmpdir(), 'rt-transport-'));
   world = await createRelayTransportWorld();
-  pki = await makeTestPki(dir, [SERVER_V4, SERVER_V6]);
+  pki = await makeTestPki(dir, [SERVER_V4, SERVER_V6], ['relay.test']);
   // Stands in for the WireGuard server: every datagram back to where it came from.
   echo = spawnIn(world.server, process.execPath, [
     '-e',
@@ -210,9 +210,24 @@ test('relay transports against phantommesh-relay', { skip, timeout: 60_000 }, as
     },
   );
 
-  await t.test('tcp:// over IPv6, marked', async () => {
-    const driver = drive(URLS.tcp6, ['--fwmark', String(MARK)]);
+  await t.test('tcp:// over IPv6; the mark set later: the connection is made again with it', async () => {
+    const driver = drive(URLS.tcp6, ['--fwmark-later', String(MARK)]);
     await echoes(driver);
+    // nft counts from the start: the differences are what this connection sent.
+    let before = await markedPackets();
+    await echoes(driver);
+    let now = await markedPackets();
+    assert.equal(now.marked - before.marked, 0, 'no mark yet');
+    assert.ok(now.unmarked - before.unmarked >= 5);
+    driver.child.kill('SIGUSR2');
+    await driver.waitForLine(/^log .*fwmark now 0x7274: reconnecting$/, 5000);
+    await echoes(driver);
+    before = await markedPackets();
+    await echoes(driver);
+    now = await markedPackets();
+    const [marked, unmarked] = [now.marked - before.marked, now.unmarked - before.unmarked];
+    assert.ok(marked >= 5 && unmarked === 0, `marked ${marked}, unmarked ${unmarked}`);
+    assert.equal(driver.output().match(/^state connected$/gm)?.length, 2);
     await finish(driver);
   });
 
@@ -228,6 +243,26 @@ test('relay transports against phantommesh-relay', { skip, timeout: 60_000 }, as
     await finish(driver);
     assert.match(relay.output(), /connect #\d+ wss \S+ cert CN="client"/);
   });
+
+  await t.test(
+    'wss:// to a host name at an address given (no resolving): TLS verifies the name',
+    async () => {
+      const driver = drive('wss://relay.test:8443/wg', [...withClientCert(), '--connect-address', SERVER_V4]);
+      await echoes(driver);
+      assert.match(driver.output(), new RegExp(`^peer ${SERVER_V4}:8443$`, 'm'));
+      await finish(driver);
+      const wrongName = drive('wss://other.test:8443/wg', [
+        ...withClientCert(),
+        '--connect-address',
+        SERVER_V4,
+      ]);
+      assert.match(
+        await wrongName.waitForLine(/^state waiting: /, 5000),
+        /TLS: certificate verify failed: .*other\.test/,
+      );
+      await finish(wrongName);
+    },
+  );
 
   await t.test('wss:// refused: the wrong CA, no client certificate, one from another CA', async () => {
     const rogueCa = join(pki.dir, 'rogue-ca.pem');

@@ -4,12 +4,13 @@
 //   state connecting|connected|waiting: LAST ERROR|closed
 //   echo SEQ                   a datagram it sent came back (through the relay and an echo server)
 //   counters {"sent":..}       on SIGUSR1 and before exiting
+// SIGUSR2 sets the fwmark to --fwmark-later (as a full tunnel's policy routing coming up would).
 //   log LINE                   the transport's own log
 // It sends a WireGuard-shaped datagram (a type-4 transport message, 64 bytes, the sequence number
 // in bytes 8..15) every --interval ms while connected, so the relay forwards it.
 //
 //   node test/lib/relay-transport-driver.ts --url URL [--proxy URL] [--ca F] [--cert F --key F]
-//       [--connect-address ADDR] [--fwmark N] [--interval MS]
+//       [--connect-address ADDR] [--fwmark N] [--fwmark-later N] [--interval MS]
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     key: { type: 'string' },
     'connect-address': { type: 'string' },
     fwmark: { type: 'string', default: '0' },
+    'fwmark-later': { type: 'string', default: '0' },
     interval: { type: 'string', default: '100' },
   },
 });
@@ -59,6 +61,7 @@ const timer = setInterval(() => {
 }, Number(values.interval));
 
 process.on('SIGUSR1', () => say(`counters ${JSON.stringify(transport.counters)}`));
+process.on('SIGUSR2', () => transport.setFwmark(Number(values['fwmark-later'])));
 for (const signal of ['SIGTERM', 'SIGINT'] as const)
   process.once(signal, () => {
     clearInterval(timer);
