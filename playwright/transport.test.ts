@@ -236,3 +236,52 @@ test(
       .waitFor({ timeout: 10_000 });
   },
 );
+
+test(
+  'a tunnel carried by its relay says "via relay" and why (the status is injected into the page\'s WebSocket: the real relay carrier is tested in the helper\'s interop tests)',
+  { skip },
+  async () => {
+    const other = await browser.newPage({ viewport: { width: 1100, height: 720 } });
+    try {
+      let inject: ((text: string) => void) | undefined;
+      await other.routeWebSocket(/\/ipc\?/, (socket) => {
+        // Everything else still goes to the host and back.
+        socket.connectToServer();
+        inject = (text) => socket.send(text);
+      });
+      await other.goto(web.url);
+      await other.getByRole('option').filter({ hasText: TUNNEL }).click();
+      const reason = 'UDP handshakes went unanswered for 15 s';
+      inject!(
+        JSON.stringify({
+          event: {
+            type: 'helper',
+            event: {
+              type: 'tunnel-state',
+              status: {
+                name: TUNNEL,
+                state: 'connected',
+                transport: { kind: 'relay', url: RELAY, reason },
+                interfaceAddresses: [`${INNER.ours4}/24`],
+                rxBytes: 0,
+                txBytes: 0,
+                peers: [],
+              },
+            },
+          },
+        }),
+      );
+      const row = other.getByRole('option').filter({ hasText: TUNNEL });
+      const sub = row.locator('.tunnel-row-sub');
+      await sub.filter({ hasText: `via relay ${RELAY}` }).waitFor();
+      assert.equal(await sub.getAttribute('title'), reason);
+      await other
+        .getByTestId('carried-by')
+        .filter({ hasText: `via relay ${RELAY} (${reason})` })
+        .waitFor();
+      await other.screenshot({ path: `${SHOTS}24-carried-by-relay.png` });
+    } finally {
+      await other.close();
+    }
+  },
+);
