@@ -9,6 +9,7 @@
 //   dropped by nftables;
 //   the wrong CA, no client certificate, a client certificate from another CA, a wrong proxy
 //   password, a server sending garbage: state 'waiting' with the reason, no crash;
+//   a connection that dies silently (nft drops it) is noticed (nothing comes back) and made again;
 //   the relay killed and started again: the transport connects again by itself.
 // Namespaces rt-s-* (relay, echo server, squid) and rt-c-* (client): test/lib/relay-transport-world.ts.
 
@@ -289,12 +290,21 @@ test('relay transports against phantommesh-relay', { skip, timeout: 60_000 }, as
     );
   });
 
-  await t.test('a server sending garbage: the connection is closed, no crash', async () => {
-    const driver = drive(URLS.garbage);
-    const line = await driver.waitForLine(/^state waiting: /, 5000);
-    assert.match(line, /protocol: the relay sent a datagram that is not WireGuard/);
-    await finish(driver);
-  });
+  await t.test(
+    'a server sending garbage, a WebSocket path not served: closed with the reason, no crash',
+    async () => {
+      const driver = drive(URLS.garbage);
+      const line = await driver.waitForLine(/^state waiting: /, 5000);
+      assert.match(line, /protocol: the relay sent a datagram that is not WireGuard/);
+      // A WebSocket path the relay does not serve.
+      const wrongPath = drive(`ws://${SERVER_V4}:8081/elsewhere`);
+      assert.match(
+        await wrongPath.waitForLine(/^state waiting: /, 5000),
+        /the relay answered HTTP 404 to the WebSocket upgrade/,
+      );
+      await Promise.all([finish(driver), finish(wrongPath)]);
+    },
+  );
 
   await t.test(
     'through squid (HTTP CONNECT), direct TCP to the relay dropped',
@@ -330,6 +340,27 @@ test('relay transports against phantommesh-relay', { skip, timeout: 60_000 }, as
       }
     },
   );
+
+  await t.test('a connection that dies silently (packets dropped) is noticed and made again', async () => {
+    const driver = drive(URLS.tcp, ['--stall-timeout', '2000']);
+    await echoes(driver);
+    await world.nft(
+      'add table inet rt_stall; ' +
+        'add chain inet rt_stall out { type filter hook output priority 0; policy accept; }; ' +
+        `add rule inet rt_stall out ip daddr ${SERVER_V4} tcp dport 8080 drop`,
+    );
+    try {
+      assert.match(
+        await driver.waitForLine(/^state waiting: /, 5000),
+        /nothing received for 2 s while sending \(the connection is presumed dead\)/,
+      );
+    } finally {
+      await world.nft('delete table inet rt_stall');
+    }
+    await echoes(driver);
+    assert.equal(driver.output().match(/^state connected$/gm)?.length, 2);
+    await finish(driver);
+  });
 
   await t.test('the relay killed and started again: the transport connects again', async () => {
     const driver = drive(URLS.tcp);

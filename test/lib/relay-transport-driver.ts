@@ -10,7 +10,7 @@
 // in bytes 8..15) every --interval ms while connected, so the relay forwards it.
 //
 //   node test/lib/relay-transport-driver.ts --url URL [--proxy URL] [--ca F] [--cert F --key F]
-//       [--connect-address ADDR] [--fwmark N] [--fwmark-later N] [--interval MS]
+//       [--connect-address ADDR] [--fwmark N] [--fwmark-later N] [--interval MS] [--stall-timeout MS]
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     fwmark: { type: 'string', default: '0' },
     'fwmark-later': { type: 'string', default: '0' },
     interval: { type: 'string', default: '100' },
+    'stall-timeout': { type: 'string' },
   },
 });
 if (values.url === undefined) throw new Error('--url is required');
@@ -43,6 +44,7 @@ const transport = openRelayTransport({
   spec,
   ...(values['connect-address'] !== undefined ? { connectAddress: values['connect-address'] } : {}),
   fwmark: Number(values.fwmark),
+  ...(values['stall-timeout'] !== undefined ? { stallTimeoutMs: Number(values['stall-timeout']) } : {}),
   onDatagram: (packet) => {
     if (packet.length === 64 && packet[0] === 4) say(`echo ${packet.readBigUInt64BE(8)}`);
   },

@@ -69,6 +69,8 @@ export interface RelayTransportOptions {
   onDatagram: (packet: Buffer) => void;
   onState?: (state: RelayState) => void;
   log: (line: string) => void;
+  /** Tuning and tests: STALL_TIMEOUT_MS unless given. */
+  stallTimeoutMs?: number;
 }
 
 export interface RelayCounters {
@@ -109,9 +111,18 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 /** What may wait in the socket (about 700 full-size packets): beyond it the path is not keeping up and
  *  more queueing only adds latency (bufferbloat); dropping lets the inner TCP back off. */
 export const MAX_BUFFERED = 1024 * 1024;
-/** TCP keepalive: a connection that died silently (a NAT that forgot it) is noticed in about a
- *  minute instead of at the next retransmission timeout. */
+/** TCP keepalive while idle, so that a middlebox does not forget an idle connection. */
 const KEEPALIVE_MS = 15_000;
+/**
+ * A connection that died silently (a NAT or firewall that forgot it, a relay host that vanished)
+ * takes TCP up to its retransmission timeout (about 15 min) to notice while we keep sending. WireGuard
+ * never lets a packet go unanswered for long: a handshake initiation gets a response (or is retried
+ * every 5 s), and data gets a keepalive back within 10 s (KEEPALIVE_TIMEOUT). So when datagrams went
+ * out and nothing came back for this long, the stream is presumed dead and made again. (If the
+ * WireGuard server behind a live relay is down, this costs one reconnect per STALL_TIMEOUT_MS while
+ * the tunnel is trying to send: cheap, and it does not change what the user sees.)
+ */
+export const STALL_TIMEOUT_MS = 25_000;
 /** After close() asks politely (FIN, WebSocket close), how long before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -125,8 +136,8 @@ export function reconnectDelay(failures: number, random: () => number = Math.ran
 interface Carrier {
   /** False when over the buffer bound (the caller counts the drop). */
   send(packet: Uint8Array): boolean;
-  /** Ends it; `closed` is called once the socket is gone. */
-  close(): void;
+  /** Ends it; `closed` is called (with `reason` unless an error came first) once the socket is gone. */
+  close(reason: string): void;
 }
 
 interface CarrierEvents {
@@ -293,8 +304,8 @@ function tcpCarrier(socket: Socket, head: Buffer, events: CarrierEvents): Carrie
       socket.write(encodeFrame(packet));
       return true;
     },
-    close: () => {
-      reason ??= 'closed';
+    close: (why) => {
+      reason ??= why;
       socket.end();
       setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
     },
@@ -329,8 +340,8 @@ function webSocketCarrier(ws: WebSocket, events: CarrierEvents): Carrier {
       ws.send(packet, { binary: true });
       return true;
     },
-    close: () => {
-      reason ??= 'closed';
+    close: (why) => {
+      reason ??= why;
       ws.close(1000);
       setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
     },
@@ -359,6 +370,9 @@ class RelayTransportImpl implements RelayTransport {
   private restarting = false;
   private closing: Promise<void> | undefined;
   private carrierGone: (() => void) | undefined;
+  /** The first datagram sent since the last one received on this connection (the stall watchdog). */
+  private unansweredSince: number | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(options: RelayTransportOptions) {
     this.options = options;
@@ -380,6 +394,7 @@ class RelayTransportImpl implements RelayTransport {
     try {
       if (this.state === 'connected' && !this.closing && this.carrier?.send(packet)) {
         this.counters.sent += 1;
+        this.unansweredSince ??= performance.now();
         return;
       }
     } catch {
@@ -397,7 +412,7 @@ class RelayTransportImpl implements RelayTransport {
     this.options.log(`relay ${this.label}: fwmark now 0x${mark.toString(16)}: reconnecting`);
     this.restarting = true;
     this.attempt?.abort(new Error('fwmark changed'));
-    this.carrier?.close();
+    this.carrier?.close('closed for the new fwmark');
   }
 
   close(): Promise<void> {
@@ -406,7 +421,7 @@ class RelayTransportImpl implements RelayTransport {
       this.attempt?.abort(new Error('closed'));
       if (this.carrier) {
         const gone = new Promise<void>((resolve) => (this.carrierGone = resolve));
-        this.carrier.close();
+        this.carrier.close('closed');
         await gone;
       }
       this.setState('closed');
@@ -433,6 +448,7 @@ class RelayTransportImpl implements RelayTransport {
     const events: CarrierEvents = {
       datagram: (packet) => {
         this.counters.received += 1;
+        this.unansweredSince = undefined;
         this.options.onDatagram(packet);
       },
       closed: (reason) => this.lost(reason),
@@ -444,12 +460,13 @@ class RelayTransportImpl implements RelayTransport {
         if (this.closing || this.restarting) {
           // Ended while its last step completed: let it close, then go on as for a lost connection.
           this.carrier = carrier;
-          carrier.close();
+          carrier.close('closed');
           return;
         }
         this.carrier = carrier;
         this.connectedAt = performance.now();
         this.counters.connects += 1;
+        this.watchForStall(carrier);
         this.options.log(`relay ${this.label}: connected`);
         this.setState('connected');
       },
@@ -465,6 +482,8 @@ class RelayTransportImpl implements RelayTransport {
 
   private lost(reason: string): void {
     this.carrier = undefined;
+    clearInterval(this.stallTimer);
+    this.unansweredSince = undefined;
     if (this.closing) {
       this.carrierGone?.();
       return;
@@ -472,6 +491,23 @@ class RelayTransportImpl implements RelayTransport {
     if (this.restarting) return this.connect();
     if (performance.now() - this.connectedAt > RECONNECT_RESET_AFTER_MS) this.failures = 0;
     this.failed(reason);
+  }
+
+  /** Checks once a second (a few checks per timeout) whether what was sent is going unanswered. */
+  private watchForStall(carrier: Carrier): void {
+    const timeout = this.options.stallTimeoutMs ?? STALL_TIMEOUT_MS;
+    this.unansweredSince = undefined;
+    this.stallTimer = setInterval(
+      () => {
+        if (this.unansweredSince === undefined || performance.now() - this.unansweredSince < timeout) return;
+        clearInterval(this.stallTimer);
+        carrier.close(
+          `nothing received for ${timeout / 1000} s while sending (the connection is presumed dead)`,
+        );
+      },
+      Math.min(1000, timeout / 4),
+    );
+    this.stallTimer.unref();
   }
 
   private failed(reason: string): void {
