@@ -127,6 +127,10 @@ test(
     // packets to 203.0.113.1:10000 have nowhere to go.
     await execIn(ns1, 'wg', ['set', ours, 'peer', goKeys.publicKey, 'persistent-keepalive', 'off']);
     await sleep((CONNTRACK_UDP_TIMEOUT_S + 1) * 1000);
-    assert.equal(await quickPing(ns2, '192.0.2.1', { count: 1 }), 0, 'without keepalive the mapping expired');
+    assert.equal(
+      await quickPing(ns2, '192.0.2.1', { count: 1, deadlineSeconds: 2 }),
+      0,
+      'without keepalive the mapping expired',
+    );
   },
 );

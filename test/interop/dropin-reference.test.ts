@@ -9,7 +9,7 @@
 // between ns1 and ns2 crosses ns0's loopback, encrypted, with a preshared key. Then: pings, TCP and UDP
 // iperf3 over IPv4 and IPv6 inner, over IPv4 and IPv6 outer; a 34 KB MTU on both ends (set by `ip`
 // after the move, followed by our device: the padding on the wire shows it); roaming both ways; the
-// cryptokey source filter. The iperf3 runs are short (1 MB each): this proves the paths, not speed.
+// cryptokey source filter. The iperf3 runs are short (1 s each): they prove the paths, not speed.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -88,8 +88,14 @@ after(async () => {
   await world.destroy();
 });
 
-/** netns.sh's tests(): pings both ways over IPv4 and IPv6, then TCP and UDP iperf3 over each. */
-async function traffic(label: string): Promise<void> {
+type Run = 'tcp4' | 'tcp6' | 'udp4' | 'udp6';
+
+/**
+ * netns.sh's tests(): pings both ways over IPv4 and IPv6, then iperf3 (`runs`, default all four):
+ * TCP over IPv4 ours -> wireguard-go, TCP over IPv6 back, UDP over IPv4 to us, UDP over IPv6 from us.
+ * One second each (-t 1): what the receiver counted in that second must be more than nothing.
+ */
+async function traffic(label: string, runs: Run[] = ['tcp4', 'tcp6', 'udp4', 'udp6']): Promise<void> {
   for (const [from, to] of [
     [ns2, '192.0.2.1'],
     [ns1, '192.0.2.2'],
@@ -97,26 +103,17 @@ async function traffic(label: string): Promise<void> {
     [ns1, 'fd00::2'],
   ] as const)
     assert.equal(await quickPing(from, to, { count: 10 }), 10, `${label}: ping ${to}`);
-  const tcp4 = await iperf3(ns2, ns1, '192.0.2.2');
-  assert.ok(
-    tcp4.sent >= 1 << 20 && tcp4.received > 0,
-    `${label}: TCP over IPv4, ours -> wireguard-go: ${JSON.stringify(tcp4)}`,
-  );
-  const tcp6 = await iperf3(ns1, ns2, 'fd00::1');
-  assert.ok(
-    tcp6.sent >= 1 << 20 && tcp6.received > 0,
-    `${label}: TCP over IPv6, wireguard-go -> ours: ${JSON.stringify(tcp6)}`,
-  );
-  const udp4 = await iperf3(ns1, ns2, '192.0.2.1', { udp: true });
-  assert.ok(
-    udp4.lostPercent! < 50,
-    `${label}: UDP over IPv4, wireguard-go -> ours: ${udp4.lostPercent} % lost`,
-  );
-  const udp6 = await iperf3(ns2, ns1, 'fd00::2', { udp: true });
-  assert.ok(
-    udp6.lostPercent! < 50,
-    `${label}: UDP over IPv6, ours -> wireguard-go: ${udp6.lostPercent} % lost`,
-  );
+  const plan: Record<Run, [server: string, client: string, address: string, udp: boolean, what: string]> = {
+    tcp4: [ns2, ns1, '192.0.2.2', false, 'TCP over IPv4, ours -> wireguard-go'],
+    tcp6: [ns1, ns2, 'fd00::1', false, 'TCP over IPv6, wireguard-go -> ours'],
+    udp4: [ns1, ns2, '192.0.2.1', true, 'UDP over IPv4, wireguard-go -> ours'],
+    udp6: [ns2, ns1, 'fd00::2', true, 'UDP over IPv6, ours -> wireguard-go'],
+  };
+  for (const run of runs) {
+    const [server, client, address, udp, what] = plan[run];
+    const result = await iperf3(server, client, address, { seconds: 1, udp, udpRate: '100M' });
+    assert.ok(result.received > 0, `${label}: ${what}: ${JSON.stringify(result)}`);
+  }
 }
 
 /** Both interfaces' MTU, set where they are now (ns1, ns2), as `ip1 link set wg1 mtu N` does. */
@@ -173,7 +170,7 @@ test('IPv4 outer over loopback (127.0.0.1), PSK: pings and iperf3, then a 34 KB 
     assert.equal(await quickPing(ns2, '192.0.2.1', { size: fill4 }), 5, 'IPv4, wireguard-go -> ours');
     assert.equal(await quickPing(ns1, 'fd00::2', { size: fill6 }), 5, 'IPv6, ours -> wireguard-go');
     assert.equal(await quickPing(ns2, 'fd00::1', { size: fill6 }), 5, 'IPv6, wireguard-go -> ours');
-    await traffic(`MTU ${BIG_MTU}`);
+    await traffic(`MTU ${BIG_MTU}`, ['tcp4', 'udp6']);
   });
 
   await t.test('back to 1420: the padding follows', async () => {
@@ -187,7 +184,7 @@ test('IPv6 outer over loopback ([::1]): pings and iperf3, and a big MTU', { skip
   await wg('set', go, 'peer', ourKeys.publicKey, 'endpoint', `[::1]:${OUR_PORT}`);
   assert.ok((await quickPing(ns1, 'fd00::2', { count: 10 })) > 0);
   assert.equal((await wgShow(ns0, go, 'endpoints')).get(ourKeys.publicKey), `[::1]:${OUR_PORT}`);
-  await traffic('IPv6 outer');
+  await traffic('IPv6 outer', ['tcp6', 'udp4']);
   await setMtu(BIG_MTU);
   try {
     assert.equal(await quickPing(ns1, '192.0.2.2', { size: BIG_MTU - 28 }), 5);

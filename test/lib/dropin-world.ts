@@ -116,13 +116,20 @@ export class DropinWorld {
   }
 }
 
-/** `count` pings from `ns` 20 ms apart (root may go below 200 ms); how many came back. */
+/**
+ * Pings from `ns`, 20 ms apart (root may go below 200 ms), until `count` replies are back or the
+ * deadline (default 5 s) passes; returns the replies. One ping (count 1) is one echo request that has
+ * the deadline to come back. More are sent until `count` come back (ping's -c with -w), because with
+ * -W ping gives up on the last replies two round trips after the first, which a loaded machine misses.
+ */
 export async function quickPing(
   ns: string,
   address: string,
-  opts: { count?: number; size?: number } = {},
+  opts: { count?: number; size?: number; deadlineSeconds?: number } = {},
 ): Promise<number> {
-  const args = ['-n', '-q', '-c', String(opts.count ?? 5), '-i', '0.02', '-W', '1'];
+  const count = opts.count ?? 5;
+  const deadline = String(opts.deadlineSeconds ?? 5);
+  const args = ['-n', '-q', '-c', String(count), '-i', '0.02', count === 1 ? '-W' : '-w', deadline];
   if (opts.size !== undefined) args.push('-s', String(opts.size), '-M', 'do');
   const output = await execIn(ns, 'ping', [...args, address]).catch((error: Error) => error.message);
   const received = /(\d+) received/.exec(output);
