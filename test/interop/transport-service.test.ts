@@ -4,7 +4,8 @@
 // through the control API as the CLI and the app set it (PEM contents, never paths):
 //   tcp:// (2-byte framing), wss:// with mutual TLS, a client certificate from another CA refused
 //   with a clear reason while the helper stays healthy, and the kill switch letting out exactly the
-//   relay's marked TCP.
+//   relay's marked TCP; with --fallback, UDP while it answers and the relay within 30 s of UDP being
+//   blocked mid-session, with nothing but WireGuard's UDP and the relay's TCP on the link meanwhile.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +25,7 @@ import {
   type Spawned,
   type WireguardGo,
 } from '../lib/netns.ts';
+import { captureWhileProbing, leakMessage, leakTestSkipReason, silentProbes } from '../lib/leak-capture.ts';
 import { createRelayWorld, type RelayWorld } from '../lib/relay-world.ts';
 import { makeTestPki, type TestPki } from '../lib/test-certs.ts';
 import { startService, type Service } from '../../scripts/lab/service.ts';
@@ -195,5 +197,61 @@ test(
         await service.client.call('settings.set', { killSwitch: false });
       }
     });
+  },
+);
+
+test(
+  'fallback: UDP while it answers; UDP blocked mid-session, the relay within 30 s, nothing leaks',
+  { skip: skip || leakTestSkipReason(), timeout: 120_000 },
+  async () => {
+    await service.client.call('tunnels.disconnect', {});
+    await world.unblockUdp();
+    await service.client.call('settings.set', { killSwitch: true });
+    try {
+      const status = await connectOver({ kind: 'relay', url: TCP, fallback: true });
+      assert.equal(status?.transport?.kind, 'udp', JSON.stringify(status?.transport));
+      const before = await ping(world.client, '192.0.2.2', { count: 3 });
+      assert.ok(before.received >= 2, before.output);
+      const table = await execIn(world.client, 'nft', ['list', 'table', 'inet', 'phantommesh']);
+      assert.match(table, /udp dport 51820 accept/, 'UDP to the server is an exception');
+      assert.match(table, /tcp dport 8080 accept/, 'and so is the relay, before any switch');
+
+      let switchedAfter = 0;
+      const run = await captureWhileProbing({
+        ns: world.client,
+        iface: 'rlv-c',
+        allowed: { endpoints: [{ address: SERVER, port: 51820 }], relays: [{ address: SERVER, port: 8080 }] },
+        probes: [
+          { kind: 'icmp', to: SERVER },
+          { kind: 'udp', to: SERVER, port: 53 },
+          { kind: 'tcp', to: SERVER, port: 80 },
+        ],
+        during: async () => {
+          // Traffic keeps the session busy, so WireGuard notices that nothing comes back.
+          const pinger = spawnIn(world.client, 'ping', ['-i', '0.2', '192.0.2.2']);
+          const blockedAt = Date.now();
+          await world.blockUdp();
+          try {
+            await service.waitForStatus(TUNNEL, (s) => s.transport?.kind === 'relay', 30_000);
+            switchedAfter = Date.now() - blockedAt;
+          } finally {
+            await pinger.stop();
+          }
+        },
+      });
+      assert.ok(
+        switchedAfter > 0 && switchedAfter <= 30_000,
+        `switched to the relay after ${switchedAfter} ms`,
+      );
+      const after = await ping(world.client, '192.0.2.2', { count: 5 });
+      assert.ok(after.received >= 3, `traffic resumed over the relay:\n${after.output}`);
+      assert.deepEqual(silentProbes(run), [], 'every probe sent something');
+      assert.deepEqual(run.leaks, [], leakMessage(run, run.leaks));
+      assert.ok((run.allowed.relay ?? 0) > 0, 'the relay carried traffic during the capture');
+    } finally {
+      await service.client.call('tunnels.disconnect', {});
+      await service.client.call('settings.set', { killSwitch: false });
+      await world.blockUdp();
+    }
   },
 );

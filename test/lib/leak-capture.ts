@@ -4,6 +4,7 @@
 // the few things that may cross that link with the kill switch on:
 //
 // - WireGuard's UDP to a tunnel's endpoint, in WireGuard's framing (the helper's own socket);
+// - TCP to a relay (or proxy) a tunnel is carried through, when the scenario names one;
 // - ARP, and IPv6 neighbour discovery to link-local or link-scope multicast addresses;
 // - DHCPv4 to the broadcast address (or a server named in `dhcpServers`), DHCPv6 link-local.
 //
@@ -38,6 +39,8 @@ export interface AllowedTraffic {
   endpoints: readonly Endpoint[];
   /** DHCPv4 servers a renewal may go to besides 255.255.255.255 (none by default). */
   dhcpServers?: readonly string[];
+  /** Relays (or proxies) a tunnel is carried through: TCP to these is the tunnel itself. */
+  relays?: readonly Endpoint[];
 }
 
 /** One packet sent on the link, as tshark decoded it. */
@@ -163,6 +166,11 @@ const ND_TYPES = new Set([133, 134, 135, 136]);
 /** Which exception lets `packet` cross the link, or null: it is a leak. */
 export function allowedAs(packet: CapturedPacket, allowed: AllowedTraffic): string | null {
   if (packet.kind === 'arp') return 'arp';
+  if (
+    packet.protocol === 'tcp' &&
+    (allowed.relays ?? []).some((relay) => relay.address === packet.dst && relay.port === packet.dport)
+  )
+    return 'relay';
   if (packet.protocol === 'udp') {
     const toEndpoint = allowed.endpoints.some(
       (endpoint) => endpoint.address === packet.dst && endpoint.port === packet.dport,

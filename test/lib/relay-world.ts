@@ -16,6 +16,8 @@ export interface RelayWorld {
   clientAddress: string;
   /** Drops every UDP packet from the client namespace to the server's address. */
   blockUdp(): Promise<void>;
+  /** Lets UDP through again (undoes blockUdp; nothing when it was not blocked). */
+  unblockUdp(): Promise<void>;
   /** Deletes both namespaces (what runs inside should be stopped first). */
   destroy(): Promise<void>;
 }
@@ -77,6 +79,9 @@ export async function createRelayWorld(): Promise<RelayWorld> {
           'add chain inet rl_block out { type filter hook output priority 0; policy accept; }; ' +
           'add rule inet rl_block out ip daddr 198.51.100.2 meta l4proto udp counter drop',
       ]);
+    },
+    unblockUdp: async () => {
+      await execIn(client, 'nft', ['delete table inet rl_block']).catch(() => undefined);
     },
     destroy,
   };

@@ -1,19 +1,29 @@
 // A tunnel carried through a phantommesh-relay (tcp://, ws://, wss://) instead of UDP: the device and
-// its data path stay the same; only where its one peer's datagrams go changes. Datagrams from the
-// relay are handed to the device as if they came from the peer's configured endpoint, so roaming and
-// `wg show` keep naming the server. With `fallback`, UDP is tried first and the relay carries the
-// tunnel only while UDP handshakes go unanswered (conn/transport-fallback.ts decides).
+// its data path stay the same; only where its one peer's datagrams go changes.
+//
+// Datagrams from the relay reach the device as if sent from the relay's address (`relayFrom`), so the
+// peer's endpoint, which WireGuard sets from every authenticated packet, says which path last proved
+// itself: `wg show` and the status name the relay while it carries the tunnel, and the server's UDP
+// address while UDP does. With `fallback`, UDP is tried first and the relay carries the tunnel only
+// while UDP handshakes go unanswered (conn/transport-fallback.ts decides, from what this sees).
 
 import type { CarriedBy, TransportSetting } from '../../../shared/src/control/protocol.ts';
 import { formatEndpoint, type Endpoint } from '../../../shared/src/ip.ts';
 import { parseProxyUrl } from '../conn/http-connect.ts';
 import { openRelayTransport, type RelayTransport } from '../conn/relay-transport.ts';
+import { TransportFallback } from '../conn/transport-fallback.ts';
 import type { KillSwitchEndpoint } from '../net/killswitch.ts';
 import { parseRelayUrl } from '../transport/relay-url.ts';
+import { MESSAGE_INITIATION_TYPE } from '../wireguard/constants.ts';
 import type { Device } from '../wireguard/device.ts';
+import type { Peer } from '../wireguard/peer.ts';
 import type { EndpointResolver } from './apply-config.ts';
+import type { Carrier, UdpSend } from './wireguard-interface.ts';
 
 export type RelaySetting = Extract<TransportSetting, { kind: 'relay' }>;
+
+/** How often the fallback breaker looks at the peer (its timings are seconds; 100 ms is plenty). */
+const FALLBACK_TICK_MS = 100;
 
 export interface RelayCarrierOptions {
   setting: RelaySetting;
@@ -24,30 +34,38 @@ export interface RelayCarrierOptions {
   log: (line: string) => void;
 }
 
-export class RelayCarrier {
+export class RelayCarrier implements Carrier {
   readonly setting: RelaySetting;
   /** Where the TCP connection goes (the relay, or the proxy), resolved: the kill switch's exception. */
   readonly target: Endpoint;
   private readonly device: Device;
-  /** The peer's endpoint as configured: what relayed datagrams come "from". */
-  private readonly from: Endpoint;
-  private readonly transport: RelayTransport;
+  private readonly peer: Peer;
+  private readonly options: RelayCarrierOptions;
+  /** What relayed datagrams come "from": the target, as its own object (see the file's comment). */
+  private readonly relayFrom: Endpoint;
+  /** The server's UDP endpoint: as configured, then as UDP last proved it. */
+  private udpEndpoint: Endpoint;
+  private transport: RelayTransport | null = null;
+  private readonly fallback: TransportFallback | null;
+  private ticker: NodeJS.Timeout | null = null;
+  private lastRx: bigint;
+  private fwmark: number;
 
-  private constructor(
-    options: RelayCarrierOptions,
-    from: Endpoint,
-    target: Endpoint,
-    transport: RelayTransport,
-  ) {
+  private constructor(options: RelayCarrierOptions, peer: Peer, target: Endpoint) {
+    this.options = options;
     this.setting = options.setting;
     this.device = options.device;
-    this.from = from;
+    this.peer = peer;
     this.target = target;
-    this.transport = transport;
+    this.relayFrom = { ...target };
+    this.udpEndpoint = { ...peer.endpoint! };
+    this.fwmark = options.fwmark;
+    this.lastRx = peer.rxBytes;
+    this.fallback = options.setting.fallback ? new TransportFallback() : null;
   }
 
   static async open(options: RelayCarrierOptions): Promise<RelayCarrier> {
-    const { setting, device, log } = options;
+    const { setting, device } = options;
     const peers = [...device.peers.values()];
     const peer = peers.find((each) => each.endpoint);
     if (peers.length !== 1 || !peer?.endpoint)
@@ -59,9 +77,25 @@ export class RelayCarrier {
     const target = proxy
       ? await options.resolve(proxy.host, proxy.port)
       : await options.resolve(url.host, url.port);
-    const from = { ...peer.endpoint };
-    const holder: { carrier?: RelayCarrier } = {};
-    const transport = openRelayTransport({
+    const carrier = new RelayCarrier(options, peer, target);
+    options.log(
+      `carried through the relay ${setting.url}${proxy ? ` via the proxy ${formatEndpoint(target)}` : ''}` +
+        (setting.fallback ? ' when UDP goes unanswered (fallback)' : ''),
+    );
+    if (carrier.fallback) {
+      carrier.fallback.tick(performance.now());
+      carrier.ticker = setInterval(() => carrier.tick(), FALLBACK_TICK_MS);
+      carrier.ticker.unref();
+    } else {
+      carrier.openTransport();
+    }
+    return carrier;
+  }
+
+  private openTransport(): void {
+    if (this.transport) return;
+    const { setting } = this;
+    this.transport = openRelayTransport({
       spec: {
         url: setting.url,
         ...(setting.proxy !== undefined ? { proxy: setting.proxy } : {}),
@@ -69,51 +103,103 @@ export class RelayCarrier {
         ...(setting.clientKey !== undefined ? { clientKey: setting.clientKey } : {}),
         ...(setting.ca !== undefined ? { ca: setting.ca } : {}),
       },
-      connectAddress: target.address,
-      fwmark: options.fwmark,
-      onDatagram: (packet) => holder.carrier?.receive(packet),
-      log,
+      connectAddress: this.target.address,
+      fwmark: this.fwmark,
+      onDatagram: (packet) => this.device.receiveDatagram(packet, this.relayFrom, performance.now()),
+      onState: (state) => {
+        // A new connection: handshake at once rather than at WireGuard's next retry (up to 5 s).
+        if (state === 'connected' && this.sendsOnRelay())
+          this.device.initiateHandshake(this.peer, performance.now());
+      },
+      log: this.options.log,
     });
-    holder.carrier = new RelayCarrier(options, from, target, transport);
-    log(`carried through the relay ${setting.url}${proxy ? ` via the proxy ${formatEndpoint(target)}` : ''}`);
-    return holder.carrier;
   }
 
-  private receive(packet: Buffer): void {
-    this.device.receiveDatagram(packet, this.from, performance.now());
+  private closeTransport(): void {
+    const transport = this.transport;
+    this.transport = null;
+    void transport?.close();
   }
 
-  /** Takes a datagram the device sends to `to` when the relay carries it now; false: UDP does. */
-  send(packet: Uint8Array, to: Endpoint): boolean {
-    if (to.address !== this.from.address || to.port !== this.from.port) {
-      // The peer roamed to an address it proved over UDP: UDP carries what goes there.
-      return false;
+  /** Where a datagram goes now: the relay (without fallback, always), or UDP. */
+  private sendsOnRelay(): boolean {
+    return !this.fallback || this.fallback.decision.transport === 'relay';
+  }
+
+  send(packet: Uint8Array, to: Endpoint, udp: UdpSend): void {
+    if (this.fallback && packet.length >= 4 && packet[0] === MESSAGE_INITIATION_TYPE)
+      this.fallback.handshakeSent(performance.now());
+    if (this.sendsOnRelay()) {
+      this.transport?.send(packet);
+      return;
     }
-    this.transport.send(packet);
-    return true;
+    // UDP: to the server's UDP endpoint, also when the peer's endpoint still names the relay.
+    if (to !== this.relayFrom && !sameEndpoint(to, this.relayFrom)) this.udpEndpoint = to;
+    udp(packet, this.udpEndpoint);
+  }
+
+  /** The fallback breaker's clock: what authenticated since the last look, and where it came from. */
+  private tick(): void {
+    const fallback = this.fallback!;
+    const now = performance.now();
+    if (this.peer.rxBytes !== this.lastRx) {
+      this.lastRx = this.peer.rxBytes;
+      const endpoint = this.peer.endpoint;
+      const viaRelay =
+        endpoint === this.relayFrom || (endpoint !== null && sameEndpoint(endpoint, this.relayFrom));
+      fallback.authenticatedReceived(now, viaRelay ? 'relay' : 'udp');
+    }
+    const before = fallback.decision;
+    const after = fallback.tick(now);
+    if (after.transport === before.transport && after.probing === before.probing) return;
+    this.options.log(
+      `transport: ${after.transport === 'relay' ? `relay ${this.setting.url}` : 'UDP'} (${after.reason})`,
+    );
+    if (after.transport === 'relay') {
+      this.openTransport();
+      if (this.transport?.state === 'connected') this.device.initiateHandshake(this.peer, now);
+    } else {
+      // UDP again (a probe, or the start): its handshake goes out now, timed from the probe's start.
+      this.device.initiateHandshake(this.peer, now);
+      if (!after.probing) this.closeTransport();
+    }
   }
 
   carriedBy(): CarriedBy {
-    const state = this.transport.state;
-    return {
-      kind: 'relay',
-      url: this.setting.url,
-      ...(state !== 'connected'
-        ? { reason: `relay ${state}${this.transport.lastError ? `: ${this.transport.lastError}` : ''}` }
-        : {}),
-    };
+    if (!this.sendsOnRelay())
+      return { kind: 'udp', ...(this.fallback ? { reason: this.fallback.decision.reason } : {}) };
+    const transport = this.transport;
+    const problem =
+      transport && transport.state !== 'connected'
+        ? `relay ${transport.state}${transport.lastError ? `: ${transport.lastError}` : ''}`
+        : undefined;
+    const reason = [this.fallback?.decision.reason, problem].filter(Boolean).join('; ');
+    return { kind: 'relay', url: this.setting.url, ...(reason ? { reason } : {}) };
   }
 
-  /** What the kill switch lets out for this tunnel besides UDP to its peers' endpoints. */
+  /**
+   * What the kill switch lets out for this tunnel: TCP to the relay (or proxy) and, with fallback,
+   * UDP to the server. The set does not change when the fallback switches, so nothing leaks or is cut
+   * off in between.
+   */
   firewallEndpoints(): KillSwitchEndpoint[] {
-    return [{ ...this.target, protocol: 'tcp' }];
+    return [...(this.fallback ? [{ ...this.udpEndpoint }] : []), { ...this.target, protocol: 'tcp' }];
   }
 
   setFwmark(mark: number): void {
-    this.transport.setFwmark(mark);
+    this.fwmark = mark;
+    this.transport?.setFwmark(mark);
   }
 
-  close(): Promise<void> {
-    return this.transport.close();
+  async close(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    const transport = this.transport;
+    this.transport = null;
+    await transport?.close();
   }
+}
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return a.address === b.address && a.port === b.port;
 }

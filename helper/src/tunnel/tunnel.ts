@@ -122,10 +122,10 @@ export class Tunnel {
     return this.carrier?.carriedBy() ?? { kind: 'udp' };
   }
 
-  /** What the kill switch must let out for this tunnel: its peers' UDP endpoints, its relay's TCP. */
+  /** What the kill switch must let out for this tunnel: its peers' UDP endpoints, or what its relay needs. */
   firewallEndpoints(): KillSwitchEndpoint[] {
-    const udp = [...this.device.peers.values()].flatMap((peer) => (peer.endpoint ? [peer.endpoint] : []));
-    return [...udp, ...(this.carrier?.firewallEndpoints() ?? [])];
+    if (this.carrier) return this.carrier.firewallEndpoints();
+    return [...this.device.peers.values()].flatMap((peer) => (peer.endpoint ? [{ ...peer.endpoint }] : []));
   }
 
   /** Takes the tunnel down and removes everything it added, newest first. */

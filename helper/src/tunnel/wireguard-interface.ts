@@ -36,10 +36,15 @@ export interface InterfaceOptions {
 
 type CleanupStep = () => Promise<void> | void;
 
-/** Another way out for datagrams (a relay): it takes the ones it carries, UDP sends the rest. */
+/** Sends a datagram through the interface's UDP socket. */
+export type UdpSend = (packet: Uint8Array, to: Endpoint) => void;
+
+/** Another way out for datagrams (a relay): every datagram goes through it, and it decides. */
 export interface Carrier {
-  /** True when it took the datagram; false: the UDP socket sends it. */
-  send(packet: Uint8Array, to: Endpoint): boolean;
+  /** Carries `packet` for `to` itself, or hands it (perhaps to another endpoint) to `udp`. */
+  send(packet: Uint8Array, to: Endpoint, udp: UdpSend): void;
+  /** The interface's fwmark changed (`wg set fwmark`). */
+  setFwmark(mark: number): void;
 }
 
 export class WireGuardInterface {
@@ -85,6 +90,7 @@ export class WireGuardInterface {
 
       let bind: Bind | null = null;
       const carrierSlot: { carrier: Carrier | null } = { carrier: null };
+      const udpSend: UdpSend = (packet, to) => bind?.send(packet, to);
       let draining: NodeJS.Immediate | null = null;
       const drainHandshakes = () => {
         draining = null;
@@ -106,7 +112,8 @@ export class WireGuardInterface {
         ...(options.rekeyAfterSeconds ? { rekeyAfterTime: options.rekeyAfterSeconds * 1000 } : {}),
         io: {
           sendDatagram: (packet, to) => {
-            if (!carrierSlot.carrier?.send(packet, to)) bind?.send(packet, to);
+            if (carrierSlot.carrier) carrierSlot.carrier.send(packet, to, udpSend);
+            else bind?.send(packet, to);
           },
           writeTun: (packet) => {
             if (!tun.write(packet)) device.drop('tunWriteFailed');
@@ -122,7 +129,10 @@ export class WireGuardInterface {
             bind = next;
             return next.port;
           },
-          setFwmark: (mark) => bind?.setFwmark(mark),
+          setFwmark: (mark) => {
+            bind?.setFwmark(mark);
+            carrierSlot.carrier?.setFwmark(mark);
+          },
         },
       });
       cleanup.push(() => device.close());
