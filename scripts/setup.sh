@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 
 # The tools the demo and the tests drive: real WireGuard peers and tools, nftables, a browser for
 # the renderer tests, Debian's packaging tools plus a bootable systemd for the package test, and
-# for the relay's tests openssl (a test CA and certificates) and nginx (TLS in front of the relay).
+# for the relay's tests openssl (a test CA and certificates), nginx (TLS in front of the relay) and
+# squid (the HTTP CONNECT proxy a client reaches the relay through).
 packages="wireguard-go wireguard-tools iperf3 iputils-ping nftables iproute2 procps chromium
-systemd-container debootstrap libxml2-utils lintian rpm zstd tcpdump tshark openssl nginx"
+systemd-container debootstrap libxml2-utils lintian rpm zstd tcpdump tshark openssl nginx squid"
 # npm only bootstraps: the pinned `node` devDependency (Node 24) runs everything after `npm ci`.
 command -v npm >/dev/null || packages="$packages nodejs npm"
 
@@ -41,15 +42,18 @@ if [ -n "$missing" ]; then
     exit 1
   fi
   rm -f "$log"
-  # The relay's tests start their own nginx inside a network namespace; the distribution's service,
-  # which the package starts on port 80 of this machine, is not wanted (it was not here before).
-  case " $missing " in
-  *" nginx "*)
-    if [ -d /run/systemd/system ]; then
-      $as_root systemctl disable --now nginx.service >/dev/null 2>&1 || true
-    fi
-    ;;
-  esac
+  # The relay's tests start their own nginx and squid inside network namespaces; the distribution's
+  # services, which the packages start on ports 80 and 3128 of this machine, are not wanted (they
+  # were not here before).
+  for service in nginx squid; do
+    case " $missing " in
+    *" $service "*)
+      if [ -d /run/systemd/system ]; then
+        $as_root systemctl disable --now "$service.service" >/dev/null 2>&1 || true
+      fi
+      ;;
+    esac
+  done
 fi
 
 # npm ci when node_modules is missing or older than the lock file.
