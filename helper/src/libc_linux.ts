@@ -47,6 +47,7 @@ export interface Libc {
   socket: (domain: number, type: number, protocol: number) => number;
   bind: (fd: number, addr: Buffer, len: number) => number;
   connect: (fd: number, addr: Buffer, len: number) => number;
+  setns: (fd: number, nstype: number) => number;
   getsockname: (fd: number, addr: Buffer, len: Uint32Array) => number;
   setsockopt: (
     fd: number,
@@ -109,6 +110,7 @@ function declare(lib: LibraryHandle): Libc {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
     connect: lib.func('int connect(int fd, const void *addr, uint32_t len)'),
+    setns: lib.func('int setns(int fd, int nstype)'),
     getsockname: lib.func('int getsockname(int fd, void *addr, void *len)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
     getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *value, void *length)'),

@@ -46,15 +46,7 @@ const IFREQ_SIZE = 40;
 /** Past the virtio header a TUN packet is at most 65535 bytes. */
 export const MAX_MTU = 65535;
 
-// setns(2) is the only call here that libc_linux.ts does not declare yet; it belongs there.
-let setnsFunction: ((fd: number, nstype: number) => number) | undefined;
-function setns(fd: number, nstype: number): number {
-  setnsFunction ??= koffi.load('libc.so.6').func('int setns(int fd, int nstype)') as (
-    fd: number,
-    nstype: number,
-  ) => number;
-  return setnsFunction(fd, nstype);
-}
+const setns = (fd: number, nstype: number): number => libc().setns(fd, nstype);
 
 function ifreq(name: string): Buffer {
   const ifr = Buffer.alloc(IFREQ_SIZE);
