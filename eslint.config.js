@@ -8,7 +8,8 @@ const TEST_HARNESS = {
   message: 'Scripts use scripts/lab/, which the tests build on; they do not import the tests.',
 };
 
-/** The seams: the only files of the helper that import a _linux.ts file (besides other _linux files). */
+/** The seams: the only files of the helper that import a _linux.ts or _darwin.ts file (besides other
+ *  files of that OS). */
 const SEAMS = [
   'helper/src/tun/tun.ts',
   'helper/src/conn/{bind,marked-socket}.ts',
@@ -72,7 +73,7 @@ export default tseslint.config(
   // an OS's implementation; a new OS adds its files beside the seam and one line in it.
   {
     files: ['helper/src/**'],
-    ignores: ['helper/src/**/*_linux.ts', 'helper/src/wireguard/**', ...SEAMS],
+    ignores: ['helper/src/**/*_{linux,darwin}.ts', 'helper/src/wireguard/**', ...SEAMS],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -81,6 +82,27 @@ export default tseslint.config(
             {
               regex: '_linux\\.ts$',
               message: 'Import the seam (e.g. ../net/dns.ts), not an OS implementation.',
+            },
+            {
+              regex: '_darwin\\.ts$',
+              message: 'Import the seam (e.g. ../net/dns.ts), not an OS implementation.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // The macOS files import each other and the seams' types, never a Linux file.
+  {
+    files: ['helper/src/**/*_darwin.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '_linux\\.ts$',
+              message: 'A macOS file does not import a Linux one.',
             },
           ],
         },

@@ -1,6 +1,7 @@
 // A TUN device as the data path sees it: IP packets in, IP packets out. One implementation per OS.
 
 import { forPlatform } from '../for-platform.ts';
+import { openTunDarwin } from './tun_darwin.ts';
 import { openTunLinux } from './tun_linux.ts';
 
 export interface TunOptions {
@@ -41,5 +42,5 @@ export interface Tun {
  * later MTU changes and link state are net/'s job (or `ip`'s).
  */
 export function openTun(name: string, options: TunOptions = {}): Tun {
-  return forPlatform('TUN devices', { linux: openTunLinux })(name, options);
+  return forPlatform('TUN devices', { linux: openTunLinux, darwin: openTunDarwin })(name, options);
 }
