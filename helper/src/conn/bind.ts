@@ -6,6 +6,7 @@
 import { PhantomError } from '../../../shared/src/errors.ts';
 import type { Endpoint } from '../../../shared/src/ip.ts';
 import { forPlatform } from '../for-platform.ts';
+import { openBindDarwin } from './bind_darwin.ts';
 import { openBindLinux } from './bind_linux.ts';
 
 export interface Bind {
@@ -31,5 +32,5 @@ export interface BindOptions {
 export async function openBind(options: BindOptions): Promise<Bind> {
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
     throw new PhantomError('PORT_INVALID', `UDP port ${options.port} is not a number from 0 to 65535`);
-  return forPlatform('UDP sockets', { linux: openBindLinux })(options);
+  return forPlatform('UDP sockets', { linux: openBindLinux, darwin: openBindDarwin })(options);
 }

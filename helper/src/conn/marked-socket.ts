@@ -6,6 +6,7 @@
 
 import type { Socket } from 'node:net';
 import { forPlatform } from '../for-platform.ts';
+import { connectMarkedDarwin } from './marked-socket_darwin.ts';
 import { connectMarkedLinux } from './marked-socket_linux.ts';
 
 export interface MarkedConnectOptions {
@@ -25,5 +26,8 @@ export interface MarkedConnectOptions {
  * SO_MARK without CAP_NET_ADMIN, ...).
  */
 export function connectMarked(options: MarkedConnectOptions): Promise<Socket> {
-  return forPlatform('TCP connections with a firewall mark', { linux: connectMarkedLinux })(options);
+  return forPlatform('TCP connections with a firewall mark', {
+    linux: connectMarkedLinux,
+    darwin: connectMarkedDarwin,
+  })(options);
 }
