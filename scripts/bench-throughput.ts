@@ -1,7 +1,8 @@
 // `npm run bench:throughput`: issue 5's measurement. The same namespace path (two namespaces, one
 // veth pair, the same keys and inner addresses) carries iperf3 TCP through PhantomMesh <-> wireguard-go
 // and through wireguard-go <-> wireguard-go, alternating, so that both see the same machine load; the
-// medians and their ratio are printed. For PhantomMesh also: handshake time, latency added over the bare
+// medians and their ratio are printed, and the drop-in (`phantommesh-helper -f IFNAME` set up by wg
+// and ip in wireguard-go's place) against the `tunnel` runner. For PhantomMesh also: handshake time, latency added over the bare
 // veth, the helper's peak RSS and CPU time, and RSS across a soak at full speed. Figures only: nothing
 // here passes or fails.
 //
@@ -143,8 +144,14 @@ async function phantomRound(): Promise<Round & { keys: { ours: KeyPair; theirs: 
   }
 }
 
-/** wireguard-go at both ends, with the keys, ports and addresses the PhantomMesh round used. */
-async function referenceRound(keys: { ours: KeyPair; theirs: KeyPair }): Promise<Round> {
+/**
+ * wireguard-go at both ends, with the keys, ports and addresses the PhantomMesh round used; with
+ * `ourProgram`, that program at our end instead, driven by wg and ip as wireguard-go is (the drop-in).
+ */
+async function referenceRound(
+  keys: { ours: KeyPair; theirs: KeyPair },
+  ourProgram?: readonly string[],
+): Promise<Round> {
   const topology = await createTopology();
   try {
     await startWireguardGo(topology.b.ns, uniqueName('pmr'), {
@@ -154,6 +161,7 @@ async function referenceRound(keys: { ours: KeyPair; theirs: KeyPair }): Promise
       peers: [{ publicKey: keys.ours.publicKey, allowedIps: [`${INNER.ours4}/32`, `${INNER.ours6}/128`] }],
     });
     const ourEnd = await startWireguardGo(topology.a.ns, uniqueName('pmr'), {
+      ...(ourProgram ? { program: ourProgram, env: HELPER.env } : {}),
       privateKey: keys.ours.privateKey,
       listenPort: OUR_PORT,
       addresses: [`${INNER.ours4}/24`, `${INNER.ours6}/64`],
@@ -222,10 +230,17 @@ console.log(
 console.log(`TCP throughput, iperf3 ${SECONDS} s up then ${SECONDS} s down, ${ROUNDS} alternating rounds`);
 const ours: Round[] = [];
 const reference: Round[] = [];
+const dropin: Round[] = [];
+// The drop-in (`phantommesh-helper -f IFNAME` driven by wg and ip): the same data path as `tunnel`.
+const DROPIN = [
+  process.execPath,
+  HELPER.runner ?? new URL('../helper/src/cli/phantommesh-helper.ts', import.meta.url).pathname,
+];
 for (let round = 1; round <= ROUNDS; round++) {
   const phantom = await phantomRound();
   ours.push(phantom);
   reference.push(await referenceRound(phantom.keys));
+  dropin.push(await referenceRound(phantom.keys, DROPIN));
   const ratio = (field: keyof Throughput) => phantom.throughput[field] / reference.at(-1)!.throughput[field];
   console.log(
     `  round ${round}: PhantomMesh up ${fixed(phantom.throughput.up)} down ${fixed(phantom.throughput.down)}` +
@@ -247,15 +262,19 @@ const summary = (label: string, rounds: Round[]) => ({
 });
 const a = summary('PhantomMesh <-> wireguard-go', ours);
 const b = summary('wireguard-go <-> wireguard-go', reference);
+const c = summary('drop-in (wg, ip) <-> wireguard-go', dropin);
 console.log(
   '\nMedians                          Mbit/s up  Mbit/s down  handshake ms  latency added ms  CPU s/GB (side a)',
 );
-for (const s of [a, b])
+for (const s of [a, b, c])
   console.log(
     `  ${s.label.padEnd(30)} ${fixed(s.up, 0, 10)}  ${fixed(s.down, 0, 11)}  ${fixed(s.handshake, 2, 12)}  ${fixed(s.latency, 3, 16)}  ${fixed(s.cpu, 1, 17)}`,
   );
 console.log(
   `  ratio PhantomMesh / wireguard-go: up ${(a.up / b.up).toFixed(2)}   down ${(a.down / b.down).toFixed(2)}`,
+);
+console.log(
+  `  ratio drop-in / tunnel:           up ${(c.up / a.up).toFixed(2)}   down ${(c.down / a.down).toFixed(2)}`,
 );
 const peak = Math.max(...ours.map((r) => r.helper!.peakRssMb));
 const cpu = ours.map((r) => r.cpuSeconds);

@@ -452,6 +452,11 @@ export interface WgInterfaceConfig {
   peers: WgPeerConfig[];
   /** Errors only (LOG_LEVEL=error) instead of verbose: a flooded wireguard-go would log every packet. */
   quiet?: boolean;
+  /** Another program with wireguard-go's command line (`PROGRAM -f IFNAME`), e.g. PhantomMesh's
+   *  drop-in: [node, phantommesh-helper]; started quiet (its log lines are not wireguard-go's). */
+  program?: readonly string[];
+  /** The program's environment on top of ours (NODE_OPTIONS for the drop-in). */
+  env?: Record<string, string>;
 }
 
 export interface WgDumpPeer {
@@ -541,14 +546,16 @@ export async function startWireguardGo(
   ifname: string,
   config: WgInterfaceConfig,
 ): Promise<WireguardGo> {
-  const daemon = spawnIn(ns, 'wireguard-go', ['-f', ifname], {
-    env: { ...process.env, LOG_LEVEL: config.quiet ? 'error' : 'verbose' },
+  const [command, ...leading] = config.program ?? ['wireguard-go'];
+  const quiet = config.quiet || config.program !== undefined;
+  const daemon = spawnIn(ns, command!, [...leading, '-f', ifname], {
+    env: { ...process.env, ...config.env, LOG_LEVEL: quiet ? 'error' : 'verbose' },
   });
   // Left behind only if it is killed; must not outlive the run.
   const socket = `/var/run/wireguard/${ifname}.sock`;
   removeOnCleanup(ns, socket);
-  if (!config.quiet) await daemon.waitForLine(/UAPI listener started/, 5000);
-  for (let waited = 0; config.quiet && !existsSync(socket); waited += 20) {
+  if (!quiet) await daemon.waitForLine(/UAPI listener started/, 5000);
+  for (let waited = 0; quiet && !existsSync(socket); waited += 20) {
     if (waited > 5000) throw new Error(`wireguard-go ${ifname} did not start:\n${daemon.output()}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
