@@ -2,6 +2,7 @@
 // implementation per OS: dns_linux.ts.
 
 import { forPlatform } from '../for-platform.ts';
+import { dnsDarwin as darwin } from './dns_darwin.ts';
 import * as linux from './dns_linux.ts';
 import type { NetworkJournal } from './network-journal.ts';
 
@@ -10,7 +11,7 @@ export interface DnsSettings {
   search: string[];
 }
 
-const dns = () => forPlatform('Setting DNS', { linux });
+const dns = () => forPlatform('Setting DNS', { linux, darwin });
 
 /** Makes the tunnel's servers the system's DNS, with its search domains, through the journal. As
  *  wg-quick, search domains without servers change nothing; applying again replaces the settings. */

@@ -4,6 +4,7 @@
 
 import type { Endpoint } from '../../../shared/src/ip.ts';
 import { forPlatform } from '../for-platform.ts';
+import { killSwitchDarwin as darwin } from './killswitch_darwin.ts';
 import * as linux from './killswitch_linux.ts';
 import type { NetworkJournal } from './network-journal.ts';
 
@@ -46,12 +47,12 @@ export interface KillSwitchSettings {
 /** The local networks as the kernel has them now, leaving out `tunnels` (the interfaces of tunnels),
  *  loopback and point-to-point or TUN links (other VPNs). */
 export function readLocalNetworks(tunnels: readonly string[]): Promise<LocalNetworks> {
-  return forPlatform('The kill switch', { linux }).readLocalNetworks(tunnels);
+  return forPlatform('The kill switch', { linux, darwin }).readLocalNetworks(tunnels);
 }
 
 /** Turns the kill switch on with these exceptions (replacing the previous ones at once), or off. */
 export function setKillSwitch(journal: NetworkJournal, settings: KillSwitchSettings): Promise<void> {
-  return forPlatform('The kill switch', { linux }).setKillSwitch(journal, settings);
+  return forPlatform('The kill switch', { linux, darwin }).setKillSwitch(journal, settings);
 }
 
 export interface KillSwitchCheck {
@@ -67,10 +68,10 @@ export interface KillSwitchCheck {
  * may have removed or changed it; the caller applies it again.
  */
 export function checkKillSwitch(journal: NetworkJournal, expected?: string): Promise<KillSwitchCheck> {
-  return forPlatform('The kill switch', { linux }).checkKillSwitch(journal, expected);
+  return forPlatform('The kill switch', { linux, darwin }).checkKillSwitch(journal, expected);
 }
 
 /** The blocking ruleset with no tunnel up, as a script a boot service loads (lockdown before the helper). */
 export function blockingRuleset(allowLan: boolean): string {
-  return forPlatform('The kill switch', { linux }).killSwitchRuleset({ allowLan, tunnels: [] });
+  return forPlatform('The kill switch', { linux, darwin }).killSwitchRuleset({ allowLan, tunnels: [] });
 }

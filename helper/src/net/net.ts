@@ -4,7 +4,9 @@
 
 import type { IpPrefix } from '../../../shared/src/ip.ts';
 import { forPlatform } from '../for-platform.ts';
+import { fullTunnelDarwin } from './full-tunnel_darwin.ts';
 import * as fullTunnelLinux from './full-tunnel_linux.ts';
+import * as darwin from './net_darwin.ts';
 import * as linux from './net_linux.ts';
 import type { NetworkJournal } from './network-journal.ts';
 
@@ -19,7 +21,7 @@ export interface NetConfig {
 
 /** This OS's implementation. Errors are PhantomErrors carrying the OS tool's own message. */
 export function netConfig(): NetConfig {
-  return forPlatform('Network configuration', { linux });
+  return forPlatform<NetConfig>('Network configuration', { linux, darwin });
 }
 
 export interface FullTunnelOptions {
@@ -33,7 +35,8 @@ export interface FullTunnelOptions {
   addresses: IpPrefix[];
 }
 
-const fullTunnel = () => forPlatform('Full-tunnel routing', { linux: fullTunnelLinux });
+const fullTunnel = () =>
+  forPlatform('Full-tunnel routing', { linux: fullTunnelLinux, darwin: fullTunnelDarwin });
 
 /** Routes every family in `options.families` through the tunnel, except the tunnel's own marked
  *  packets, through the journal. All or nothing: on failure what was done is undone first. */

@@ -4,6 +4,7 @@
 import { forPlatform } from '../for-platform.ts';
 import { Journal } from './journal.ts';
 import { linuxNetworkChanges, type ChangeRequest, type NetworkChange } from './network-changes_linux.ts';
+import { darwinNetworkChanges } from './network-changes_darwin.ts';
 
 export type { RecoveryReport } from './journal.ts';
 
@@ -12,6 +13,13 @@ export type NetworkJournal = Journal<NetworkChange, ChangeRequest>;
 export const NetworkJournal = {
   /** Reads the journal at `path` (the caller's state directory; none yet is an empty journal). */
   open(path: string): Promise<NetworkJournal> {
-    return Journal.open(path, forPlatform('Network configuration', { linux: linuxNetworkChanges }));
+    return Journal.open(
+      path,
+      forPlatform('Network configuration', {
+        linux: linuxNetworkChanges,
+        // One static type for every OS: the _darwin files see their own (network-changes_darwin.ts).
+        darwin: darwinNetworkChanges as unknown as typeof linuxNetworkChanges,
+      }),
+    );
   },
 };
