@@ -3,6 +3,7 @@
 
 import type { Socket } from 'node:net';
 import { forPlatform } from '../for-platform.ts';
+import * as darwin from './peercred_darwin.ts';
 import * as linux from './peercred_linux.ts';
 
 /** The client as the kernel recorded it when it connected: a client cannot lie about it. */
@@ -12,7 +13,7 @@ export interface PeerCredentials {
   gid: number;
 }
 
-const peercred = () => forPlatform('Checking control clients', { linux });
+const peercred = () => forPlatform('Checking control clients', { linux, darwin });
 
 export function peerCredentials(socket: Socket): PeerCredentials {
   return peercred().peerCredentials(socket);

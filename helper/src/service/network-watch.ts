@@ -3,6 +3,7 @@
 // network-watch_linux.ts.
 
 import { forPlatform } from '../for-platform.ts';
+import { watchNetworkDarwin } from './network-watch_darwin.ts';
 import { watchNetworkLinux } from './network-watch_linux.ts';
 
 export interface NetworkWatch {
@@ -14,5 +15,8 @@ export interface NetworkWatch {
  * `ours` names them, since bringing a tunnel up is itself a burst of changes.
  */
 export function watchNetwork(onChange: () => void, ours: () => string[]): NetworkWatch {
-  return forPlatform('Watching network changes', { linux: watchNetworkLinux })(onChange, ours);
+  return forPlatform('Watching network changes', { linux: watchNetworkLinux, darwin: watchNetworkDarwin })(
+    onChange,
+    ours,
+  );
 }

@@ -4,11 +4,15 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { forPlatform } from '../for-platform.ts';
+import { STATE_DIR_DARWIN } from './paths_darwin.ts';
 import { STATE_DIR_LINUX } from './paths_linux.ts';
 
 /** The helper's state directory (stored tunnels, settings, the network journal). */
 export function defaultStateDir(): string {
-  return forPlatform('A state directory for the helper', { linux: STATE_DIR_LINUX });
+  return forPlatform('A state directory for the helper', {
+    linux: STATE_DIR_LINUX,
+    darwin: STATE_DIR_DARWIN,
+  });
 }
 
 /**

@@ -3,6 +3,7 @@
 // sd-notify_linux.ts.
 
 import { forPlatform } from '../for-platform.ts';
+import { sdNotifyDarwin } from './sd-notify_darwin.ts';
 import { sdNotifyLinux } from './sd-notify_linux.ts';
 
 /**
@@ -13,6 +14,6 @@ import { sdNotifyLinux } from './sd-notify_linux.ts';
 export function sdNotify(state: string): boolean {
   const target = process.env.NOTIFY_SOCKET;
   if (!target) return false;
-  forPlatform('systemd notification', { linux: sdNotifyLinux })(target, state);
+  forPlatform('systemd notification', { linux: sdNotifyLinux, darwin: sdNotifyDarwin })(target, state);
   return true;
 }
