@@ -15,24 +15,17 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  exec,
-  execIn,
-  hasCommand,
-  skipOutsideCi,
-  spawnIn,
-  testSkipReason,
-  type Spawned,
-} from '../lib/netns.ts';
+import { execIn, hasCommand, skipOutsideCi, spawnIn, testSkipReason, type Spawned } from '../lib/netns.ts';
 import {
   createRelayTransportWorld,
   SERVER_V4,
   SERVER_V6,
   type RelayTransportWorld,
 } from '../lib/relay-transport-world.ts';
+import { startSquid } from '../lib/proxies.ts';
 import { makeTestPki, type TestPki } from '../lib/test-certs.ts';
 
 const RELAY = new URL('../../helper/src/cli/phantommesh-relay.ts', import.meta.url).pathname;
@@ -93,7 +86,16 @@ before(async () => {
     garbage.waitForLine(/garbage ready/, 5000),
     relay.waitForLine(/metrics on/, 10_000),
   ];
-  if (!squidSkip) started.push(startSquid().then((spawned) => (squid = spawned)));
+  if (!squidSkip)
+    started.push(
+      startSquid(world.server, {
+        dir,
+        address: SERVER_V4,
+        user: PROXY_USER,
+        password: PROXY_PASSWORD,
+        relayPorts: '8080-8443',
+      }).then((spawned) => (squid = spawned)),
+    );
   await Promise.all(started);
 });
 
@@ -105,49 +107,6 @@ after(async () => {
   await world?.destroy();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** squid in the server namespace: 3128 open, 3129 with Basic auth (basic_ncsa_auth, an htpasswd
- *  file made with openssl's apr1), CONNECT only, and only to the relay's ports. */
-async function startSquid(): Promise<Spawned> {
-  // squid reads the password file as its unprivileged user (proxy).
-  const root = join(dir, 'squid');
-  await exec('mkdir', ['-m', '755', root]);
-  await chmod(dir, 0o711);
-  const hash = (await exec('openssl', ['passwd', '-apr1', PROXY_PASSWORD])).trim();
-  await writeFile(join(root, 'htpasswd'), `${PROXY_USER}:${hash}\n`, { mode: 0o644 });
-  const conf = join(root, 'squid.conf');
-  await writeFile(
-    conf,
-    `
-http_port ${SERVER_V4}:3128 name=open
-http_port ${SERVER_V4}:3129 name=auth
-pid_filename ${root}/squid.pid
-cache_log /dev/stderr
-access_log none
-cache deny all
-cache_mem 1 MB
-coredump_dir ${root}
-pinger_enable off
-shutdown_lifetime 0 seconds
-dns_nameservers 127.0.0.1
-auth_param basic program /usr/lib/squid/basic_ncsa_auth ${root}/htpasswd
-auth_param basic realm rt
-acl open_port myportname open
-acl auth_port myportname auth
-acl relay_ports port 8080-8443
-acl CONNECT method CONNECT
-acl authed proxy_auth REQUIRED
-http_access deny !CONNECT
-http_access deny !relay_ports
-http_access allow open_port
-http_access allow auth_port authed
-http_access deny all
-`,
-  );
-  const started = spawnIn(world.server, 'squid', ['-N', '-f', conf, '-d', '1']);
-  await started.waitForLine(/Accepting HTTP Socket connections .*3129/, 10_000);
-  return started;
-}
 
 /** The transport in the client namespace, through the driver. */
 function drive(url: string, extra: string[] = []): Spawned {

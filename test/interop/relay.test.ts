@@ -9,7 +9,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -25,6 +25,7 @@ import {
   type Spawned,
   type WireguardGo,
 } from '../lib/netns.ts';
+import { startNginx } from '../lib/proxies.ts';
 import { createRelayWorld, type RelayWorld } from '../lib/relay-world.ts';
 import { makeTestPki, type TestPki } from '../lib/test-certs.ts';
 
@@ -80,7 +81,16 @@ before(async () => {
     ...['--client-ca', pki.ca, '--metrics', '127.0.0.1:9100'],
   ]);
   await relay.waitForLine(/metrics on/, 10_000);
-  if (!nginxSkip) nginx = await startNginx();
+  if (!nginxSkip)
+    nginx = await startNginx(world.server, {
+      dir,
+      address: SERVER,
+      port: 9443,
+      cert: pki.serverCert,
+      key: pki.serverKey,
+      clientCa: pki.ca,
+      upstream: 'http://127.0.0.1:8082',
+    });
 });
 
 after(async () => {
@@ -92,53 +102,6 @@ after(async () => {
   await world?.destroy();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** nginx terminating TLS with client certificates, proxying the WebSocket to the relay's ws://. */
-async function startNginx(): Promise<Spawned> {
-  const root = join(dir, 'nginx');
-  await mkdir(root);
-  const conf = join(root, 'nginx.conf');
-  await writeFile(
-    conf,
-    `
-daemon off;
-master_process off;
-pid ${root}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${root}/body;
-  proxy_temp_path ${root}/proxy;
-  fastcgi_temp_path ${root}/fastcgi;
-  uwsgi_temp_path ${root}/uwsgi;
-  scgi_temp_path ${root}/scgi;
-  server {
-    listen ${SERVER}:9443 ssl;
-    ssl_certificate ${pki.serverCert};
-    ssl_certificate_key ${pki.serverKey};
-    ssl_client_certificate ${pki.ca};
-    ssl_verify_client on;
-    location /wg {
-      proxy_pass http://127.0.0.1:8082;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection "upgrade";
-      proxy_read_timeout 300s;
-    }
-  }
-}
-`,
-  );
-  const started = spawnIn(world.server, 'nginx', ['-c', conf, '-p', root]);
-  // nginx prints nothing when it starts well: wait until its port answers.
-  for (let waited = 0; ; waited += 50) {
-    const listening = await execIn(world.server, 'ss', ['-Hltn', `src ${SERVER}:9443`]);
-    if (listening.trim() !== '') return started;
-    if (waited > 5000) throw new Error(`nginx did not listen:\n${started.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 let nextPort = 40001;
 
