@@ -8,13 +8,13 @@ const TEST_HARNESS = {
   message: 'Scripts use scripts/lab/, which the tests build on; they do not import the tests.',
 };
 
-/** The seams: the only files of the helper that import a _linux.ts or _darwin.ts file (besides other
- *  files of that OS). */
+/** The seams: the only files of the helper that import a _linux.ts, _darwin.ts or _windows.ts file
+ *  (besides other files of that OS). */
 const SEAMS = [
   'helper/src/tun/tun.ts',
   'helper/src/conn/{bind,marked-socket}.ts',
   'helper/src/net/{net,dns,killswitch,network-journal}.ts',
-  'helper/src/control/peercred.ts',
+  'helper/src/control/{peercred,listener}.ts',
   'helper/src/service/{sd-notify,network-watch,paths}.ts',
 ];
 
@@ -73,7 +73,7 @@ export default tseslint.config(
   // an OS's implementation; a new OS adds its files beside the seam and one line in it.
   {
     files: ['helper/src/**'],
-    ignores: ['helper/src/**/*_{linux,darwin}.ts', 'helper/src/wireguard/**', ...SEAMS],
+    ignores: ['helper/src/**/*_{linux,darwin,windows}.ts', 'helper/src/wireguard/**', ...SEAMS],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -85,6 +85,10 @@ export default tseslint.config(
             },
             {
               regex: '_darwin\\.ts$',
+              message: 'Import the seam (e.g. ../net/dns.ts), not an OS implementation.',
+            },
+            {
+              regex: '_windows\\.ts$',
               message: 'Import the seam (e.g. ../net/dns.ts), not an OS implementation.',
             },
           ],
@@ -103,6 +107,23 @@ export default tseslint.config(
             {
               regex: '_linux\\.ts$',
               message: 'A macOS file does not import a Linux one.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // The Windows files import each other and the seams' types, never a Linux or macOS file.
+  {
+    files: ['helper/src/**/*_windows.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '_(linux|darwin)\\.ts$',
+              message: 'A Windows file does not import a Linux or macOS one.',
             },
           ],
         },

@@ -75,7 +75,13 @@ export interface Advapi32 {
   OpenProcessToken: (process: Pointer, access: number, token: BigUint64Array) => number;
   OpenThreadToken: (thread: Pointer, access: number, openAsSelf: number, token: BigUint64Array) => number;
   RevertToSelf: () => number;
-  GetTokenInformation: (token: Pointer, infoClass: number, info: Uint8Array, size: number, needed: Uint32Array) => number;
+  GetTokenInformation: (
+    token: Pointer,
+    infoClass: number,
+    info: Uint8Array,
+    size: number,
+    needed: Uint32Array,
+  ) => number;
   CheckTokenMembership: (token: Pointer, sid: Uint8Array, isMember: Int32Array) => number;
   SetNamedSecurityInfoW: (
     name: string,
@@ -86,14 +92,26 @@ export interface Advapi32 {
     dacl: Pointer,
     sacl: Pointer,
   ) => number;
-  GetSecurityDescriptorDacl: (sd: Pointer, present: Int32Array, dacl: BigUint64Array, defaulted: Int32Array) => number;
+  GetSecurityDescriptorDacl: (
+    sd: Pointer,
+    present: Int32Array,
+    dacl: BigUint64Array,
+    defaulted: Int32Array,
+  ) => number;
   GetSecurityDescriptorOwner: (sd: Pointer, owner: BigUint64Array, defaulted: Int32Array) => number;
   StartServiceCtrlDispatcherW: ((table: unknown[]) => number) & {
     async: (table: unknown[], callback: (error: unknown, result: number) => void) => void;
   };
   RegisterServiceCtrlHandlerExW: (name: string, handler: Pointer, context: Pointer) => Pointer;
   SetServiceStatus: (handle: Pointer, status: ServiceStatus) => number;
-  RegSetKeyValueW: (key: bigint, subKey: string, valueName: string, type: number, data: Uint8Array, size: number) => number;
+  RegSetKeyValueW: (
+    key: bigint,
+    subKey: string,
+    valueName: string,
+    type: number,
+    data: Uint8Array,
+    size: number,
+  ) => number;
   RegGetValueW: (
     key: bigint,
     subKey: string,
@@ -131,7 +149,9 @@ export function advapi32(): Advapi32 {
     GetTokenInformation: f(
       'int __stdcall GetTokenInformation(void *token, uint32 infoClass, uint8_t *info, uint32 size, uint32_t *needed)',
     ),
-    CheckTokenMembership: f('int __stdcall CheckTokenMembership(void *token, uint8_t *sid, int32_t *isMember)'),
+    CheckTokenMembership: f(
+      'int __stdcall CheckTokenMembership(void *token, uint8_t *sid, int32_t *isMember)',
+    ),
     SetNamedSecurityInfoW: f(
       'uint32 __stdcall SetNamedSecurityInfoW(str16 name, uint32 objectType, uint32 info, void *owner, ' +
         'void *group, void *dacl, void *sacl)',

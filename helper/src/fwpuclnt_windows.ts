@@ -141,7 +141,13 @@ export const FWPM_SESSION0: TypeObject = koffi.struct('FWPM_SESSION0', {
 });
 
 export interface Fwpuclnt {
-  FwpmEngineOpen0: (server: string | null, authn: number, identity: Pointer, session: object | null, engine: BigUint64Array) => number;
+  FwpmEngineOpen0: (
+    server: string | null,
+    authn: number,
+    identity: Pointer,
+    session: object | null,
+    engine: BigUint64Array,
+  ) => number;
   FwpmEngineClose0: (engine: Pointer) => number;
   FwpmTransactionBegin0: (engine: Pointer, flags: number) => number;
   FwpmTransactionCommit0: (engine: Pointer) => number;
@@ -180,9 +186,13 @@ export function fwpuclnt(): Fwpuclnt {
     FwpmTransactionBegin0: f('uint32 __stdcall FwpmTransactionBegin0(void *engine, uint32 flags)'),
     FwpmTransactionCommit0: f('uint32 __stdcall FwpmTransactionCommit0(void *engine)'),
     FwpmTransactionAbort0: f('uint32 __stdcall FwpmTransactionAbort0(void *engine)'),
-    FwpmProviderAdd0: f('uint32 __stdcall FwpmProviderAdd0(void *engine, const FWPM_PROVIDER0 *provider, void *sd)'),
+    FwpmProviderAdd0: f(
+      'uint32 __stdcall FwpmProviderAdd0(void *engine, const FWPM_PROVIDER0 *provider, void *sd)',
+    ),
     FwpmProviderDeleteByKey0: f('uint32 __stdcall FwpmProviderDeleteByKey0(void *engine, const GUID *key)'),
-    FwpmSubLayerAdd0: f('uint32 __stdcall FwpmSubLayerAdd0(void *engine, const FWPM_SUBLAYER0 *sublayer, void *sd)'),
+    FwpmSubLayerAdd0: f(
+      'uint32 __stdcall FwpmSubLayerAdd0(void *engine, const FWPM_SUBLAYER0 *sublayer, void *sd)',
+    ),
     FwpmSubLayerDeleteByKey0: f('uint32 __stdcall FwpmSubLayerDeleteByKey0(void *engine, const GUID *key)'),
     FwpmFilterAdd0: f(
       'uint32 __stdcall FwpmFilterAdd0(void *engine, const FWPM_FILTER0 *filter, void *sd, uint64_t *id)',
@@ -195,7 +205,9 @@ export function fwpuclnt(): Fwpuclnt {
       'uint32 __stdcall FwpmFilterEnum0(void *engine, void *handle, uint32 requested, uint64_t *entries, ' +
         'uint32_t *returned)',
     ),
-    FwpmFilterDestroyEnumHandle0: f('uint32 __stdcall FwpmFilterDestroyEnumHandle0(void *engine, void *handle)'),
+    FwpmFilterDestroyEnumHandle0: f(
+      'uint32 __stdcall FwpmFilterDestroyEnumHandle0(void *engine, void *handle)',
+    ),
     FwpmFreeMemory0: f('void __stdcall FwpmFreeMemory0(uint64_t *pointer)'),
     FwpmGetAppIdFromFileName0: f('uint32 __stdcall FwpmGetAppIdFromFileName0(str16 path, uint64_t *appId)'),
   };

@@ -189,7 +189,13 @@ export interface Iphlpapi {
   ConvertInterfaceLuidToIndex: (luid: BigUint64Array, index: Uint32Array) => number;
   /** Absent before Windows 10 2004 (build 19041): then the registry (dns_windows.ts). */
   SetInterfaceDnsSettings: ((guid: Guid, settings: DnsInterfaceSettings) => number) | null;
-  NotifyRouteChange2: (family: number, callback: Pointer, context: Pointer, initial: number, handle: BigUint64Array) => number;
+  NotifyRouteChange2: (
+    family: number,
+    callback: Pointer,
+    context: Pointer,
+    initial: number,
+    handle: BigUint64Array,
+  ) => number;
   NotifyUnicastIpAddressChange: (
     family: number,
     callback: Pointer,
@@ -208,7 +214,9 @@ export function iphlpapi(): Iphlpapi {
   const f = (definition: string) => lib.func(definition);
   let setDns: Iphlpapi['SetInterfaceDnsSettings'] = null;
   try {
-    setDns = f('uint32 __stdcall SetInterfaceDnsSettings(GUID iface, const DNS_INTERFACE_SETTINGS *settings)');
+    setDns = f(
+      'uint32 __stdcall SetInterfaceDnsSettings(GUID iface, const DNS_INTERFACE_SETTINGS *settings)',
+    );
   } catch {
     // Older Windows: the registry fallback.
   }
@@ -228,11 +236,15 @@ export function iphlpapi(): Iphlpapi {
     CreateIpForwardEntry2: f('uint32 __stdcall CreateIpForwardEntry2(const MIB_IPFORWARD_ROW2 *row)'),
     DeleteIpForwardEntry2: f('uint32 __stdcall DeleteIpForwardEntry2(const MIB_IPFORWARD_ROW2 *row)'),
     GetIpForwardTable2: f('uint32 __stdcall GetIpForwardTable2(uint16 family, uint64_t *table)'),
-    InitializeIpInterfaceEntry: f('void __stdcall InitializeIpInterfaceEntry(_Inout_ MIB_IPINTERFACE_ROW *row)'),
+    InitializeIpInterfaceEntry: f(
+      'void __stdcall InitializeIpInterfaceEntry(_Inout_ MIB_IPINTERFACE_ROW *row)',
+    ),
     GetIpInterfaceEntry: f('uint32 __stdcall GetIpInterfaceEntry(_Inout_ MIB_IPINTERFACE_ROW *row)'),
     SetIpInterfaceEntry: f('uint32 __stdcall SetIpInterfaceEntry(MIB_IPINTERFACE_ROW *row)'),
     FreeMibTable: f('void __stdcall FreeMibTable(void *table)'),
-    ConvertInterfaceAliasToLuid: f('uint32 __stdcall ConvertInterfaceAliasToLuid(str16 alias, uint64_t *luid)'),
+    ConvertInterfaceAliasToLuid: f(
+      'uint32 __stdcall ConvertInterfaceAliasToLuid(str16 alias, uint64_t *luid)',
+    ),
     ConvertInterfaceLuidToGuid: f(
       'uint32 __stdcall ConvertInterfaceLuidToGuid(const uint64_t *luid, _Out_ GUID *guid)',
     ),

@@ -63,7 +63,12 @@ export interface Kernel32 {
   CloseHandle: (handle: Pointer) => number;
   GetCurrentProcess: () => Pointer;
   GetCurrentThread: () => Pointer;
-  CreateEventW: (attributes: Pointer | null, manualReset: number, initialState: number, name: string | null) => Pointer;
+  CreateEventW: (
+    attributes: Pointer | null,
+    manualReset: number,
+    initialState: number,
+    name: string | null,
+  ) => Pointer;
   SetEvent: (event: Pointer) => number;
   ResetEvent: (event: Pointer) => number;
   WaitForMultipleObjects: (count: number, handles: BigUint64Array, waitAll: number, ms: number) => number;
@@ -83,7 +88,13 @@ export interface Kernel32 {
   GetNamedPipeClientProcessId: (pipe: Pointer, pid: Uint32Array) => number;
   ImpersonateNamedPipeClient: (pipe: Pointer) => number;
   ReadFile: (file: Pointer, buffer: Pointer, length: number, read: Pointer, overlapped: Pointer) => number;
-  WriteFile: (file: Pointer, buffer: Pointer, length: number, written: Pointer, overlapped: Pointer) => number;
+  WriteFile: (
+    file: Pointer,
+    buffer: Pointer,
+    length: number,
+    written: Pointer,
+    overlapped: Pointer,
+  ) => number;
   CancelIoEx: (file: Pointer, overlapped: Pointer) => number;
   CreateIoCompletionPort: (file: Pointer, port: Pointer, key: bigint, threads: number) => Pointer;
   GetQueuedCompletionStatus: (
@@ -119,7 +130,9 @@ export function kernel32(): Kernel32 {
     CloseHandle: f('int __stdcall CloseHandle(void *handle)'),
     GetCurrentProcess: f('void * __stdcall GetCurrentProcess()'),
     GetCurrentThread: f('void * __stdcall GetCurrentThread()'),
-    CreateEventW: f('void * __stdcall CreateEventW(void *attributes, int manualReset, int initialState, str16 name)'),
+    CreateEventW: f(
+      'void * __stdcall CreateEventW(void *attributes, int manualReset, int initialState, str16 name)',
+    ),
     SetEvent: f('int __stdcall SetEvent(void *event)'),
     ResetEvent: f('int __stdcall ResetEvent(void *event)'),
     WaitForMultipleObjects: f(
@@ -134,7 +147,9 @@ export function kernel32(): Kernel32 {
     DisconnectNamedPipe: f('int __stdcall DisconnectNamedPipe(void *pipe)'),
     GetNamedPipeClientProcessId: f('int __stdcall GetNamedPipeClientProcessId(void *pipe, uint32_t *pid)'),
     ImpersonateNamedPipeClient: f('int __stdcall ImpersonateNamedPipeClient(void *pipe)'),
-    ReadFile: f('int __stdcall ReadFile(void *file, void *buffer, uint32 length, void *read, void *overlapped)'),
+    ReadFile: f(
+      'int __stdcall ReadFile(void *file, void *buffer, uint32 length, void *read, void *overlapped)',
+    ),
     WriteFile: f(
       'int __stdcall WriteFile(void *file, void *buffer, uint32 length, void *written, void *overlapped)',
     ),

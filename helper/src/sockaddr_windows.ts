@@ -36,7 +36,8 @@ export function readSockaddrInet(bytes: Uint8Array, offset = 0): Endpoint | null
   if (family === AF_INET) return { address: formatIp(view.subarray(4, 8)), port, family: 4 };
   if (family !== AF_INET6) return null;
   const address = view.subarray(8, 24);
-  const mapped = address.subarray(0, 10).every((b) => b === 0) && address[10] === 0xff && address[11] === 0xff;
+  const mapped =
+    address.subarray(0, 10).every((b) => b === 0) && address[10] === 0xff && address[11] === 0xff;
   if (mapped) return { address: formatIp(address.subarray(12, 16)), port, family: 4 };
   return { address: formatIp(address), port, family: 6 };
 }

@@ -12,9 +12,14 @@ import type { NetworkJournal } from './network-journal.ts';
 
 const DOMAIN = /^[A-Za-z0-9_]([A-Za-z0-9_-]*)(\.[A-Za-z0-9_-]+)*\.?$/;
 
-export async function applyDns(journal: NetworkJournal, ifname: string, settings: DnsSettings): Promise<void> {
+export async function applyDns(
+  journal: NetworkJournal,
+  ifname: string,
+  settings: DnsSettings,
+): Promise<void> {
   for (const server of settings.servers)
-    if (!parseIp(server)) throw new PhantomError('DNS_INVALID', `DNS server "${server}" is not an IP address`);
+    if (!parseIp(server))
+      throw new PhantomError('DNS_INVALID', `DNS server "${server}" is not an IP address`);
   for (const domain of settings.search)
     if (!DOMAIN.test(domain) || domain.length > 253)
       throw new PhantomError('DNS_INVALID', `search domain "${domain}" is not a domain name`);

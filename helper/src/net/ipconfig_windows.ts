@@ -68,7 +68,8 @@ function addressRow(luid: bigint, prefix: IpPrefix): UnicastAddressRow {
 
 export function addAddress(luid: bigint, prefix: IpPrefix): void {
   const status = iphlpapi().CreateUnicastIpAddressEntry(addressRow(luid, prefix));
-  if (status !== 0 && status !== ERROR_OBJECT_ALREADY_EXISTS) fail(`adding ${prefix.address}/${prefix.bits}`, status);
+  if (status !== 0 && status !== ERROR_OBJECT_ALREADY_EXISTS)
+    fail(`adding ${prefix.address}/${prefix.bits}`, status);
 }
 
 export function deleteAddress(luid: bigint, prefix: IpPrefix): void {
@@ -81,7 +82,10 @@ function routeRow(luid: bigint, destination: IpPrefix, nextHop: string | null, m
   const row = {} as RouteRow;
   iphlpapi().InitializeIpForwardEntry(row);
   row.InterfaceLuid = luid;
-  row.DestinationPrefix = { Prefix: { bytes: sockaddrBytes(destination.address) }, PrefixLength: destination.bits };
+  row.DestinationPrefix = {
+    Prefix: { bytes: sockaddrBytes(destination.address) },
+    PrefixLength: destination.bits,
+  };
   // On-link (the unspecified address of the family) unless a gateway is given.
   row.NextHop = { bytes: sockaddrBytes(nextHop ?? (destination.family === 4 ? '0.0.0.0' : '::')) };
   row.Metric = metric;
@@ -89,15 +93,30 @@ function routeRow(luid: bigint, destination: IpPrefix, nextHop: string | null, m
   return row;
 }
 
-export function addRoute(luid: bigint, destination: IpPrefix, metric = 0, nextHop: string | null = null): void {
+export function addRoute(
+  luid: bigint,
+  destination: IpPrefix,
+  metric = 0,
+  nextHop: string | null = null,
+): void {
   const status = iphlpapi().CreateIpForwardEntry2(routeRow(luid, destination, nextHop, metric));
   if (status !== 0 && status !== ERROR_OBJECT_ALREADY_EXISTS)
     fail(`adding the route to ${destination.address}/${destination.bits}`, status);
 }
 
-export function deleteRoute(luid: bigint, destination: IpPrefix, metric = 0, nextHop: string | null = null): void {
+export function deleteRoute(
+  luid: bigint,
+  destination: IpPrefix,
+  metric = 0,
+  nextHop: string | null = null,
+): void {
   const status = iphlpapi().DeleteIpForwardEntry2(routeRow(luid, destination, nextHop, metric));
-  if (status !== 0 && status !== ERROR_NOT_FOUND && status !== ERROR_FILE_NOT_FOUND && status !== ERROR_ELEMENT_NOT_FOUND)
+  if (
+    status !== 0 &&
+    status !== ERROR_NOT_FOUND &&
+    status !== ERROR_FILE_NOT_FOUND &&
+    status !== ERROR_ELEMENT_NOT_FOUND
+  )
     fail(`removing the route to ${destination.address}/${destination.bits}`, status);
 }
 
@@ -152,7 +171,9 @@ export interface InterfaceDns {
  *  list with the IPv4 settings (or the IPv6 ones when there are only IPv6 servers). Pure. */
 export function dnsPlan(servers: readonly string[], search: readonly string[]): InterfaceDns[] {
   const ofFamily = (family: 4 | 6) =>
-    servers.filter((server) => (parseIp(server)?.length === 4 ? 4 : 6) === family).map((s) => formatIp(parseIp(s)!));
+    servers
+      .filter((server) => (parseIp(server)?.length === 4 ? 4 : 6) === family)
+      .map((s) => formatIp(parseIp(s)!));
   const v4 = ofFamily(4);
   const v6 = ofFamily(6);
   const plan: InterfaceDns[] = [];
@@ -217,7 +238,11 @@ export interface AddressEntry {
   prefixLength: number;
 }
 
-function readTable<T>(get: (table: BigUint64Array) => number, rowType: Parameters<typeof readMibTable>[1], what: string): T[] {
+function readTable<T>(
+  get: (table: BigUint64Array) => number,
+  rowType: Parameters<typeof readMibTable>[1],
+  what: string,
+): T[] {
   const table = new BigUint64Array(1);
   const status = get(table);
   if (status !== 0) fail(`reading the ${what}`, status);
@@ -229,7 +254,11 @@ function readTable<T>(get: (table: BigUint64Array) => number, rowType: Parameter
 }
 
 export function routeTable(): RouteEntry[] {
-  const rows = readTable<RouteRow>((t) => iphlpapi().GetIpForwardTable2(AF_UNSPEC, t), MIB_IPFORWARD_ROW2, 'routes');
+  const rows = readTable<RouteRow>(
+    (t) => iphlpapi().GetIpForwardTable2(AF_UNSPEC, t),
+    MIB_IPFORWARD_ROW2,
+    'routes',
+  );
   return rows.flatMap((row) => {
     const destination = readSockaddrInet(Uint8Array.from(row.DestinationPrefix.Prefix.bytes));
     const nextHop = readSockaddrInet(Uint8Array.from(row.NextHop.bytes));
@@ -238,7 +267,11 @@ export function routeTable(): RouteEntry[] {
       {
         luid: row.InterfaceLuid,
         index: row.InterfaceIndex,
-        destination: { address: destination.address, bits: row.DestinationPrefix.PrefixLength, family: destination.family },
+        destination: {
+          address: destination.address,
+          bits: row.DestinationPrefix.PrefixLength,
+          family: destination.family,
+        },
         nextHop: nextHop?.address ?? (destination.family === 4 ? '0.0.0.0' : '::'),
         metric: row.Metric,
       },

@@ -24,8 +24,19 @@ import { win32Message, type Pointer } from '../kernel32_windows.ts';
 import koffi from 'koffi';
 import type { KillSwitchSettings, LocalNetworks } from './killswitch.ts';
 import type { NetworkJournal } from './network-journal.ts';
-import { addressTable, interfaceLuid, routeTable, type AddressEntry, type RouteEntry } from './ipconfig_windows.ts';
-import { describePlan, killSwitchPlan, type KillSwitchPlanInput, type WfpFilter } from './wfp-plan_windows.ts';
+import {
+  addressTable,
+  interfaceLuid,
+  routeTable,
+  type AddressEntry,
+  type RouteEntry,
+} from './ipconfig_windows.ts';
+import {
+  describePlan,
+  killSwitchPlan,
+  type KillSwitchPlanInput,
+  type WfpFilter,
+} from './wfp-plan_windows.ts';
 import { encodeFilter, PROVIDER_KEY, SUBLAYER_KEY, SUBLAYER_WEIGHT } from './wfp-encode_windows.ts';
 import { maskedPrefix, formatPrefix } from '../../../shared/src/ip.ts';
 import type { WindowsJournal } from './network-changes_windows.ts';
@@ -160,7 +171,13 @@ export async function applyKillSwitchFilters(settings: KillSwitchPlanInput): Pro
       const display = { name: 'PhantomMesh', description: 'PhantomMesh kill switch' };
       const provider = api.FwpmProviderAdd0(
         engine,
-        { providerKey: PROVIDER_KEY, displayData: display, flags: FWPM_PROVIDER_FLAG_PERSISTENT, providerData: { size: 0, data: null }, serviceName: null },
+        {
+          providerKey: PROVIDER_KEY,
+          displayData: display,
+          flags: FWPM_PROVIDER_FLAG_PERSISTENT,
+          providerData: { size: 0, data: null },
+          serviceName: null,
+        },
         0n,
       );
       if (provider !== 0 && provider !== FWP_E_ALREADY_EXISTS) wfpFail('adding the WFP provider', provider);
@@ -196,9 +213,11 @@ export async function removeKillSwitchFilters(): Promise<void> {
     const api = fwpuclnt();
     deleteOurFilters(engine);
     const sublayer = api.FwpmSubLayerDeleteByKey0(engine, SUBLAYER_KEY);
-    if (sublayer !== 0 && sublayer !== FWP_E_SUBLAYER_NOT_FOUND) wfpFail('removing the WFP sublayer', sublayer);
+    if (sublayer !== 0 && sublayer !== FWP_E_SUBLAYER_NOT_FOUND)
+      wfpFail('removing the WFP sublayer', sublayer);
     const provider = api.FwpmProviderDeleteByKey0(engine, PROVIDER_KEY);
-    if (provider !== 0 && provider !== FWP_E_PROVIDER_NOT_FOUND) wfpFail('removing the WFP provider', provider);
+    if (provider !== 0 && provider !== FWP_E_PROVIDER_NOT_FOUND)
+      wfpFail('removing the WFP provider', provider);
   });
 }
 
@@ -230,7 +249,8 @@ export async function checkKillSwitch(
   expected?: string,
 ): Promise<{ status: 'intact' | 'missing' | 'changed'; listing: string | null }> {
   const windows = journal as unknown as WindowsJournal;
-  if (!windows.changes.some((change) => change.kind === 'kill-switch')) return { status: 'intact', listing: null };
+  if (!windows.changes.some((change) => change.kind === 'kill-switch'))
+    return { status: 'intact', listing: null };
   const names = inTransaction((engine) => ourFilters(engine).map((f) => f.name)).sort();
   if (names.length === 0) return { status: 'missing', listing: null };
   const listing = names.join('\n');
@@ -253,13 +273,18 @@ export function localNetworksFromTables(
     if (entry.address === '::1' || entry.address.startsWith('127.')) continue;
     if (entry.address.startsWith('169.254.') || entry.address.toLowerCase().startsWith('fe80:')) continue;
     if (entry.prefixLength === 0) continue;
-    const subnet = formatPrefix(maskedPrefix({ address: entry.address, bits: entry.prefixLength, family: entry.family }));
+    const subnet = formatPrefix(
+      maskedPrefix({ address: entry.address, bits: entry.prefixLength, family: entry.family }),
+    );
     subnets.set(entry.luid, [...(subnets.get(entry.luid) ?? []), subnet]);
   }
   const inside = (luid: bigint, gateway: string) =>
     (subnets.get(luid) ?? []).some((subnet) => {
       const parsed = parsePrefix(subnet)!;
-      return parsed.family === 4 && formatPrefix(maskedPrefix({ address: gateway, bits: parsed.bits, family: 4 })) === subnet;
+      return (
+        parsed.family === 4 &&
+        formatPrefix(maskedPrefix({ address: gateway, bits: parsed.bits, family: 4 })) === subnet
+      );
     });
   const dhcpServers = routes
     .filter((r) => r.destination.family === 4 && r.destination.bits === 0 && r.nextHop !== '0.0.0.0')

@@ -87,5 +87,7 @@ export async function enableFullTunnel(
 
 export function disableFullTunnel(journal: NetworkJournal, ifname: string): Promise<void> {
   const windows = journal as unknown as WindowsJournal;
-  return windows.undo((change) => FULL_TUNNEL_KINDS.has(change.kind) && 'ifname' in change && change.ifname === ifname);
+  return windows.undo(
+    (change) => FULL_TUNNEL_KINDS.has(change.kind) && 'ifname' in change && change.ifname === ifname,
+  );
 }

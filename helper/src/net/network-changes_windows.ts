@@ -105,7 +105,11 @@ async function revert(change: WindowsNetworkChange): Promise<void> {
       return;
     }
     case 'dns':
-      return setInterfaceDns(parseGuid(change.guid), { family: change.family, nameServer: '', searchList: '' });
+      return setInterfaceDns(parseGuid(change.guid), {
+        family: change.family,
+        nameServer: '',
+        searchList: '',
+      });
     case 'kill-switch':
       return removeKillSwitchFilters();
   }
@@ -114,7 +118,8 @@ async function revert(change: WindowsNetworkChange): Promise<void> {
 async function capture(request: WindowsChangeRequest, recorded: readonly WindowsNetworkChange[]) {
   if (request.kind !== 'interface-metric') return request as WindowsNetworkChange;
   const shared = recorded.find(
-    (old) => old.kind === 'interface-metric' && old.ifname === request.ifname && old.family === request.family,
+    (old) =>
+      old.kind === 'interface-metric' && old.ifname === request.ifname && old.family === request.family,
   );
   if (shared?.kind === 'interface-metric') return { ...request, original: shared.original };
   const row = getInterface(BigInt(request.luid), request.family);
@@ -130,7 +135,7 @@ export const windowsNetworkChanges: ChangeKinds<WindowsNetworkChange, WindowsCha
   failsClosed: (change) => change.kind === 'kill-switch',
   describe: (change) => ('ifname' in change ? `${change.kind} of ${change.ifname}` : change.kind),
   manualUndo:
-    'Undo what it lists by hand (route print, netsh wfp show filters, the adapter\'s DNS), then delete it.',
+    "Undo what it lists by hand (route print, netsh wfp show filters, the adapter's DNS), then delete it.",
 };
 
 /** The GUID of a tunnel's adapter as the journal keeps it. */

@@ -61,7 +61,10 @@ function v4Number(bytes: Uint8Array): number {
 }
 
 /** One condition; `appIds` maps an executable's path to its FWP_BYTE_BLOB (FwpmGetAppIdFromFileName0). */
-export function encodeCondition(condition: WfpCondition, appIds: ReadonlyMap<string, bigint>): EncodedCondition {
+export function encodeCondition(
+  condition: WfpCondition,
+  appIds: ReadonlyMap<string, bigint>,
+): EncodedCondition {
   const equal = (fieldKey: Guid, type: number, value: Record<string, unknown>): EncodedCondition => ({
     fieldKey,
     matchType: FWP_MATCH_EQUAL,
@@ -72,14 +75,17 @@ export function encodeCondition(condition: WfpCondition, appIds: ReadonlyMap<str
       const { prefix } = condition;
       const bytes = parseIp(prefix.address)!;
       if (prefix.family === 4) {
-        if (prefix.bits === 32) return equal(CONDITION_KEYS.remoteAddress, FWP_UINT32, { uint32: v4Number(bytes) });
+        if (prefix.bits === 32)
+          return equal(CONDITION_KEYS.remoteAddress, FWP_UINT32, { uint32: v4Number(bytes) });
         const mask = prefix.bits === 0 ? 0 : (0xffffffff << (32 - prefix.bits)) >>> 0;
         return equal(CONDITION_KEYS.remoteAddress, FWP_V4_ADDR_MASK, {
           v4AddrMask: { addr: v4Number(bytes), mask },
         });
       }
       if (prefix.bits === 128)
-        return equal(CONDITION_KEYS.remoteAddress, FWP_BYTE_ARRAY16_TYPE, { byteArray16: { byteArray16: [...bytes] } });
+        return equal(CONDITION_KEYS.remoteAddress, FWP_BYTE_ARRAY16_TYPE, {
+          byteArray16: { byteArray16: [...bytes] },
+        });
       return equal(CONDITION_KEYS.remoteAddress, FWP_V6_ADDR_MASK, {
         v6AddrMask: { addr: [...bytes], prefixLength: prefix.bits },
       });
@@ -123,7 +129,10 @@ export function encodeFilter(filter: WfpFilter, appIds: ReadonlyMap<string, bigi
     weight: { type: FWP_UINT8, value: { uint8: filter.weight } },
     numFilterConditions: conditions.length,
     filterCondition: conditions.length > 0 ? conditions : null,
-    action: { type: filter.action === 'permit' ? FWP_ACTION_PERMIT : FWP_ACTION_BLOCK, filterType: ZERO_GUID },
+    action: {
+      type: filter.action === 'permit' ? FWP_ACTION_PERMIT : FWP_ACTION_BLOCK,
+      filterType: ZERO_GUID,
+    },
     context: { rawContext: 0n },
     reserved: null,
     filterId: 0n,

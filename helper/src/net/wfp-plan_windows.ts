@@ -104,7 +104,13 @@ export function killSwitchPlan(settings: KillSwitchPlanInput, env: WfpEnvironmen
   const add = (filter: WfpFilter) => filters.push(filter);
 
   for (const layer of ALL_LAYERS)
-    add({ name: `loopback ${layer}`, layer, action: 'permit', weight: WEIGHT.loopback, conditions: [{ field: 'loopback' }] });
+    add({
+      name: `loopback ${layer}`,
+      layer,
+      action: 'permit',
+      weight: WEIGHT.loopback,
+      conditions: [{ field: 'loopback' }],
+    });
 
   for (const tunnel of settings.tunnels) {
     const mark = tunnel.fwmark;
@@ -143,7 +149,11 @@ export function killSwitchPlan(settings: KillSwitchPlanInput, env: WfpEnvironmen
         layer: connect(family),
         action: 'permit',
         weight: WEIGHT.tunnelDns,
-        conditions: [{ field: 'local-interface', luid }, { field: 'remote-port', port: 53 }, ...ofFamily.map(remote)],
+        conditions: [
+          { field: 'local-interface', luid },
+          { field: 'remote-port', port: 53 },
+          ...ofFamily.map(remote),
+        ],
       });
     }
     for (const layer of ALL_LAYERS)
@@ -173,7 +183,8 @@ export function killSwitchPlan(settings: KillSwitchPlanInput, env: WfpEnvironmen
   });
   const dhcpServers = local.dhcpServers.map((server) => {
     const prefix = prefixOf(server, 'DHCP server');
-    if (prefix.family !== 4 || prefix.bits !== 32) throw invalid(`DHCP server "${server}" is not an IPv4 address`);
+    if (prefix.family !== 4 || prefix.bits !== 32)
+      throw invalid(`DHCP server "${server}" is not an IPv4 address`);
     return prefix;
   });
   const unique = (prefixes: IpPrefix[]) => {
@@ -313,6 +324,9 @@ export function describePlan(filters: readonly WfpFilter[]): string {
     }
   };
   return filters
-    .map((f) => `${f.layer} ${f.action} w${f.weight} ${f.name}: ${f.conditions.map(condition).join(', ') || 'any'}`)
+    .map(
+      (f) =>
+        `${f.layer} ${f.action} w${f.weight} ${f.name}: ${f.conditions.map(condition).join(', ') || 'any'}`,
+    )
     .join('\n');
 }

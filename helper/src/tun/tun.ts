@@ -3,6 +3,7 @@
 import { forPlatform } from '../for-platform.ts';
 import { openTunDarwin } from './tun_darwin.ts';
 import { openTunLinux } from './tun_linux.ts';
+import { openTunWindows } from './tun_windows.ts';
 
 export interface TunOptions {
   /** The link's MTU at creation (wireguard-go's CreateTUN sets its 1420); omitted, the OS's default. */
@@ -42,5 +43,8 @@ export interface Tun {
  * later MTU changes and link state are net/'s job (or `ip`'s).
  */
 export function openTun(name: string, options: TunOptions = {}): Tun {
-  return forPlatform('TUN devices', { linux: openTunLinux, darwin: openTunDarwin })(name, options);
+  return forPlatform('TUN devices', { linux: openTunLinux, darwin: openTunDarwin, win32: openTunWindows })(
+    name,
+    options,
+  );
 }
