@@ -8,6 +8,7 @@ import type { Endpoint } from '../../../shared/src/ip.ts';
 import { forPlatform } from '../for-platform.ts';
 import { openBindDarwin } from './bind_darwin.ts';
 import { openBindLinux } from './bind_linux.ts';
+import { openBindWindows } from './bind_windows.ts';
 
 export interface Bind {
   readonly port: number;
@@ -32,5 +33,7 @@ export interface BindOptions {
 export async function openBind(options: BindOptions): Promise<Bind> {
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
     throw new PhantomError('PORT_INVALID', `UDP port ${options.port} is not a number from 0 to 65535`);
-  return forPlatform('UDP sockets', { linux: openBindLinux, darwin: openBindDarwin })(options);
+  return forPlatform('UDP sockets', { linux: openBindLinux, darwin: openBindDarwin, win32: openBindWindows })(
+    options,
+  );
 }

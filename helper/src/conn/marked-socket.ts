@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { forPlatform } from '../for-platform.ts';
 import { connectMarkedDarwin } from './marked-socket_darwin.ts';
 import { connectMarkedLinux } from './marked-socket_linux.ts';
+import { connectMarkedWindows } from './marked-socket_windows.ts';
 
 export interface MarkedConnectOptions {
   /** An IP address literal (IPv4, or IPv6 without brackets): nothing is resolved here. */
@@ -29,5 +30,6 @@ export function connectMarked(options: MarkedConnectOptions): Promise<Socket> {
   return forPlatform('TCP connections with a firewall mark', {
     linux: connectMarkedLinux,
     darwin: connectMarkedDarwin,
+    win32: connectMarkedWindows,
   })(options);
 }
