@@ -4,6 +4,7 @@
 import { forPlatform } from '../for-platform.ts';
 import { dnsDarwin as darwin } from './dns_darwin.ts';
 import * as linux from './dns_linux.ts';
+import * as win32 from './dns_windows.ts';
 import type { NetworkJournal } from './network-journal.ts';
 
 export interface DnsSettings {
@@ -11,7 +12,7 @@ export interface DnsSettings {
   search: string[];
 }
 
-const dns = () => forPlatform('Setting DNS', { linux, darwin });
+const dns = () => forPlatform('Setting DNS', { linux, darwin, win32 });
 
 /** Makes the tunnel's servers the system's DNS, with its search domains, through the journal. As
  *  wg-quick, search domains without servers change nothing; applying again replaces the settings. */

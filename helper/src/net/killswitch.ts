@@ -6,6 +6,7 @@ import type { Endpoint } from '../../../shared/src/ip.ts';
 import { forPlatform } from '../for-platform.ts';
 import { killSwitchDarwin as darwin } from './killswitch_darwin.ts';
 import * as linux from './killswitch_linux.ts';
+import * as win32 from './killswitch_windows.ts';
 import type { NetworkJournal } from './network-journal.ts';
 
 /** An endpoint; `protocol` absent is UDP (WireGuard's own), tcp is a relay's or a proxy's port. */
@@ -47,12 +48,12 @@ export interface KillSwitchSettings {
 /** The local networks as the kernel has them now, leaving out `tunnels` (the interfaces of tunnels),
  *  loopback and point-to-point or TUN links (other VPNs). */
 export function readLocalNetworks(tunnels: readonly string[]): Promise<LocalNetworks> {
-  return forPlatform('The kill switch', { linux, darwin }).readLocalNetworks(tunnels);
+  return forPlatform('The kill switch', { linux, darwin, win32 }).readLocalNetworks(tunnels);
 }
 
 /** Turns the kill switch on with these exceptions (replacing the previous ones at once), or off. */
 export function setKillSwitch(journal: NetworkJournal, settings: KillSwitchSettings): Promise<void> {
-  return forPlatform('The kill switch', { linux, darwin }).setKillSwitch(journal, settings);
+  return forPlatform('The kill switch', { linux, darwin, win32 }).setKillSwitch(journal, settings);
 }
 
 export interface KillSwitchCheck {
@@ -68,10 +69,13 @@ export interface KillSwitchCheck {
  * may have removed or changed it; the caller applies it again.
  */
 export function checkKillSwitch(journal: NetworkJournal, expected?: string): Promise<KillSwitchCheck> {
-  return forPlatform('The kill switch', { linux, darwin }).checkKillSwitch(journal, expected);
+  return forPlatform('The kill switch', { linux, darwin, win32 }).checkKillSwitch(journal, expected);
 }
 
 /** The blocking ruleset with no tunnel up, as a script a boot service loads (lockdown before the helper). */
 export function blockingRuleset(allowLan: boolean): string {
-  return forPlatform('The kill switch', { linux, darwin }).killSwitchRuleset({ allowLan, tunnels: [] });
+  return forPlatform('The kill switch', { linux, darwin, win32 }).killSwitchRuleset({
+    allowLan,
+    tunnels: [],
+  });
 }

@@ -8,6 +8,7 @@ import { fullTunnelDarwin } from './full-tunnel_darwin.ts';
 import * as fullTunnelLinux from './full-tunnel_linux.ts';
 import * as darwin from './net_darwin.ts';
 import * as linux from './net_linux.ts';
+import * as win32 from './net_windows.ts';
 import type { NetworkJournal } from './network-journal.ts';
 
 export interface NetConfig {
@@ -21,7 +22,7 @@ export interface NetConfig {
 
 /** This OS's implementation. Errors are PhantomErrors carrying the OS tool's own message. */
 export function netConfig(): NetConfig {
-  return forPlatform<NetConfig>('Network configuration', { linux, darwin });
+  return forPlatform<NetConfig>('Network configuration', { linux, darwin, win32 });
 }
 
 export interface FullTunnelOptions {
@@ -36,7 +37,7 @@ export interface FullTunnelOptions {
 }
 
 const fullTunnel = () =>
-  forPlatform('Full-tunnel routing', { linux: fullTunnelLinux, darwin: fullTunnelDarwin });
+  forPlatform('Full-tunnel routing', { linux: fullTunnelLinux, darwin: fullTunnelDarwin, win32 });
 
 /** Routes every family in `options.families` through the tunnel, except the tunnel's own marked
  *  packets, through the journal. All or nothing: on failure what was done is undone first. */

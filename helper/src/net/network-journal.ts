@@ -5,6 +5,7 @@ import { forPlatform } from '../for-platform.ts';
 import { Journal } from './journal.ts';
 import { linuxNetworkChanges, type ChangeRequest, type NetworkChange } from './network-changes_linux.ts';
 import { darwinNetworkChanges } from './network-changes_darwin.ts';
+import { windowsNetworkChanges } from './network-changes_windows.ts';
 
 export type { RecoveryReport } from './journal.ts';
 
@@ -19,6 +20,7 @@ export const NetworkJournal = {
         linux: linuxNetworkChanges,
         // One static type for every OS: the _darwin files see their own (network-changes_darwin.ts).
         darwin: darwinNetworkChanges as unknown as typeof linuxNetworkChanges,
+        win32: windowsNetworkChanges as unknown as typeof linuxNetworkChanges,
       }),
     );
   },
