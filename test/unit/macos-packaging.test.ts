@@ -120,3 +120,24 @@ test('electron-builder: pkg and dmg for mac, the helper and the plist as resourc
   assert.ok(lstatSync(scripts).isSymbolicLink());
   assert.equal(realpathSync(scripts), join(repo, 'installers/macos/pkg-scripts'));
 });
+
+test('the macOS workflow parses and runs the type check, the unit tests, the pkg build and the end-to-end script', () => {
+  const yaml = require('js-yaml') as { load(text: string): unknown };
+  const workflow = yaml.load(read('.github/workflows/macos.yml')) as {
+    jobs: { macos: { 'runs-on': string; steps: { uses?: string; run?: string }[] } };
+  };
+  const job = workflow.jobs.macos;
+  assert.equal(job['runs-on'], 'macos-latest');
+  const runs = job.steps.map((step) => step.run ?? '').join('\n');
+  for (const command of [
+    'npm run typecheck',
+    "node --test 'test/unit/**/*.test.ts'",
+    'sh installers/macos/stage-helper.sh',
+    'npx electron-builder --mac --publish never',
+    'sudo sh installers/macos/e2e.sh',
+  ])
+    assert.ok(runs.includes(command), `the workflow does not run ${command}`);
+  for (const step of job.steps.filter((step) => step.uses))
+    assert.match(step.uses!, /^[\w-]+\/[\w-]+@[0-9a-f]{40}$/, `${step.uses} is not pinned to a commit`);
+  execFileSync('sh', ['-n', join(repo, 'installers/macos/e2e.sh')]);
+});
