@@ -12,6 +12,7 @@ import { APPLICATION_ERROR, NOT_AUTHORIZED } from '../../../shared/src/control/p
 import { claimSocketPath, listenPrivately } from '../unix-listen.ts';
 import { ConnectionSlots, MAX_CONNECTIONS } from './connection-slots.ts';
 import { groupId, isGroupMember, peerCredentials } from './peercred.ts';
+import { listenForCallersWindows } from './listener_windows.ts';
 import { endWithError, idOf, type Id } from './reply.ts';
 
 export interface Caller {
@@ -68,6 +69,8 @@ function refuse(socket: Socket, message: string, code: string = NOT_AUTHORIZED):
 }
 
 export async function listenForCallers(options: ListenerOptions): Promise<CallerListener> {
+  // Windows: a named pipe with its own security descriptor and token checks (listener_windows.ts).
+  if (process.platform === 'win32') return listenForCallersWindows(options);
   const { socketPath, group, onCaller, log } = options;
   const gid = await groupId(group);
   if (gid === null) log(`control: group ${group} does not exist, so only root can use ${socketPath}`);

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { forPlatform } from '../for-platform.ts';
 import * as darwin from './peercred_darwin.ts';
 import * as linux from './peercred_linux.ts';
+import * as win32 from './peercred_windows.ts';
 
 /** The client as the kernel recorded it when it connected: a client cannot lie about it. */
 export interface PeerCredentials {
@@ -13,7 +14,7 @@ export interface PeerCredentials {
   gid: number;
 }
 
-const peercred = () => forPlatform('Checking control clients', { linux, darwin });
+const peercred = () => forPlatform('Checking control clients', { linux, darwin, win32 });
 
 export function peerCredentials(socket: Socket): PeerCredentials {
   return peercred().peerCredentials(socket);
