@@ -178,6 +178,28 @@ export function render(layers: Layer[], size: number, samples = 4): Buffer {
   return pixels;
 }
 
+/**
+ * The macOS menu bar's template image of an icon (tray-STATEtemplate.png): black, its shape in the
+ * alpha channel only (macOS tints it for light and dark menu bars), white layers cut out of it.
+ */
+export function renderTemplate(layers: Layer[], size: number, samples = 4): Buffer {
+  const pixels = Buffer.alloc(size * size * 4);
+  const isWhite = (layer: Layer) => layer.color.every((channel) => channel === 0xff);
+  for (let py = 0; py < size; py++) {
+    for (let px = 0; px < size; px++) {
+      let hits = 0;
+      for (let sy = 0; sy < samples; sy++)
+        for (let sx = 0; sx < samples; sx++) {
+          const [x, y] = [(px + (sx + 0.5) / samples) / size, (py + (sy + 0.5) / samples) / size];
+          const inked = layers.some((layer) => !isWhite(layer) && layer.shape(x, y));
+          if (inked && !layers.some((layer) => isWhite(layer) && layer.shape(x, y))) hits++;
+        }
+      pixels[(py * size + px) * 4 + 3] = Math.round((hits / (samples * samples)) * 255);
+    }
+  }
+  return pixels;
+}
+
 function chunk(type: string, data: Buffer): Buffer {
   const typeAndData = Buffer.concat([Buffer.from(type, 'latin1'), data]);
   const out = Buffer.alloc(8 + data.length + 4);
@@ -219,6 +241,10 @@ async function main(): Promise<void> {
       const file = new URL(`tray-${state}${suffix}.png`, dir);
       await writeFile(file, encodePng(render(layers, size), size));
       console.log(file.pathname);
+      // macOS: Electron makes a file whose name ends in "Template" a template image.
+      const template = new URL(`tray-${state}Template${suffix}.png`, dir);
+      await writeFile(template, encodePng(renderTemplate(layers, size), size));
+      console.log(template.pathname);
     }
   }
 }

@@ -6,6 +6,7 @@ import { app, dialog, Notification, shell, type BrowserWindow } from 'electron';
 import { PhantomError } from '../../shared/src/errors.ts';
 import type { TransportFileKind } from '../../shared/src/ipc/schema.ts';
 import { fixHelper } from './fix-helper.ts';
+import { macosHelperHint } from './macos-helper.ts';
 import { isAllowedLink } from './links.ts';
 import { writeSaved } from './save-file.ts';
 import { setStartAtLogin } from './login-item.ts';
@@ -46,6 +47,7 @@ const TRANSPORT_FILE_DIALOG: Record<
 };
 
 function helperHint(): string {
+  if (process.platform === 'darwin') return macosHelperHint();
   return process.platform === 'linux'
     ? 'Start it from here (an administrator password is needed), or run: sudo systemctl start phantommesh-helper'
     : 'Reinstall PhantomMesh to install it again.';

@@ -92,8 +92,10 @@ export class AppTray {
   private icon(state: TrayIcon): NativeImage {
     let image = this.icons.get(state);
     if (!image) {
-      // createFromPath picks tray-STATE@2x.png on high-DPI screens by itself.
-      image = nativeImage.createFromPath(join(this.iconsDir, `tray-${state}.png`));
+      // createFromPath picks tray-STATE@2x.png on high-DPI screens by itself. The macOS menu bar
+      // takes template images (black and alpha, tinted by the system): tray-STATETemplate.png.
+      const template = process.platform === 'darwin' ? 'Template' : '';
+      image = nativeImage.createFromPath(join(this.iconsDir, `tray-${state}${template}.png`));
       this.icons.set(state, image);
     }
     return image;
