@@ -5,6 +5,7 @@
 import { forPlatform } from '../for-platform.ts';
 import { watchNetworkDarwin } from './network-watch_darwin.ts';
 import { watchNetworkLinux } from './network-watch_linux.ts';
+import { watchNetworkWindows } from './network-watch_windows.ts';
 
 export interface NetworkWatch {
   stop(): void;
@@ -15,8 +16,9 @@ export interface NetworkWatch {
  * `ours` names them, since bringing a tunnel up is itself a burst of changes.
  */
 export function watchNetwork(onChange: () => void, ours: () => string[]): NetworkWatch {
-  return forPlatform('Watching network changes', { linux: watchNetworkLinux, darwin: watchNetworkDarwin })(
-    onChange,
-    ours,
-  );
+  return forPlatform('Watching network changes', {
+    linux: watchNetworkLinux,
+    darwin: watchNetworkDarwin,
+    win32: watchNetworkWindows,
+  })(onChange, ours);
 }

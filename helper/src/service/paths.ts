@@ -6,12 +6,14 @@ import { PhantomError } from '../../../shared/src/errors.ts';
 import { forPlatform } from '../for-platform.ts';
 import { STATE_DIR_DARWIN } from './paths_darwin.ts';
 import { STATE_DIR_LINUX } from './paths_linux.ts';
+import { checkStateDirWindows, STATE_DIR_WINDOWS } from './paths_windows.ts';
 
 /** The helper's state directory (stored tunnels, settings, the network journal). */
 export function defaultStateDir(): string {
   return forPlatform('A state directory for the helper', {
     linux: STATE_DIR_LINUX,
     darwin: STATE_DIR_DARWIN,
+    win32: STATE_DIR_WINDOWS,
   });
 }
 
@@ -20,6 +22,8 @@ export function defaultStateDir(): string {
  * crash journal, the tunnels) as its own. Made 0700 when missing; never followed through a link.
  */
 export async function checkStateDir(dir: string): Promise<void> {
+  // Windows has no modes to check: paths_windows.ts sets the directory's owner and DACL instead.
+  if (process.platform === 'win32') return checkStateDirWindows(dir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const info = await lstat(dir);
   const problem = !info.isDirectory()

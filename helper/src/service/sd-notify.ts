@@ -5,6 +5,7 @@
 import { forPlatform } from '../for-platform.ts';
 import { sdNotifyDarwin } from './sd-notify_darwin.ts';
 import { sdNotifyLinux } from './sd-notify_linux.ts';
+import { sdNotifyWindows } from './sd-notify_windows.ts';
 
 /**
  * Sends `state` (newline-separated KEY=VALUE lines) to systemd. Returns false when the helper does not
@@ -14,6 +15,10 @@ import { sdNotifyLinux } from './sd-notify_linux.ts';
 export function sdNotify(state: string): boolean {
   const target = process.env.NOTIFY_SOCKET;
   if (!target) return false;
-  forPlatform('systemd notification', { linux: sdNotifyLinux, darwin: sdNotifyDarwin })(target, state);
+  forPlatform('systemd notification', {
+    linux: sdNotifyLinux,
+    darwin: sdNotifyDarwin,
+    win32: sdNotifyWindows,
+  })(target, state);
   return true;
 }
