@@ -107,10 +107,17 @@ export async function serveUapi(
   const log = options.log ?? (() => {});
   // The device reads no clock: the monotonic time of a `set=1` comes from here.
   const now = options.now ?? (() => performance.now());
-  const path = join(directory, `${name}.sock`);
-  await mkdir(directory, { recursive: true, mode: 0o755 });
-  if (await claimSocketPath(path))
-    throw new PhantomError('INTERFACE_EXISTS', `${name} is already served at ${path}`);
+  // Windows: wireguard-go's pipe, which only SYSTEM and Administrators may create (ProtectedPrefix),
+  // so nobody else can serve it first; a second server for the same name fails to listen.
+  const windows = process.platform === 'win32';
+  const path = windows
+    ? `\\\\.\\pipe\\ProtectedPrefix\\Administrators\\WireGuard\\${name}`
+    : join(directory, `${name}.sock`);
+  if (!windows) {
+    await mkdir(directory, { recursive: true, mode: 0o755 });
+    if (await claimSocketPath(path))
+      throw new PhantomError('INTERFACE_EXISTS', `${name} is already served at ${path}`);
+  }
 
   const respond = async (request: string[] | UapiError): Promise<string> => {
     try {
