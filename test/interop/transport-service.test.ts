@@ -4,7 +4,8 @@
 // through the control API as the CLI and the app set it (PEM contents, never paths):
 //   tcp:// (2-byte framing), wss:// with mutual TLS, a client certificate from another CA refused
 //   with a clear reason while the helper stays healthy, and the kill switch letting out exactly the
-//   relay's marked TCP; with --fallback, UDP while it answers and the relay within 30 s of UDP being
+//   relay's marked TCP; nginx (ssl_verify_client on) and squid (CONNECT with Basic auth, direct TCP
+//   dropped) in the path; a full tunnel whose relay connection, marked, stays outside it; with --fallback, UDP while it answers and the relay within 30 s of UDP being
 //   blocked mid-session, with nothing but WireGuard's UDP and the relay's TCP on the link meanwhile.
 
 import { test, before, after } from 'node:test';
@@ -16,6 +17,8 @@ import {
   execIn,
   genKeyPair,
   hasCommand,
+  iperf3Client,
+  iperf3Server,
   ping,
   skipOutsideCi,
   spawnIn,
@@ -26,6 +29,7 @@ import {
   type WireguardGo,
 } from '../lib/netns.ts';
 import { captureWhileProbing, leakMessage, leakTestSkipReason, silentProbes } from '../lib/leak-capture.ts';
+import { startNginx, startSquid } from '../lib/proxies.ts';
 import { createRelayWorld, type RelayWorld } from '../lib/relay-world.ts';
 import { makeTestPki, type TestPki } from '../lib/test-certs.ts';
 import { startService, type Service } from '../../scripts/lab/service.ts';
@@ -37,6 +41,7 @@ const SERVER = '198.51.100.2';
 const TCP = `tcp://${SERVER}:8080`;
 const WSS = `wss://${SERVER}:8443/wg`;
 const TUNNEL = uniqueName('rtsv');
+const ROUTED_RELAY = '203.0.113.2';
 
 let world: RelayWorld;
 let pki: TestPki;
@@ -44,6 +49,12 @@ let dir: string;
 let server: WireguardGo;
 let relay: Spawned;
 let service: Service;
+let nginx: Spawned | undefined;
+let squid: Spawned | undefined;
+const nginxSkip = skip || skipOutsideCi(!hasCommand('nginx') && 'nginx is not installed (scripts/setup.sh)');
+const squidSkip = skip || skipOutsideCi(!hasCommand('squid') && 'squid is not installed (scripts/setup.sh)');
+const PROXY_USER = 'roamer';
+const PROXY_PASSWORD = 'h0tel-wifi';
 
 before(async () => {
   if (skip) return;
@@ -58,12 +69,35 @@ before(async () => {
     peers: [{ publicKey: ours.publicKey, allowedIps: ['192.0.2.1/32'] }],
   });
   await world.blockUdp();
+  // A relay address reached by the default route rather than on the client's link, for the
+  // full-tunnel case (a full tunnel takes over the default route; the LAN's own routes still win).
+  await execIn(world.server, 'ip', ['address', 'add', `${ROUTED_RELAY}/32`, 'dev', 'lo']);
+  await execIn(world.client, 'ip', ['route', 'add', 'default', 'via', SERVER]);
   relay = spawnIn(world.server, process.execPath, [
     RELAY,
-    ...['--listen', TCP, '--listen', WSS, '--to', '127.0.0.1:51820'],
+    ...['--listen', TCP, '--listen', WSS, '--listen', 'ws://127.0.0.1:8082/wg'],
+    ...['--listen', `tcp://${ROUTED_RELAY}:8090`, '--to', '127.0.0.1:51820'],
     ...['--cert', pki.serverCert, '--key', pki.serverKey, '--client-ca', pki.ca],
   ]);
-  await relay.waitForLine(/listening on wss/, 10_000);
+  await relay.waitForLine(/listening on ws:\/\/127/, 10_000);
+  if (!nginxSkip)
+    nginx = await startNginx(world.server, {
+      dir,
+      address: SERVER,
+      port: 9443,
+      cert: pki.serverCert,
+      key: pki.serverKey,
+      clientCa: pki.ca,
+      upstream: 'http://127.0.0.1:8082',
+    });
+  if (!squidSkip)
+    squid = await startSquid(world.server, {
+      dir,
+      address: SERVER,
+      user: PROXY_USER,
+      password: PROXY_PASSWORD,
+      relayPorts: '8080-8443',
+    });
   service = await startService(world.client);
   await service.client.call('tunnels.import', {
     name: TUNNEL,
@@ -71,8 +105,7 @@ before(async () => {
       '[Interface]',
       `PrivateKey = ${ours.privateKey}`,
       'Address = 192.0.2.1/24',
-      // Inside a TCP stream: one WireGuard packet per segment where possible.
-      'MTU = 1280',
+      // No MTU: over a relay the helper picks 1280 (one WireGuard packet per TCP segment).
       '',
       '[Peer]',
       `PublicKey = ${theirs.publicKey}`,
@@ -86,6 +119,7 @@ before(async () => {
 after(async () => {
   if (skip) return;
   await service?.destroy();
+  await Promise.all([nginx?.stop(), squid?.stop()]);
   await relay?.stop();
   await server?.stop();
   await world?.destroy();
@@ -118,8 +152,16 @@ test(
     await t.test('tcp://: connected, pings answered, status says the relay carries it', async () => {
       const status = await connectOver({ kind: 'relay', url: TCP });
       assert.deepEqual(status?.transport, { kind: 'relay', url: TCP });
+      assert.match(await execIn(world.client, 'ip', ['link', 'show', TUNNEL]), /mtu 1280 /, 'the relay MTU');
       const result = await ping(world.client, '192.0.2.2', { count: 4 });
       assert.ok(result.received >= 3, result.output);
+      const iperf = await iperf3Server(world.server);
+      try {
+        const bits = await iperf3Client(world.client, '192.0.2.2', { seconds: 1 });
+        assert.ok(bits > 1e6, `iperf3 through the relay: ${bits} bit/s`);
+      } finally {
+        await iperf.stop();
+      }
       // A packet of exactly the MTU, unfragmented, through the stream.
       const full = await ping(world.client, '192.0.2.2', { count: 2, size: 1280 - 28, df: true });
       assert.ok(full.received >= 1, full.output);
@@ -172,6 +214,125 @@ test(
         const answered = await ping(world.client, '192.0.2.2', { count: 2 }).catch(() => null);
         assert.ok(!answered || answered.received === 0, 'no traffic without the right certificate');
         assert.ok((await service.client.call('status', {})).tunnels.length >= 1, 'the helper answers');
+      },
+    );
+
+    await t.test(
+      'wss:// through nginx terminating TLS with ssl_verify_client on',
+      { skip: nginxSkip },
+      async () => {
+        const url = `wss://${SERVER}:9443/wg`;
+        const ca = await pem(pki.ca);
+        await connectOver({
+          kind: 'relay',
+          url,
+          clientCert: await pem(pki.clientCert),
+          clientKey: await pem(pki.clientKey),
+          ca,
+        });
+        const result = await ping(world.client, '192.0.2.2', { count: 3 });
+        assert.ok(result.received >= 2, result.output);
+        await connectOver(
+          {
+            kind: 'relay',
+            url,
+            clientCert: await pem(pki.rogueCert),
+            clientKey: await pem(pki.rogueKey),
+            ca,
+          },
+          false,
+        );
+        const refused = await service.waitForStatus(
+          TUNNEL,
+          (s) => s.transport?.reason !== undefined && !/connecting/.test(s.transport.reason),
+          15_000,
+        );
+        assert.notEqual(refused.state, 'connected');
+        assert.match(refused.transport?.reason ?? '', /relay waiting: .+/, 'says why');
+      },
+    );
+
+    await t.test(
+      'wss:// through squid (HTTP CONNECT, Basic auth), direct TCP to the relay dropped',
+      { skip: squidSkip },
+      async () => {
+        await execIn(world.client, 'nft', [
+          'add table inet rt_direct; ' +
+            'add chain inet rt_direct out { type filter hook output priority 0; policy accept; }; ' +
+            `add rule inet rt_direct out ip daddr ${SERVER} tcp dport { 8080, 8082, 8443, 9443 } counter drop`,
+        ]);
+        try {
+          const certs = {
+            clientCert: await pem(pki.clientCert),
+            clientKey: await pem(pki.clientKey),
+            ca: await pem(pki.ca),
+          };
+          await connectOver({
+            kind: 'relay',
+            url: WSS,
+            proxy: `http://${PROXY_USER}:${PROXY_PASSWORD}@${SERVER}:3129`,
+            ...certs,
+          });
+          const result = await ping(world.client, '192.0.2.2', { count: 3 });
+          assert.ok(result.received >= 2, result.output);
+          const shown = await service.client.call('tunnels.transport.get', { name: TUNNEL });
+          assert.ok(
+            shown.kind === 'relay' && shown.proxy === `http://***@${SERVER}:3129`,
+            JSON.stringify(shown),
+          );
+          // A wrong password: squid answers 407 and the helper says so.
+          await connectOver(
+            { kind: 'relay', url: WSS, proxy: `http://${PROXY_USER}:wrong@${SERVER}:3129`, ...certs },
+            false,
+          );
+          const refused = await service.waitForStatus(
+            TUNNEL,
+            (s) => /407/.test(s.transport?.reason ?? ''),
+            15_000,
+          );
+          assert.notEqual(refused.state, 'connected');
+          const logs = await service.client.call('logs.tail', { lines: 200 });
+          assert.ok(!JSON.stringify(logs).includes(PROXY_PASSWORD), 'the proxy password is never logged');
+        } finally {
+          await execIn(world.client, 'nft', ['delete table inet rt_direct']);
+        }
+      },
+    );
+
+    await t.test(
+      'a full tunnel (0.0.0.0/0) over tcp://: the marked relay connection stays outside it',
+      async () => {
+        await service.client.call('tunnels.disconnect', {});
+        const full = `${TUNNEL}f`;
+        const exported = await service.client.call('tunnels.export', {
+          name: TUNNEL,
+          includePrivateKey: true,
+        });
+        await service.client.call('tunnels.import', {
+          name: full,
+          text: exported.text.replace(/AllowedIPs = .*/, 'AllowedIPs = 0.0.0.0/0'),
+        });
+        try {
+          await service.client.call('tunnels.transport.set', {
+            name: full,
+            transport: { kind: 'relay', url: `tcp://${ROUTED_RELAY}:8090` },
+          });
+          await service.client.call('tunnels.connect', { name: full });
+          await service.waitForStatus(full, (s) => s.state === 'connected', 20_000);
+          const result = await ping(world.client, '192.0.2.2', { count: 3 });
+          assert.ok(result.received >= 2, result.output);
+          // The relay's address is routed into the tunnel, except for the helper's marked
+          // connection, which goes by the gateway: no loop.
+          const route = await execIn(world.client, 'ip', ['route', 'get', ROUTED_RELAY]);
+          assert.match(route, new RegExp(`dev ${full}`), route);
+          const marked = await execIn(world.client, 'ip', ['route', 'get', ROUTED_RELAY, 'mark', '51820']);
+          assert.match(marked, /via 198\.51\.100\.2 dev rlv-c/, marked);
+          const sockets = await execIn(world.client, 'ss', ['-Htne', 'dst', `${ROUTED_RELAY}:8090`]);
+          assert.match(sockets, /fwmark:0xca6c/, sockets);
+        } finally {
+          await service.client.call('tunnels.disconnect', {});
+          await service.client.call('tunnels.delete', { name: full });
+        }
       },
     );
 

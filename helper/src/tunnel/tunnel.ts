@@ -14,6 +14,9 @@ import { RelayCarrier } from './relay-carrier.ts';
 import { resolveEndpoint } from './resolve-endpoint.ts';
 import { WireGuardInterface } from './wireguard-interface.ts';
 
+/** The inner MTU of a relayed tunnel whose file names none. */
+export const RELAY_MTU = 1280;
+
 export interface TunnelOptions {
   name: string;
   config: TunnelConfig;
@@ -55,7 +58,14 @@ export class Tunnel {
 
   /** Brings the tunnel up; on any failure, everything done so far is undone before it throws. */
   static async open(options: TunnelOptions): Promise<Tunnel> {
-    const { name, config, log } = options;
+    const { name, log } = options;
+    // Over a relay every datagram rides in a TCP segment: an inner MTU of 1280 keeps one WireGuard
+    // packet per segment on a 1500-byte path (what Mullvad sets for WireGuard over TCP). A file that
+    // names its MTU keeps it.
+    const config =
+      options.transport?.kind === 'relay' && options.config.interface.mtu === undefined
+        ? { ...options.config, interface: { ...options.config.interface, mtu: RELAY_MTU } }
+        : options.config;
     // Endpoints are resolved first: a name that does not resolve fails before anything is created.
     const resolve = options.resolve ?? resolveEndpoint;
     const change = await deviceChangeFor(config, {
