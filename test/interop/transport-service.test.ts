@@ -5,8 +5,9 @@
 //   tcp:// (2-byte framing), wss:// with mutual TLS, a client certificate from another CA refused
 //   with a clear reason while the helper stays healthy, and the kill switch letting out exactly the
 //   relay's marked TCP; nginx (ssl_verify_client on) and squid (CONNECT with Basic auth, direct TCP
-//   dropped) in the path; a full tunnel whose relay connection, marked, stays outside it; with --fallback, UDP while it answers and the relay within 30 s of UDP being
-//   blocked mid-session, with nothing but WireGuard's UDP and the relay's TCP on the link meanwhile.
+//   dropped) in the path; a full tunnel whose relay connection, marked, stays outside it; with
+//   --fallback, UDP while it answers and the relay within 30 s of UDP being blocked mid-session,
+//   with nothing but WireGuard's UDP and the relay's TCP on the link meanwhile.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
