@@ -284,7 +284,7 @@ test('local networks and the network fingerprint leave the tunnels out', () => {
   const before = networkFingerprint(routes, addresses, new Set([9n]));
   const tunnelMoved = networkFingerprint(
     routes,
-    [...addresses, { luid: 9n, index: 9, address: '10.8.0.3', prefixLength: 24 }],
+    [...addresses, { luid: 9n, index: 9, address: '10.8.0.3', family: 4 as const, prefixLength: 24 }],
     new Set([9n]),
   );
   assert.equal(before, tunnelMoved);
