@@ -441,6 +441,86 @@ test(
   },
 );
 
+test(
+  'transport: a relay set, shown and reset from the CLI; files read as the user, no key or password shown',
+  { skip },
+  async () => {
+    const pem = join(dir, 'me.pem');
+    const key = join(dir, 'me.key');
+    const otherKey = join(dir, 'other.key');
+    await exec('openssl', [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'],
+      ...['-keyout', key, '-out', pem, '-days', '1', '-subj', '/CN=laptop.example'],
+    ]);
+    await exec('openssl', [
+      'genpkey',
+      '-algorithm',
+      'EC',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-out',
+      otherKey,
+    ]);
+    assert.match((await run('transport', 'office')).stdout, /^office: udp/);
+
+    const url = 'wss://198.51.100.9/wg';
+    const proxy = 'http://roamer:s3cret@192.0.2.9:3128';
+    const set = await run(
+      'transport',
+      'office',
+      url,
+      '--fallback',
+      '--proxy',
+      proxy,
+      '--client-cert',
+      pem,
+      '--client-key',
+      key,
+      '--ca',
+      pem,
+    );
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /relay: wss:\/\/198\.51\.100\.9\/wg \(fallback: UDP first\)/);
+    assert.match(set.stdout, /proxy: http:\/\/\*\*\*@192\.0\.2\.9:3128/);
+    assert.match(set.stdout, /client certificate: CN=laptop\.example/);
+    const shown = await run('--json', 'transport', 'office');
+    assert.deepEqual(JSON.parse(shown.stdout), {
+      kind: 'relay',
+      url,
+      fallback: true,
+      proxy: 'http://***@192.0.2.9:3128',
+      clientCertificate: 'CN=laptop.example',
+      ca: 'CN=laptop.example',
+    });
+    for (const out of [set.stdout, shown.stdout]) {
+      assert.doesNotMatch(out, /PRIVATE KEY|s3cret/);
+    }
+
+    // Usage mistakes are found before the helper is asked (exit 2), unreadable files too.
+    const usage = [
+      [['transport', 'office', 'udp', '--fallback'], /go with a relay URL/],
+      [['transport', 'office', 'ftp://198.51.100.9'], /neither udp nor a relay URL/],
+      [['transport', 'office', url, '--client-cert', pem], /--client-cert and --client-key go together/],
+      [
+        ['transport', 'office', url, '--client-cert', join(dir, 'missing.pem'), '--client-key', key],
+        /--client-cert: cannot read .*no such file/,
+      ],
+    ] as const;
+    for (const [args, message] of usage) {
+      const refused = await run(...args);
+      assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stderr}`);
+      assert.match(refused.stderr, message);
+    }
+    // The helper checks what the CLI cannot: a key that is not the certificate's (exit 1).
+    const mismatch = await run('transport', 'office', url, '--client-cert', pem, '--client-key', otherKey);
+    assert.equal(mismatch.code, 1, mismatch.stderr);
+    assert.match(mismatch.stderr, /the client key does not belong to the client certificate/);
+    assert.equal(JSON.parse((await run('--json', 'transport', 'office')).stdout).url, url, 'unchanged');
+
+    assert.match((await run('transport', 'office', 'udp')).stdout, /^office: udp/);
+  },
+);
+
 test("the helper's refusals name no internal method", { skip }, async () => {
   // The CLI checks names itself; a client that does not still reads no method name.
   await assert.rejects(service.client.call('tunnels.connect', { name: 'my office' }), (error: Error) => {
