@@ -632,7 +632,10 @@ export class TunnelManager {
   networkChanged(): void {
     // The next check applies the firewall with the addresses as they are now.
     this.firewall(() => this.readLocal()).catch(() => undefined);
-    for (const active of this.active.values()) active.connection.networkChanged();
+    for (const active of this.active.values()) {
+      active.connection.networkChanged();
+      active.tunnel.networkChanged();
+    }
   }
 
   /**

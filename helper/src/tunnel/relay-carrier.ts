@@ -186,6 +186,11 @@ export class RelayCarrier implements Carrier {
     return [...(this.fallback ? [{ ...this.udpEndpoint }] : []), { ...this.target, protocol: 'tcp' }];
   }
 
+  /** Another network (Wi-Fi, a cable): what was learned about UDP on the old one no longer holds. */
+  networkChanged(): void {
+    this.fallback?.networkChanged(performance.now());
+  }
+
   setFwmark(mark: number): void {
     this.fwmark = mark;
     this.transport?.setFwmark(mark);

@@ -127,6 +127,11 @@ export class Tunnel {
     }
   }
 
+  /** The machine's network changed: a relay fallback tries UDP again on the new path. */
+  networkChanged(): void {
+    this.carrier?.networkChanged();
+  }
+
   /** What carries the tunnel's datagrams now. */
   carriedBy(): CarriedBy {
     return this.carrier?.carriedBy() ?? { kind: 'udp' };
