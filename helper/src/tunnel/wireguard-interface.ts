@@ -11,6 +11,7 @@ import { openTun, type Tun } from '../tun/tun.ts';
 import { serveUapi } from '../uapi/server.ts';
 import { DEFAULT_MTU, MAX_MESSAGE_SIZE } from '../wireguard/constants.ts';
 import { Device } from '../wireguard/device.ts';
+import { warmUpOnce } from '../wireguard/warm-up.ts';
 
 /** How often the device's timers are checked. */
 const TICK_MS = 100;
@@ -156,6 +157,9 @@ export class WireGuardInterface {
       const ticker = setInterval(() => device.tick(now()), TICK_MS);
       cleanup.push(() => clearInterval(ticker));
       await writerThreadStarted();
+      // The handshake and data path compiled before the first peer's packet (the service has
+      // usually done this at start-up already).
+      await warmUpOnce();
       device.up(now());
       return new WireGuardInterface({
         name,
