@@ -2,7 +2,7 @@
 // through noble, and TCP throughput through PhantomMesh <-> wireguard-go against wireguard-go <->
 // wireguard-go on the same namespace path, printed as a ratio; then the handshake flood benchmark
 // (bench-flood.ts) and throughput by transport, UDP against the relay's tcp:// and wss://
-// (bench-transports.ts). Figures only: nothing here passes or fails on speed.
+// (bench-transports.ts), and the service's start-up time and memory (bench-service.ts). Figures only: nothing here passes or fails on speed.
 
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { spawnSync } from 'node:child_process';
@@ -117,4 +117,7 @@ if (!reason) {
   console.log('');
   const transports = new URL('./bench-transports.ts', import.meta.url).pathname;
   spawnSync(process.execPath, [transports, '--seconds', '5'], { stdio: 'inherit' });
+  console.log('');
+  const service = new URL('./bench-service.ts', import.meta.url).pathname;
+  spawnSync(process.execPath, [service], { stdio: 'inherit' });
 }

@@ -1,0 +1,129 @@
+// `npm run bench:service` (and part of `npm run bench`): the helper service as it is shipped (the built
+// dist/ with the unit's Node flags), for the figures a desktop user notices besides throughput: time
+// from start to READY, and memory with no tunnel and with one idle tunnel to wireguard-go. RSS is
+// printed with its two parts from /proc/PID/status (RssFile, RssAnon): file-backed pages (mostly the Node binary's
+// own code, clean, shared with every other Node process and reclaimable by the kernel) and anonymous
+// memory (the helper's heap, code and buffers). Figures only: nothing here passes or fails.
+//   npm run bench:service [-- --starts 5 --idle 10]
+
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { connectHelper } from '../shared/src/control/client.ts';
+import {
+  createTopology,
+  genKeyPair,
+  missingPrerequisites,
+  ping,
+  spawnIn,
+  startWireguardGo,
+  uniqueName,
+} from './lab/netns.ts';
+import { INNER, ourConfigText, THEIR_PORT } from './lab/tunnel-pair.ts';
+
+const { values: args } = parseArgs({
+  options: { starts: { type: 'string', default: '5' }, idle: { type: 'string', default: '10' } },
+});
+const STARTS = Math.max(1, Number(args.starts));
+const IDLE_SECONDS = Math.max(2, Number(args.idle));
+const BUILT_HELPER = new URL('../dist/helper/src/cli/phantommesh-helper.js', import.meta.url).pathname;
+/** The flags resources/linux/phantommesh-helper.service starts the helper with. */
+const SHIPPED_NODE_OPTIONS = ['--max-semi-space-size=1'];
+
+interface Memory {
+  rss: number;
+  anon: number;
+  file: number;
+}
+
+function memoryOf(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) / 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+}
+
+const mb = (memory: Memory) =>
+  `${memory.rss.toFixed(1)} MB (anonymous ${memory.anon.toFixed(1)}, file-backed ${memory.file.toFixed(1)})`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+const reason = missingPrerequisites() ?? (existsSync(BUILT_HELPER) ? undefined : 'no dist/ (npm run build)');
+if (reason) {
+  console.log(`Service: skipped, ${reason}`);
+  process.exit(0);
+}
+
+const topology = await createTopology();
+const dir = await mkdtemp(join(tmpdir(), 'pm-bench-service-'));
+try {
+  const start = async (run: number) => {
+    const began = performance.now();
+    const helper = spawnIn(topology.a.ns, process.execPath, [
+      ...SHIPPED_NODE_OPTIONS,
+      BUILT_HELPER,
+      'serve',
+      ...['--socket', join(dir, `helper${run}.sock`), '--state-dir', join(dir, `state${run}`)],
+    ]);
+    await helper.waitForLine(/is ready/, 15_000);
+    return { helper, readyMs: performance.now() - began };
+  };
+
+  const readies: number[] = [];
+  for (let run = 0; run < STARTS; run++) {
+    const { helper, readyMs } = await start(run);
+    readies.push(readyMs);
+    await helper.stop();
+  }
+  console.log(`Helper service as shipped (${SHIPPED_NODE_OPTIONS.join(' ')}), dist/`);
+  console.log(
+    `  start to READY (spawn to the ready line), ${STARTS} starts: median ${median(readies).toFixed(0)} ms ` +
+      `(${readies.map((ms) => ms.toFixed(0)).join(', ')})`,
+  );
+
+  const { helper } = await start(STARTS);
+  try {
+    await sleep(IDLE_SECONDS * 1000);
+    const pid = helper.child.pid!;
+    console.log(`  RSS idle, no tunnel, after ${IDLE_SECONDS} s: ${mb(memoryOf(pid))}`);
+
+    const [ours, theirs] = await Promise.all([genKeyPair(), genKeyPair()]);
+    const peer = await startWireguardGo(topology.b.ns, uniqueName('pmbs'), {
+      privateKey: theirs.privateKey,
+      listenPort: THEIR_PORT,
+      addresses: [`${INNER.theirs4}/24`],
+      peers: [{ publicKey: ours.publicKey, allowedIps: [`${INNER.ours4}/32`] }],
+      quiet: true,
+    });
+    const client = await connectHelper({ socketPath: join(dir, `helper${STARTS}.sock`), client: 'bench' });
+    try {
+      const name = uniqueName('pmbs');
+      await client.call('tunnels.import', {
+        name,
+        text: ourConfigText({
+          privateKey: ours.privateKey,
+          peerPublicKey: theirs.publicKey,
+          endpoint: `${topology.b.ipv4}:${THEIR_PORT}`,
+        }),
+      });
+      await client.call('tunnels.connect', { name });
+      await ping(topology.a.ns, INNER.theirs4, { count: 3 });
+      await sleep(IDLE_SECONDS * 1000);
+      console.log(`  RSS with one idle tunnel, after ${IDLE_SECONDS} s: ${mb(memoryOf(pid))}`);
+      await client.call('tunnels.disconnect', {});
+    } finally {
+      client.close();
+      await peer.stop();
+    }
+  } finally {
+    await helper.stop();
+  }
+  const bare = spawnIn(topology.a.ns, process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+  await sleep(1000);
+  console.log(`  for comparison, a bare Node process (node -e): ${mb(memoryOf(bare.child.pid!))}`);
+  await bare.stop();
+} finally {
+  await topology.destroy();
+  await rm(dir, { recursive: true, force: true });
+}
