@@ -10,7 +10,7 @@ import { decodeKey } from '../../../shared/src/keys.ts';
 import type { Device } from '../wireguard/device.ts';
 import { applyConfig, deviceChangeFor, type EndpointResolver } from './apply-config.ts';
 import type { KillSwitchEndpoint } from '../net/killswitch.ts';
-import { RelayCarrier } from './relay-carrier.ts';
+import type { RelayCarrier } from './relay-carrier.ts';
 import { resolveEndpoint } from './resolve-endpoint.ts';
 import { WireGuardInterface } from './wireguard-interface.ts';
 
@@ -82,6 +82,9 @@ export class Tunnel {
     try {
       await applyConfig(iface, config, change);
       if (options.transport?.kind === 'relay') {
+        // Loaded on first use: the relay path (WebSocket, TLS, the proxy client) costs memory that a
+        // helper whose tunnels all use UDP never needs.
+        const { RelayCarrier } = await import('./relay-carrier.ts');
         carrier = await RelayCarrier.open({
           setting: options.transport,
           device: iface.device,
