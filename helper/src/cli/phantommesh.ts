@@ -643,7 +643,17 @@ async function main(): Promise<number> {
   const imported = invocation.command === 'import' ? await prepareImport(invocation) : undefined;
   let client: HelperClient;
   try {
-    client = await connectHelper({ socketPath: invocation.socket, client: 'phantommesh-cli' });
+    // Windows: the pipe is opened by hand and its server checked to run as LocalSystem before anything
+    // is sent (control/pipe-server-check_windows.ts, through the seam); loaded there only.
+    const openVerified =
+      process.platform === 'win32'
+        ? (await import('../control/peercred.ts')).controlServerCheck()
+        : undefined;
+    client = await connectHelper({
+      socketPath: invocation.socket,
+      client: 'phantommesh-cli',
+      ...(openVerified ? { openVerified } : {}),
+    });
   } catch (error) {
     const code = error instanceof PhantomError ? error.code : '';
     if (code === 'VERSION_MISMATCH' || code === 'NOT_AUTHORIZED') {
@@ -652,7 +662,9 @@ async function main(): Promise<number> {
     }
     console.error(
       `phantommesh: the PhantomMesh helper is not available at ${invocation.socket}: ${(error as Error).message}\n` +
-        'Is the service running? (systemctl status phantommesh-helper)',
+        (process.platform === 'win32'
+          ? 'Is the service running? (sc query PhantomMeshHelper; start it with sc start PhantomMeshHelper as an administrator)'
+          : 'Is the service running? (systemctl status phantommesh-helper)'),
     );
     return EXIT.unavailable;
   }

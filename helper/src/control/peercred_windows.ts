@@ -39,7 +39,8 @@ export function sidBytes(text: string): Uint8Array {
   }
 }
 
-function sidText(sid: Pointer | Uint8Array): string {
+/** A SID's text form ("S-1-5-18"). */
+export function sidText(sid: Pointer | Uint8Array): string {
   const out = new BigUint64Array(1);
   const pointer = typeof sid === 'bigint' ? sid : sid;
   if (!advapi32().ConvertSidToStringSidW(pointer as Pointer, out))

@@ -5,8 +5,11 @@
 // group read and write. Node's pipe client (libuv) asks for GENERIC_READ | GENERIC_WRITE, whose
 // FILE_GENERIC_WRITE holds FILE_APPEND_DATA, which on a pipe is FILE_CREATE_PIPE_INSTANCE: a member
 // could add a server instance of their own while the helper runs. That reaches other members' clients,
-// not the helper (every connection's client is checked on the helper's side), and the app checks that
-// the pipe's server runs as SYSTEM; docs/windows.md says so. Protected (P): nothing is inherited.
+// not the helper (every connection's client is checked on the helper's side). So the clients check the
+// server of the instance they got before sending anything: the CLI (pipe-server-check_windows.ts) and
+// the app (app/main/pipe-server-check_windows.ts) refuse a server process that does not run as
+// LocalSystem (shared/src/control/pipe-server-check.ts decides; docs/windows.md). Never run on Windows
+// yet. Protected (P): nothing is inherited.
 
 const SID = /^S-1-(\d+-){1,14}\d+$/;
 

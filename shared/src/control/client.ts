@@ -59,6 +59,14 @@ export interface ConnectOptions {
   client: string;
   /** Refuse a socket not owned by root. Default true; tests against a helper run by a user turn it off. */
   checkOwner?: boolean;
+  /**
+   * Opens the connection in place of node:net and checks, before anything is sent, that the helper is
+   * at the other end; rejecting refuses (having closed whatever it opened). Windows needs it: the
+   * control pipe is no file whose owner could be checked, and Node's pipe client has no handle to ask
+   * who serves it, so the CLI and the app open \\.\pipe\phantommesh themselves and check that the
+   * server process runs as LocalSystem (pipe-server-check.ts). Given, it replaces the socket-file check.
+   */
+  openVerified?: (path: string) => Promise<Socket>;
 }
 
 /** The socket (or its directory) is closed to this user: the kernel enforces the group. */
@@ -130,8 +138,12 @@ interface Pending {
 }
 
 export async function connectHelper(options: ConnectOptions): Promise<HelperClient> {
-  await checkSocket(options.socketPath, options.checkOwner ?? true);
-  const socket = await open(options.socketPath);
+  let socket: Socket;
+  if (options.openVerified) socket = await options.openVerified(options.socketPath);
+  else {
+    await checkSocket(options.socketPath, options.checkOwner ?? true);
+    socket = await open(options.socketPath);
+  }
 
   const pending = new Map<number, Pending>();
   const listeners = new Set<(event: HelperEvent) => void>();
