@@ -1,7 +1,9 @@
 // `npm run icons` (node scripts/tray-icons.ts): draws the app's icons into resources/icons.
 //
 // - The tray icons, one per state of app/main/tray-model.ts, as tray-STATE.png (16 px) and
-//   tray-STATE@2x.png (32 px, which Electron picks on high-DPI screens).
+//   tray-STATE@2x.png (32 px, which Electron picks on high-DPI screens); macOS template images
+//   (tray-STATETemplate.png); for Windows' notification area tray-STATE-win-dark.ico and
+//   tray-STATE-win-light.ico (16 to 48 px each, for a dark or a light taskbar).
 // - The application icon, the logo of the renderer's header (LogoIcon in
 //   app/renderer/src/components/icons.tsx: a blue shield with a white mesh), as app/512x512.png and
 //   app/256x256.png; electron-builder.yml's linux.icon names that folder, and the deb/rpm install them
@@ -41,6 +43,28 @@ const ring =
   };
 const bar: Shape = (x, y) => Math.abs(y - 0.5) <= 0.09 && Math.abs(x - 0.5) <= 0.25;
 
+/**
+ * Windows' notification area: the same shapes in colours for a dark taskbar (Windows' default) and
+ * for a light one (Settings > Personalization > Colors, "Windows mode"): the grey ring lighter or
+ * darker, amber and green deepened on a light taskbar, where the plain ones are faint.
+ */
+const WINDOWS_PALETTES: Record<'dark' | 'light', Record<'grey' | 'amber' | 'green' | 'red', Rgb>> = {
+  dark: {
+    grey: [0xb4, 0xbc, 0xc6],
+    amber: [0xf0, 0xb4, 0x29],
+    green: [0x3f, 0xbf, 0x62],
+    red: [0xe5, 0x53, 0x4b],
+  },
+  light: {
+    grey: [0x5f, 0x6b, 0x78],
+    amber: [0xb8, 0x79, 0x0b],
+    green: [0x2e, 0x8f, 0x47],
+    red: [0xc9, 0x35, 0x35],
+  },
+};
+/** The sizes each .ico holds: 16 px at 100 % scaling up to 48 px at 300 %. */
+export const WINDOWS_ICO_SIZES = [16, 20, 24, 32, 40, 48] as const;
+
 /** Disconnected: a grey ring. Connecting: an amber ring with a dot. Connected: a green disc with a
  *  white dot. Error: a red disc with a white bar. Shape as well as colour, for colour-blind eyes. */
 const ICONS: Record<string, Layer[]> = {
@@ -58,6 +82,27 @@ const ICONS: Record<string, Layer[]> = {
     { shape: bar, color: WHITE },
   ],
 };
+
+/** The tray icons in one Windows palette. */
+export function windowsIcons(taskbar: 'dark' | 'light'): Record<string, Layer[]> {
+  const palette = WINDOWS_PALETTES[taskbar];
+  const swap = (color: Rgb): Rgb =>
+    color === GREY
+      ? palette.grey
+      : color === AMBER
+        ? palette.amber
+        : color === GREEN
+          ? palette.green
+          : color === RED
+            ? palette.red
+            : color;
+  return Object.fromEntries(
+    Object.entries(ICONS).map(([state, layers]) => [
+      state,
+      layers.map((layer) => ({ shape: layer.shape, color: swap(layer.color) })),
+    ]),
+  );
+}
 
 // ---- the application icon: the header logo, drawn in its 32x32 viewBox ----
 
@@ -225,6 +270,54 @@ export function encodePng(pixels: Buffer, size: number): Buffer {
   ]);
 }
 
+/**
+ * A Windows .ico of RGBA images: ICONDIR, one ICONDIRENTRY per image, then each image as a 32-bit
+ * DIB (BITMAPINFOHEADER with twice the height, BGRA rows bottom-up, then the 1-bit AND mask, set where
+ * the pixel is fully transparent, for renderers that ignore alpha). DIBs rather than PNG entries: every
+ * Windows icon loader reads them.
+ */
+export function encodeIco(images: ReadonlyArray<{ size: number; rgba: Buffer }>): Buffer {
+  const header = Buffer.alloc(6 + 16 * images.length);
+  header.writeUInt16LE(0, 0);
+  header.writeUInt16LE(1, 2); // type 1: icon
+  header.writeUInt16LE(images.length, 4);
+  const bodies: Buffer[] = [];
+  let offset = header.length;
+  images.forEach(({ size, rgba }, index) => {
+    const maskStride = Math.ceil(size / 32) * 4;
+    const info = Buffer.alloc(40);
+    info.writeUInt32LE(40, 0);
+    info.writeInt32LE(size, 4);
+    info.writeInt32LE(size * 2, 8); // the XOR image and the AND mask
+    info.writeUInt16LE(1, 12); // planes
+    info.writeUInt16LE(32, 14); // bits per pixel
+    info.writeUInt32LE(size * size * 4 + maskStride * size, 20);
+    const pixels = Buffer.alloc(size * size * 4);
+    const mask = Buffer.alloc(maskStride * size);
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        const from = (y * size + x) * 4;
+        const row = size - 1 - y;
+        const to = (row * size + x) * 4;
+        pixels.set([rgba[from + 2]!, rgba[from + 1]!, rgba[from]!, rgba[from + 3]!], to);
+        if (rgba[from + 3] === 0) mask[row * maskStride + (x >> 3)]! |= 0x80 >> (x & 7);
+      }
+    const body = Buffer.concat([info, pixels, mask]);
+    const entry = 6 + 16 * index;
+    header.writeUInt8(size >= 256 ? 0 : size, entry);
+    header.writeUInt8(size >= 256 ? 0 : size, entry + 1);
+    header.writeUInt8(0, entry + 2); // no palette
+    header.writeUInt8(0, entry + 3);
+    header.writeUInt16LE(1, entry + 4); // planes
+    header.writeUInt16LE(32, entry + 6); // bits per pixel
+    header.writeUInt32LE(body.length, entry + 8);
+    header.writeUInt32LE(offset, entry + 12);
+    offset += body.length;
+    bodies.push(body);
+  });
+  return Buffer.concat([header, ...bodies]);
+}
+
 async function main(): Promise<void> {
   const dir = new URL('../resources/icons/', import.meta.url);
   await mkdir(new URL('app/', dir), { recursive: true });
@@ -247,6 +340,14 @@ async function main(): Promise<void> {
       console.log(template.pathname);
     }
   }
+  // Windows: tray-STATE-win-dark.ico and tray-STATE-win-light.ico (app/main/tray-icon-file.ts).
+  for (const taskbar of ['dark', 'light'] as const)
+    for (const [state, layers] of Object.entries(windowsIcons(taskbar))) {
+      const file = new URL(`tray-${state}-win-${taskbar}.ico`, dir);
+      const images = WINDOWS_ICO_SIZES.map((size) => ({ size, rgba: render(layers, size) }));
+      await writeFile(file, encodeIco(images));
+      console.log(file.pathname);
+    }
 }
 
 if (import.meta.main) await main();

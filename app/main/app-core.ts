@@ -34,7 +34,12 @@ export async function startCore(options: CoreOptions): Promise<Core> {
     socketPath: options.socketPath,
     client: `phantommesh-app ${options.version}`,
     canFix: options.platform.canFixHelper,
-    unavailableHint: options.platform.helperHint,
+    // Read at each failure: on Windows the hint follows the service's state (electron-platform.ts).
+    unavailableHint: () => options.platform.helperHint,
+    ...(options.platform.unauthorizedMessage
+      ? { unauthorizedMessage: options.platform.unauthorizedMessage }
+      : {}),
+    ...(options.platform.openHelper ? { openVerified: options.platform.openHelper } : {}),
     ...(options.backoff ? { backoff: options.backoff } : {}),
   });
   const tracker = new TunnelTracker(link, options.log);

@@ -7,6 +7,8 @@ import { PhantomError } from '../../shared/src/errors.ts';
 import type { TransportFileKind } from '../../shared/src/ipc/schema.ts';
 import { fixHelper } from './fix-helper.ts';
 import { macosHelperHint } from './macos-helper.ts';
+import type { WindowsCalls } from './pipe-server-check_windows.ts';
+import { windowsPlatformParts } from './windows-helper.ts';
 import { isAllowedLink } from './links.ts';
 import { writeSaved } from './save-file.ts';
 import { setStartAtLogin } from './login-item.ts';
@@ -18,6 +20,11 @@ export interface ElectronPlatformOptions {
   window: () => BrowserWindow | null;
   /** A notification about a tunnel was clicked. */
   onNotificationClick: (notification: AppNotification) => void;
+  /**
+   * Windows: the app's calls through koffi (pipe-server-check_windows.ts), or why they could not be
+   * loaded; then the helper is refused (its pipe cannot be checked) and the hint cannot ask the SCM.
+   */
+  windows?: WindowsCalls | Error;
 }
 
 /** The command that starts this app: packaged, its executable; in development, Electron and the app. */
@@ -53,11 +60,25 @@ function helperHint(): string {
     : 'Reinstall PhantomMesh to install it again.';
 }
 
+/** DOMAIN\user, as `net localgroup` takes it. */
+function windowsUser(): string {
+  const name = process.env.USERNAME ?? '';
+  const domain = process.env.USERDOMAIN;
+  return domain ? `${domain}\\${name}` : name;
+}
+
 export function electronPlatform(options: ElectronPlatformOptions): Platform {
   const parent = () => options.window() ?? undefined;
+  const windows = process.platform === 'win32' ? windowsPlatformParts(options.windows, windowsUser()) : null;
+  const hint = windows ? '' : helperHint();
   return {
     canFixHelper: process.platform === 'linux',
-    helperHint: helperHint(),
+    get helperHint() {
+      return windows ? windows.helperHint : hint;
+    },
+    ...(windows
+      ? { unauthorizedMessage: windows.unauthorizedMessage!, openHelper: windows.openHelper! }
+      : {}),
     fixHelper: () => fixHelper(),
     async chooseConfigFile() {
       const dialogOptions: Electron.OpenDialogOptions = {

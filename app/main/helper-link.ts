@@ -4,6 +4,7 @@
 // try again with capped exponential backoff. Whoever listens learns the state as a HelperConnection,
 // each with what people can do about it.
 
+import type { Socket } from 'node:net';
 import { connectHelper, HelperError, type HelperClient } from '../../shared/src/control/client.ts';
 import {
   NOT_AUTHORIZED,
@@ -38,20 +39,31 @@ export interface HelperLinkOptions {
   client: string;
   /** The platform can start or install the helper (HelperConnection.canFix when it is not running). */
   canFix: boolean;
-  /** How to get the helper running on this platform. */
-  unavailableHint: string;
+  /** How to get the helper running on this platform; a function is asked at each failure (Windows:
+   *  what the service manager says now). */
+  unavailableHint: string | (() => string);
+  /** What to tell a user the helper refuses, when this platform words it otherwise (Windows). */
+  unauthorizedMessage?: string;
+  /** connectHelper's openVerified (Windows: the control pipe opened and its server checked). */
+  openVerified?: (path: string) => Promise<Socket>;
   backoff?: Backoff;
 }
 
 export interface FailureContext {
   canFix: boolean;
-  unavailableHint: string;
+  unavailableHint: string | (() => string);
+  unauthorizedMessage?: string;
 }
 
 /** What a failed connection attempt means for people. */
 export function describeFailure(error: unknown, context: FailureContext): HelperConnection {
   const code = error instanceof PhantomError ? error.code : undefined;
-  if (code === NOT_AUTHORIZED) return { state: 'unauthorized', message: UNAUTHORIZED_MESSAGE, canFix: false };
+  if (code === NOT_AUTHORIZED)
+    return {
+      state: 'unauthorized',
+      message: context.unauthorizedMessage ?? UNAUTHORIZED_MESSAGE,
+      canFix: false,
+    };
   if (code === VERSION_MISMATCH) {
     const theirs = error instanceof HelperError ? error.protocolVersion : undefined;
     const message =
@@ -66,7 +78,8 @@ export function describeFailure(error: unknown, context: FailureContext): Helper
     return {
       state: 'unavailable',
       // The UI's heading already says the helper is not running: the message says what to do.
-      message: context.unavailableHint,
+      message:
+        typeof context.unavailableHint === 'function' ? context.unavailableHint() : context.unavailableHint,
       canFix: context.canFix,
     };
   // A socket that root does not own, a helper that broke the protocol, an OS error: starting the
@@ -176,7 +189,11 @@ export class HelperLink {
 
   /** A connected client already subscribed to events, so none is missed once it counts as connected. */
   private async connect(): Promise<HelperClient> {
-    const client = await connectHelper({ socketPath: this.options.socketPath, client: this.options.client });
+    const client = await connectHelper({
+      socketPath: this.options.socketPath,
+      client: this.options.client,
+      ...(this.options.openVerified ? { openVerified: this.options.openVerified } : {}),
+    });
     client.onEvent((event) => {
       for (const listener of this.eventListeners) queueMicrotask(() => listener(event));
     });

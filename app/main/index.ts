@@ -51,7 +51,19 @@ async function main(): Promise<void> {
     if (window) showWindow(window);
   };
 
+  // Windows: koffi, for the helper's pipe check, the service's state and the taskbar's theme. If it
+  // cannot load, the app says so and does not talk to the pipe unchecked (electron-platform.ts).
+  const windows =
+    process.platform === 'win32'
+      ? await import('./pipe-server-check_windows.ts')
+          .then((module) => module.loadWindowsCalls())
+          .catch((error: Error) => {
+            log(`windows: cannot load the native calls: ${error.message}`);
+            return error;
+          })
+      : undefined;
   const platform = electronPlatform({
+    ...(windows ? { windows } : {}),
     window: () => window,
     onNotificationClick: (notification) => {
       show();
@@ -109,7 +121,10 @@ async function main(): Promise<void> {
       restartToUpdate: () => updater?.restartToUpdate(),
     },
     model(),
+    windows && !(windows instanceof Error) ? { taskbarIsLight: () => windows.taskbarIsLight() } : {},
   );
+  // Windows: the taskbar's light or dark mode changed (Chromium watches the Personalize key).
+  if (process.platform === 'win32') nativeTheme.on('updated', () => tray.refreshTheme());
   const refreshTray = () => tray.update(model());
   core.link.onStatus(refreshTray);
   core.tracker.onChange(refreshTray);

@@ -22,7 +22,7 @@ const OLD_AUTOSTART_FILES = ['phantommesh.desktop'];
 
 /** The Electron call this module needs (a type, so this module runs in plain Node). */
 export interface LoginItems {
-  setLoginItemSettings(settings: { openAtLogin: boolean; args?: string[] }): void;
+  setLoginItemSettings(settings: { openAtLogin: boolean; path?: string; args?: string[] }): void;
 }
 
 /** $XDG_CONFIG_HOME/autostart, or ~/.config/autostart when XDG_CONFIG_HOME is unset or relative. */
@@ -95,11 +95,20 @@ export async function setStartAtLogin(enabled: boolean, target: LoginItemTarget)
     case 'linux':
       return setXdgAutostart(enabled, target.env, [...target.command, HIDDEN_ARG]);
     case 'darwin':
-    case 'win32':
-      // args reach the app on Windows; macOS has no arguments for login items (index.ts asks
+      // macOS has no arguments for login items (index.ts asks
       // app.getLoginItemSettings().wasOpenedAtLogin there instead).
       target.loginItems.setLoginItemSettings({ openAtLogin: enabled, args: [HIDDEN_ARG] });
       return;
+    case 'win32': {
+      // Electron writes HKCU\Software\Microsoft\Windows\CurrentVersion\Run: the command given in
+      // full (packaged, the app's executable; in development electron.exe and the app's folder) and
+      // HIDDEN_ARG, which reaches the app's argv at login. Turning it off passes the same path and
+      // arguments, which Electron uses to find the value it wrote.
+      const [path, ...args] = target.command;
+      if (!path) throw new Error('no command to start the app at login');
+      target.loginItems.setLoginItemSettings({ openAtLogin: enabled, path, args: [...args, HIDDEN_ARG] });
+      return;
+    }
     default:
       throw new NotSupportedError('Starting at login', target.platform);
   }

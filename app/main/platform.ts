@@ -1,14 +1,22 @@
 // What the controller needs from the desktop it runs on. Electron provides it in the app
 // (electron-platform.ts); the browser host provides a development stand-in (app/web/browser-host-platform.ts).
 
+import type { Socket } from 'node:net';
 import type { TransportFileKind } from '../../shared/src/ipc/schema.ts';
 import type { AppNotification } from './notifications.ts';
 
 export interface Platform {
   /** Whether fixHelper can start or install the helper here (HelperConnection.canFix). */
   readonly canFixHelper: boolean;
-  /** How to get the helper running here. */
+  /** How to get the helper running here (read again at each failed attempt: Windows asks the SCM). */
   readonly helperHint: string;
+  /** What to tell a user the helper refuses, where the default (the Linux group command) is wrong. */
+  readonly unauthorizedMessage?: string;
+  /**
+   * Opens the connection to the helper and checks who serves it (connectHelper's openVerified).
+   * Windows only: the control pipe's server must run as LocalSystem (pipe-server-check_windows.ts).
+   */
+  readonly openHelper?: (path: string) => Promise<Socket>;
   /** Asks the OS to start (or install) the helper service; resolves once it was asked. */
   fixHelper(): Promise<void>;
   /** Lets the user pick a WireGuard configuration file; its path, or null when cancelled. */

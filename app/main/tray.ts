@@ -3,6 +3,7 @@
 
 import { join } from 'node:path';
 import { Menu, nativeImage, Tray, type MenuItemConstructorOptions, type NativeImage } from 'electron';
+import { trayIconFile } from './tray-icon-file.ts';
 import type { TrayIcon, TrayItem, TrayModel } from './tray-model.ts';
 
 export interface TrayActions {
@@ -61,10 +62,22 @@ export class AppTray {
   private lastModel = '';
   private lastShape = '';
   private lastBuilt = 0;
+  private lastIcon: TrayIcon;
+  /** Windows: whether the taskbar is light (the icon's variant); elsewhere unused. */
+  private readonly taskbarIsLight: () => boolean;
+  private light: boolean;
 
-  constructor(iconsDir: string, actions: TrayActions, model: TrayModel) {
+  constructor(
+    iconsDir: string,
+    actions: TrayActions,
+    model: TrayModel,
+    options: { taskbarIsLight?: () => boolean } = {},
+  ) {
     this.iconsDir = iconsDir;
     this.actions = actions;
+    this.taskbarIsLight = options.taskbarIsLight ?? (() => false);
+    this.light = this.taskbarIsLight();
+    this.lastIcon = model.icon;
     this.tray = new Tray(this.icon(model.icon));
     // Windows and macOS report a click on the icon itself; Linux (AppIndicator) only has the menu.
     this.tray.on('click', () => actions.open());
@@ -80,9 +93,19 @@ export class AppTray {
     this.lastModel = full;
     this.lastShape = modelShape;
     this.lastBuilt = now;
+    this.lastIcon = model.icon;
     this.tray.setImage(this.icon(model.icon));
     this.tray.setToolTip(model.tooltip);
     this.tray.setContextMenu(Menu.buildFromTemplate(model.items.map((item) => menuItem(item, this.actions))));
+  }
+
+  /** Windows: the taskbar may have turned light or dark (nativeTheme's 'updated'); redraw if it did. */
+  refreshTheme(): void {
+    const light = this.taskbarIsLight();
+    if (light === this.light) return;
+    this.light = light;
+    this.icons.clear();
+    this.tray.setImage(this.icon(this.lastIcon));
   }
 
   destroy(): void {
@@ -92,10 +115,11 @@ export class AppTray {
   private icon(state: TrayIcon): NativeImage {
     let image = this.icons.get(state);
     if (!image) {
-      // createFromPath picks tray-STATE@2x.png on high-DPI screens by itself. The macOS menu bar
-      // takes template images (black and alpha, tinted by the system): tray-STATETemplate.png.
-      const template = process.platform === 'darwin' ? 'Template' : '';
-      image = nativeImage.createFromPath(join(this.iconsDir, `tray-${state}${template}.png`));
+      // tray-icon-file.ts: PNG with @2x on Linux, template images on macOS, a light or dark .ico of
+      // 16-48 px on Windows.
+      image = nativeImage.createFromPath(
+        join(this.iconsDir, trayIconFile(state, process.platform, this.light)),
+      );
       this.icons.set(state, image);
     }
     return image;

@@ -95,17 +95,35 @@ test('Linux: turning it on writes the entry, turning it off removes it', async (
   await setXdgAutostart(false, env, ['/x']);
 });
 
-test('macOS and Windows: the login-item API, with the hidden flag', async () => {
-  for (const platform of ['darwin', 'win32'] as const) {
-    const calls: unknown[] = [];
-    const loginItems: LoginItems = { setLoginItemSettings: (settings) => calls.push(settings) };
-    await setStartAtLogin(true, { platform, env: { HOME: home }, command: ['/x'], loginItems });
-    await setStartAtLogin(false, { platform, env: { HOME: home }, command: ['/x'], loginItems });
-    assert.deepEqual(calls, [
-      { openAtLogin: true, args: [HIDDEN_ARG] },
-      { openAtLogin: false, args: [HIDDEN_ARG] },
-    ]);
-  }
+test("macOS: the login-item API (Electron's app mocked), with the hidden flag", async () => {
+  const calls: unknown[] = [];
+  const loginItems: LoginItems = { setLoginItemSettings: (settings) => calls.push(settings) };
+  await setStartAtLogin(true, { platform: 'darwin', env: { HOME: home }, command: ['/x'], loginItems });
+  await setStartAtLogin(false, { platform: 'darwin', env: { HOME: home }, command: ['/x'], loginItems });
+  assert.deepEqual(calls, [
+    { openAtLogin: true, args: [HIDDEN_ARG] },
+    { openAtLogin: false, args: [HIDDEN_ARG] },
+  ]);
+});
+
+test("Windows: the Run entry through the login-item API (Electron's app mocked): the full command, hidden", async () => {
+  const calls: unknown[] = [];
+  const loginItems: LoginItems = { setLoginItemSettings: (settings) => calls.push(settings) };
+  const packaged = ['C:\\Program Files\\PhantomMesh\\PhantomMesh.exe'];
+  await setStartAtLogin(true, { platform: 'win32', env: {}, command: packaged, loginItems });
+  await setStartAtLogin(false, { platform: 'win32', env: {}, command: packaged, loginItems });
+  // In development the executable is electron.exe and the app is its first argument.
+  const development = ['C:\\src\\node_modules\\electron\\dist\\electron.exe', 'C:\\src'];
+  await setStartAtLogin(true, { platform: 'win32', env: {}, command: development, loginItems });
+  assert.deepEqual(calls, [
+    { openAtLogin: true, path: packaged[0], args: [HIDDEN_ARG] },
+    { openAtLogin: false, path: packaged[0], args: [HIDDEN_ARG] },
+    { openAtLogin: true, path: development[0], args: ['C:\\src', HIDDEN_ARG] },
+  ]);
+  await assert.rejects(
+    setStartAtLogin(true, { platform: 'win32', env: {}, command: [], loginItems }),
+    /no command/,
+  );
 });
 
 test('elsewhere: not supported, said so', async () => {
