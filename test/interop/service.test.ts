@@ -127,6 +127,26 @@ test(
     }),
 );
 
+test(
+  'SIGTERM while start-up is still bringing a tunnel back: it waits for it, leaves nothing, and the tunnel comes back next time',
+  { skip, timeout: 60_000 },
+  () =>
+    withWorld(async (world) => {
+      const before = await networkSnapshot(world.service);
+      await world.service.client.call('tunnels.connect', { name: TUNNEL });
+      await world.service.kill('SIGTERM');
+      // READY comes before the tunnels the user had up are back (they come up in the background):
+      // a stop right after READY meets a tunnel half up (its full-tunnel rules not yet journaled).
+      await world.service.restart();
+      await world.service.kill('SIGTERM');
+      assert.equal(world.service.process.child.exitCode, 0, 'a clean exit');
+      assert.equal(await networkSnapshot(world.service), before, 'nothing left behind');
+      await world.service.restart();
+      await world.service.waitForStatus(TUNNEL, (s) => s.state === 'connected', 15_000);
+      assert.match(world.service.process.output(), new RegExp(`bringing ${TUNNEL} back up`), 'still wanted');
+    }),
+);
+
 test('serve refuses a state directory others could write, or not owned by root', { skip }, async () => {
   const base = await mkdtemp(join(tmpdir(), 'pm-state-'));
   try {

@@ -119,6 +119,9 @@ export class TunnelManager {
   /** Every firewall change and check, one after the other. */
   private firewallQueue: Promise<unknown> = Promise.resolve();
   private checking = false;
+  /** Tunnels being brought up now, and whether the helper is stopping (no more may start). */
+  private readonly opening = new Set<Promise<ActiveTunnel>>();
+  private stopping = false;
   private local: LocalNetworks | undefined;
 
   constructor(options: TunnelManagerOptions) {
@@ -363,8 +366,9 @@ export class TunnelManager {
       try {
         active = await this.open(name, config, resolved);
       } catch (error) {
-        // Under a kill switch the tunnel stays wanted, and traffic blocked, until the user disconnects.
-        if (!this.options.settings().killSwitch) await this.options.wanted.remove([name]);
+        // Under a kill switch the tunnel stays wanted, and traffic blocked, until the user disconnects;
+        // a stop is not the user's doing either: the tunnel comes back with the next start.
+        if (!this.options.settings().killSwitch && !this.stopping) await this.options.wanted.remove([name]);
         await this.applyKillSwitch();
         throw error;
       }
@@ -378,7 +382,20 @@ export class TunnelManager {
   }
 
   /** Brings `config` up as `name`, its endpoints taken from `resolved` (no lookups here). */
-  private async open(
+  private open(name: string, config: TunnelConfig, resolved: Map<string, Endpoint>): Promise<ActiveTunnel> {
+    // A stop waits for tunnels still coming up (closeAll), so none is left half up behind it.
+    if (this.stopping)
+      return Promise.reject(
+        new PhantomError('HELPER_STOPPING', `the helper is stopping; ${name} was not brought up`),
+      );
+    const opening = this.openNow(name, config, resolved);
+    this.opening.add(opening);
+    const settled = () => this.opening.delete(opening);
+    opening.then(settled, settled);
+    return opening;
+  }
+
+  private async openNow(
     name: string,
     config: TunnelConfig,
     resolved: Map<string, Endpoint>,
@@ -645,6 +662,8 @@ export class TunnelManager {
    * that is off stays off: then the stop leaves nothing behind.
    */
   async closeAll(): Promise<void> {
+    this.stopping = true;
+    await Promise.allSettled([...this.opening]);
     // The local networks go with it, so the table left behind keeps the LAN and DHCP exceptions.
     const onStop = decideOnStop(this.intent());
     // Blocking without the tunnels' exceptions before they go down: no moment where a tunnel's
