@@ -77,7 +77,7 @@ test('no copy of the helper: no helper resources, maintainer scripts or fpm file
     'prerm',
     'postrm',
     'resources/linux',
-    'installers/',
+    'installers/linux',
     '.service',
     '.policy',
   ])
@@ -90,7 +90,9 @@ test('no copy of the helper: no helper resources, maintainer scripts or fpm file
     assert.equal(section?.fpm, undefined);
   }
   assert.equal(raw.linux?.extraResources, undefined);
-  assert.deepEqual(raw.extraResources, [{ from: 'resources/icons', to: 'icons', filter: ['tray-*.png'] }]);
+  assert.deepEqual(raw.extraResources, [
+    { from: 'resources/icons', to: 'icons', filter: ['tray-*.png', '!tray-*Template*.png'] },
+  ]);
 });
 
 test('the GUI executable does not take the name of the phantommesh CLI', () => {

@@ -113,6 +113,7 @@ test('electron-builder: pkg and dmg for mac, the helper and the plist as resourc
     [
       ['build/macos-helper', 'helper'],
       ['resources/macos', 'macos'],
+      ['resources/icons', 'icons'],
     ],
   );
   assert.equal(config.pkg.installLocation, '/Applications');
