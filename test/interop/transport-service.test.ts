@@ -394,7 +394,15 @@ test(
           const blockedAt = Date.now();
           await world.blockUdp();
           try {
-            await service.waitForStatus(TUNNEL, (s) => s.transport?.kind === 'relay', 30_000);
+            await service
+              .waitForStatus(TUNNEL, (s) => s.transport?.kind === 'relay', 30_000)
+              .catch(async (error) => {
+                const logs = await service.client.call('logs.tail', { lines: 60 });
+                const lines = logs.map((l) => `${new Date(l.time).toISOString()} ${l.source}: ${l.message}`);
+                throw new Error(`${(error as Error).message}\nhelper:\n${lines.join('\n')}`, {
+                  cause: error,
+                });
+              });
             switchedAfter = Date.now() - blockedAt;
           } finally {
             await pinger.stop();

@@ -24,6 +24,8 @@ export type RelaySetting = Extract<TransportSetting, { kind: 'relay' }>;
 
 /** How often the fallback breaker looks at the peer (its timings are seconds; 100 ms is plenty). */
 const FALLBACK_TICK_MS = 100;
+/** At most one UDP probe for network changes in this long. */
+const NETWORK_PROBE_INTERVAL_MS = 60_000;
 
 export interface RelayCarrierOptions {
   setting: RelaySetting;
@@ -49,6 +51,7 @@ export class RelayCarrier implements Carrier {
   private readonly fallback: TransportFallback | null;
   private ticker: NodeJS.Timeout | null = null;
   private lastRx: bigint;
+  private lastNetworkProbe = -Infinity;
   private fwmark: number;
 
   private constructor(options: RelayCarrierOptions, peer: Peer, target: Endpoint) {
@@ -186,9 +189,19 @@ export class RelayCarrier implements Carrier {
     return [...(this.fallback ? [{ ...this.udpEndpoint }] : []), { ...this.target, protocol: 'tcp' }];
   }
 
-  /** Another network (Wi-Fi, a cable): what was learned about UDP on the old one no longer holds. */
+  /**
+   * Another network (Wi-Fi, a cable): while the relay carries the tunnel, UDP is probed at once on
+   * the new path. Not while UDP carries it (an unanswered handshake there is still evidence, and
+   * WireGuard handshakes again anyway), and at most once a NETWORK_PROBE_INTERVAL_MS: link events
+   * come in bursts, and some are no change of network at all (a capture putting a link in
+   * promiscuous mode), while every probe that fails costs up to 5 s of traffic.
+   */
   networkChanged(): void {
-    this.fallback?.networkChanged(performance.now());
+    const now = performance.now();
+    if (!this.fallback || this.fallback.decision.transport !== 'relay') return;
+    if (now - this.lastNetworkProbe < NETWORK_PROBE_INTERVAL_MS) return;
+    this.lastNetworkProbe = now;
+    this.fallback.networkChanged(now);
   }
 
   setFwmark(mark: number): void {
