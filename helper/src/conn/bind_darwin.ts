@@ -24,7 +24,6 @@ import {
   libcDarwin,
   type LibcDarwin,
   makeNonBlocking,
-  parseScopedIp,
   type PollHandle,
   readSockaddrDarwin,
   setIntOption,
@@ -39,14 +38,13 @@ import {
 } from '../libc_darwin.ts';
 import { readDefaultRoute, watchRoutes, type RouteWatch } from '../routes_darwin.ts';
 import type { Bind, BindOptions } from './bind.ts';
+import { bindPortPair, checkMark, Destinations, SendFailures } from './udp-ports.ts';
 
 const WILDCARD = new Uint8Array(16);
 // kern.ipc.maxsockbuf is 8 MB by default: ask for wireguard-go's 7 MB, then less until one fits.
 const SOCKET_BUFFERS = [7 << 20, 4 << 20, 2 << 20, 1 << 20];
-const RANDOM_PORT_ATTEMPTS = 100;
 const READ_BATCH = 64;
 const MAX_DATAGRAM = 65535;
-const SEND_ERROR_LOG_INTERVAL_MS = 10_000;
 
 function growBuffers(c: LibcDarwin, fd: number): void {
   for (const option of [SO_RCVBUF, SO_SNDBUF])
@@ -76,31 +74,19 @@ function boundPort(c: LibcDarwin, fd: number): number {
   return address.readUInt16BE(2);
 }
 
-function bindError(family: Family, port: number, errno: number): PhantomError {
-  if (errno === EADDRINUSE) return new PhantomError('PORT_IN_USE', `UDP port ${port} is already in use`);
-  return new PhantomError(
-    'BIND_FAILED',
-    `binding UDP port ${port} over IPv${family}: ${strerrorDarwin(errno)}`,
-  );
-}
-
-function bindPair(c: LibcDarwin, port: number): { v4: number; v6: number | undefined } {
-  for (let attempt = 1; ; attempt++) {
-    const v4 = bindSocket(c, 4, port);
-    if (v4 < 0) throw bindError(4, port, -v4);
-    const actual = boundPort(c, v4);
-    const v6 = bindSocket(c, 6, actual);
-    if (v6 >= 0) return { v4, v6 };
-    if (-v6 === EAFNOSUPPORT) return { v4, v6: undefined };
-    c.close(v4);
-    if (-v6 === EADDRINUSE && port === 0 && attempt < RANDOM_PORT_ATTEMPTS) continue;
-    throw bindError(6, actual, -v6);
-  }
-}
-
 export async function openBindDarwin(options: BindOptions): Promise<Bind> {
   const c = libcDarwin();
-  const fds = bindPair(c, options.port);
+  const fds = bindPortPair(
+    {
+      bindSocket: (family, port) => bindSocket(c, family, port),
+      boundPort: (fd) => boundPort(c, fd),
+      close: (fd) => c.close(fd),
+      strerror: strerrorDarwin,
+      EADDRINUSE,
+      EAFNOSUPPORT,
+    },
+    options.port,
+  );
   const bind = new DarwinBind(c, fds.v4, fds.v6, options.onDatagram);
   if (options.fwmark) {
     try {
@@ -123,16 +109,13 @@ class DarwinBind implements Bind {
   #from = Buffer.alloc(SOCKADDR_MAX);
   #fromLength = new Uint32Array(1);
   #to = Buffer.alloc(SOCKADDR_MAX);
-  #lastAddress = '';
-  #lastDestination: { bytes: Uint8Array; scopeId: number } | null = null;
+  #destinations: Destinations;
   #mark = 0;
   #routes: RouteWatch | undefined;
   /** The interface index each family is bound to now (0: none). */
   #boundTo = { 4: 0, 6: 0 };
   #closed = false;
-  #sendErrors = 0;
-  #sendErrorsLogged = 0;
-  #lastSendErrorLog = -Infinity;
+  #sendFailures = new SendFailures();
 
   constructor(
     c: LibcDarwin,
@@ -141,6 +124,7 @@ class DarwinBind implements Bind {
     onDatagram: (packet: Buffer, from: Endpoint) => void,
   ) {
     this.#libc = c;
+    this.#destinations = new Destinations((name) => c.if_nametoindex(name));
     this.port = boundPort(c, v4);
     this.#onDatagram = onDatagram;
     const fds: [number, Family][] =
@@ -174,54 +158,23 @@ class DarwinBind implements Bind {
     }
   }
 
-  #sendFailed(reason: string): void {
-    this.#sendErrors++;
-    const now = performance.now();
-    if (now - this.#lastSendErrorLog < SEND_ERROR_LOG_INTERVAL_MS) return;
-    console.error(
-      `udp send failed: ${reason} (${this.#sendErrors - this.#sendErrorsLogged} since last report)`,
-    );
-    this.#lastSendErrorLog = now;
-    this.#sendErrorsLogged = this.#sendErrors;
-  }
-
   send(packet: Uint8Array, to: Endpoint): void {
     if (this.#closed) return;
     const socket = this.#sockets.find((s) => s.family === to.family);
-    if (!socket) return this.#sendFailed(`no IPv6 on this host (to ${to.address})`);
-    if (to.address !== this.#lastAddress) {
-      this.#lastAddress = to.address;
-      const parsed = parseScopedIp(to.address);
-      const scopeId =
-        parsed?.zone === undefined
-          ? 0
-          : /^\d+$/.test(parsed.zone)
-            ? Number(parsed.zone)
-            : this.#libc.if_nametoindex(parsed.zone);
-      this.#lastDestination =
-        parsed &&
-        parsed.bytes.length === (to.family === 4 ? 4 : 16) &&
-        (parsed.zone === undefined || scopeId > 0)
-          ? { bytes: parsed.bytes, scopeId }
-          : null;
-    }
-    const target = this.#lastDestination;
-    if (!target) return this.#sendFailed(`${to.address} is not an IP address of this family`);
-    if (!Number.isInteger(to.port) || to.port < 1 || to.port > 65535)
-      return this.#sendFailed(`port ${to.port} is not a port to send to`);
+    if (!socket) return this.#sendFailures.record(`no IPv6 on this host (to ${to.address})`);
+    const target = this.#destinations.of(to);
+    if (typeof target === 'string') return this.#sendFailures.record(target);
     const length = writeSockaddrDarwin(this.#to, to.family, target.bytes, to.port, target.scopeId);
     for (;;) {
       if (this.#libc.sendto(socket.fd, packet, packet.length, 0, this.#to, length) >= 0) return;
       const errno = koffi.errno();
-      if (errno !== EINTR) return this.#sendFailed(strerrorDarwin(errno));
+      if (errno !== EINTR) return this.#sendFailures.record(strerrorDarwin(errno));
     }
   }
 
   /** Nonzero: bound to the default interface and following it; 0: unbound. See the file's comment. */
   setFwmark(mark: number): void {
-    if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff)
-      throw new PhantomError('FWMARK_INVALID', `fwmark ${mark} is not a 32-bit unsigned number`);
-    if (this.#closed) throw new PhantomError('BIND_CLOSED', `UDP port ${this.port} is closed`);
+    checkMark(mark, this.port, this.#closed);
     this.#mark = mark;
     if (mark === 0) {
       this.#routes?.stop();
@@ -230,10 +183,10 @@ class DarwinBind implements Bind {
       return;
     }
     this.#routes ??= watchRoutes(
-      () => void this.rebind().catch((error: Error) => this.#sendFailed(error.message)),
+      () => void this.rebind().catch((error: Error) => this.#sendFailures.record(error.message)),
     );
     void this.rebind().catch((error: Error) =>
-      this.#sendFailed(`binding to the default interface: ${error.message}`),
+      this.#sendFailures.record(`binding to the default interface: ${error.message}`),
     );
   }
 

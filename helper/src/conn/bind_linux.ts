@@ -20,11 +20,12 @@ import {
   strerror,
 } from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { parseIp, type Endpoint, type Family } from '../../../shared/src/ip.ts';
+import type { Endpoint, Family } from '../../../shared/src/ip.ts';
 import { PacketWriter, siblingModule } from '../datapath/packet-writer.ts';
 import type { Bind, BindOptions } from './bind.ts';
 import { DatagramReceiver } from './datagram-receiver_linux.ts';
 import { AF_INET, AF_INET6, SOCKADDR_MAX, writeSockaddr } from './sockaddr_linux.ts';
+import { bindPortPair, checkMark, Destinations, SendFailures } from './udp-ports.ts';
 
 const WILDCARD = new Uint8Array(16);
 const SO_SNDBUF = 7;
@@ -37,9 +38,6 @@ const IPV6_V6ONLY = 26;
 
 // wireguard-go's socket buffer size: bursts of a fast peer must not overflow the default ~200 KB.
 const SOCKET_BUFFER = 7 << 20;
-// With port 0, how often to retry when the port the kernel gave IPv4 is taken for IPv6 (wireguard-go: 100).
-const RANDOM_PORT_ATTEMPTS = 100;
-const SEND_ERROR_LOG_INTERVAL_MS = 10_000;
 // Datagrams up to this size go through the sender thread (an MTU up to ~1950); bigger ones are sent here.
 const QUEUED_SEND_MAX = 2000;
 
@@ -78,29 +76,19 @@ function boundPort(c: Libc, fd: number): number {
   return address.readUInt16BE(2);
 }
 
-function bindError(family: Family, port: number, errno: number): PhantomError {
-  if (errno === EADDRINUSE) return new PhantomError('PORT_IN_USE', `UDP port ${port} is already in use`);
-  return new PhantomError('BIND_FAILED', `binding UDP port ${port} over IPv${family}: ${strerror(errno)}`);
-}
-
-/** Binds both families; IPv6 is left out only where the kernel has no IPv6 at all. */
-function bindPair(c: Libc, port: number): { v4: number; v6: number | undefined } {
-  for (let attempt = 1; ; attempt++) {
-    const v4 = bindSocket(c, 4, port);
-    if (v4 < 0) throw bindError(4, port, -v4);
-    const actual = boundPort(c, v4);
-    const v6 = bindSocket(c, 6, actual);
-    if (v6 >= 0) return { v4, v6 };
-    if (-v6 === EAFNOSUPPORT) return { v4, v6: undefined };
-    c.close(v4);
-    if (-v6 === EADDRINUSE && port === 0 && attempt < RANDOM_PORT_ATTEMPTS) continue;
-    throw bindError(6, actual, -v6);
-  }
-}
-
 export async function openBindLinux(options: BindOptions): Promise<Bind> {
   const c = libc();
-  const fds = bindPair(c, options.port);
+  const fds = bindPortPair(
+    {
+      bindSocket: (family, port) => bindSocket(c, family, port),
+      boundPort: (fd) => boundPort(c, fd),
+      close: (fd) => c.close(fd),
+      strerror,
+      EADDRINUSE,
+      EAFNOSUPPORT,
+    },
+    options.port,
+  );
   const bind = new LinuxBind(c, fds.v4, fds.v6, options.onDatagram);
   if (options.fwmark) {
     try {
@@ -113,31 +101,16 @@ export async function openBindLinux(options: BindOptions): Promise<Bind> {
   return bind;
 }
 
-/** A destination as the kernel takes it; null for text that is no IP literal (or an unknown zone). */
-function destination(c: Libc, to: Endpoint): { bytes: Uint8Array; scopeId: number } | null {
-  const [literal, zone] = to.address.split('%', 2) as [string, string | undefined];
-  const bytes = parseIp(literal);
-  if (!bytes || bytes.length !== (to.family === 4 ? 4 : 16)) return null;
-  if (zone === undefined) return { bytes, scopeId: 0 };
-  const scopeId = /^\d+$/.test(zone) ? Number(zone) : c.if_nametoindex(zone);
-  return scopeId > 0 ? { bytes, scopeId } : null;
-}
-
 class LinuxBind implements Bind {
   readonly port: number;
   #libc: Libc;
   #fds: number[];
   #receivers: DatagramReceiver[];
   #sender: PacketWriter;
-  // The last destination, parsed: a peer's endpoint is a new object only when it roams, so the text is
-  // parsed once per change instead of once per packet.
-  #lastAddress = '';
-  #lastDestination: { bytes: Uint8Array; scopeId: number } | null = null;
+  #destinations: Destinations;
   #sockaddr = Buffer.alloc(SOCKADDR_MAX);
   #closed = false;
-  #sendErrors = 0;
-  #sendErrorsLogged = 0;
-  #lastSendErrorLog = -Infinity;
+  #sendFailures = new SendFailures();
 
   constructor(
     c: Libc,
@@ -146,6 +119,7 @@ class LinuxBind implements Bind {
     onDatagram: (packet: Buffer, from: Endpoint) => void,
   ) {
     this.#libc = c;
+    this.#destinations = new Destinations((name) => c.if_nametoindex(name));
     this.port = boundPort(c, v4);
     this.#fds = v6 === undefined ? [v4] : [v4, v6];
     const log = (line: string) => console.error(`udp port ${this.port}: ${line}`);
@@ -154,33 +128,16 @@ class LinuxBind implements Bind {
       siblingModule('./udp-sender_linux', import.meta.url),
       [v4, v6 ?? -1],
       QUEUED_SEND_MAX,
-      (failures, errno) => this.#sendFailed(strerror(errno), failures),
+      (failures, errno) => this.#sendFailures.record(strerror(errno), failures),
     );
-  }
-
-  #sendFailed(reason: string, count = 1): void {
-    this.#sendErrors += count;
-    const now = performance.now();
-    if (now - this.#lastSendErrorLog < SEND_ERROR_LOG_INTERVAL_MS) return;
-    console.error(
-      `udp send failed: ${reason} (${this.#sendErrors - this.#sendErrorsLogged} since last report)`,
-    );
-    this.#lastSendErrorLog = now;
-    this.#sendErrorsLogged = this.#sendErrors;
   }
 
   send(packet: Uint8Array, to: Endpoint): void {
     if (this.#closed) return;
     const fd = to.family === 4 ? this.#fds[0]! : this.#fds[1];
-    if (fd === undefined) return this.#sendFailed(`no IPv6 on this host (to ${to.address})`);
-    if (to.address !== this.#lastAddress) {
-      this.#lastAddress = to.address;
-      this.#lastDestination = destination(this.#libc, to);
-    }
-    const target = this.#lastDestination;
-    if (!target) return this.#sendFailed(`${to.address} is not an IP address of this family`);
-    if (!Number.isInteger(to.port) || to.port < 1 || to.port > 65535)
-      return this.#sendFailed(`port ${to.port} is not a port to send to`);
+    if (fd === undefined) return this.#sendFailures.record(`no IPv6 on this host (to ${to.address})`);
+    const target = this.#destinations.of(to);
+    if (typeof target === 'string') return this.#sendFailures.record(target);
     // The sender thread takes unscoped destinations and datagrams that fit its slots; anything else
     // (a link-local peer, a jumbo datagram, a stuck thread) is sent here.
     if (target.scopeId === 0 && this.#sender.push(packet, to.family, target.bytes, to.port)) return;
@@ -189,15 +146,12 @@ class LinuxBind implements Bind {
       if (this.#libc.sendto(fd, packet, packet.length, 0, this.#sockaddr, length) >= 0) return;
       const errno = koffi.errno();
       // A full send buffer (EAGAIN) loses the packet, as a full queue would: UDP promises no more.
-      if (errno !== EINTR) return this.#sendFailed(strerror(errno));
+      if (errno !== EINTR) return this.#sendFailures.record(strerror(errno));
     }
   }
 
   setFwmark(mark: number): void {
-    if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff)
-      throw new PhantomError('FWMARK_INVALID', `fwmark ${mark} is not a 32-bit unsigned number`);
-    // A closed fd's number may already belong to some other file.
-    if (this.#closed) throw new PhantomError('BIND_CLOSED', `UDP port ${this.port} is closed`);
+    checkMark(mark, this.port, this.#closed);
     for (const fd of this.#fds) {
       if (this.#libc.setsockopt(fd, SOL_SOCKET, SO_MARK, new Uint32Array([mark]), 4) === 0) continue;
       const errno = koffi.errno();
