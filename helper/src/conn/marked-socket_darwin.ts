@@ -4,8 +4,7 @@
 // setsockopt and a non-blocking connect() through libSystem; libuv's poll waits for writability,
 // SO_ERROR says how the connect ended, and the descriptor becomes a net.Socket.
 
-import { Socket } from 'node:net';
-import { getSystemErrorName } from 'node:util';
+import type { Socket } from 'node:net';
 import koffi from 'koffi';
 import { parseIp } from '../../../shared/src/ip.ts';
 import {
@@ -18,7 +17,6 @@ import {
   ETIMEDOUT,
   libcDarwin,
   makeNonBlocking,
-  type PollHandle,
   setIntOption,
   SO_ERROR,
   SO_NOSIGPIPE,
@@ -31,17 +29,10 @@ import {
 } from '../libc_darwin.ts';
 import { readDefaultRoute } from '../routes_darwin.ts';
 import type { MarkedConnectOptions } from './marked-socket.ts';
+import { errnoError as pendingError, finishConnect } from './pending-connect.ts';
 
-// Darwin's errno numbers differ from Linux's, and Node names errors by the platform it runs on.
-function errnoError(errno: number, what: string): Error {
-  let code: string;
-  try {
-    code = getSystemErrorName(-errno);
-  } catch {
-    code = `errno ${errno}`;
-  }
-  return Object.assign(new Error(`${what}: ${strerrorDarwin(errno)} (${code})`), { code, errno: -errno });
-}
+// Darwin's errno numbers differ from Linux's; Node names errors by the platform it runs on.
+const errnoError = (errno: number, what: string): Error => pendingError(errno, what, strerrorDarwin);
 
 export async function connectMarkedDarwin(options: MarkedConnectOptions): Promise<Socket> {
   const { address, port, mark, timeoutMs, signal } = options;
@@ -75,42 +66,23 @@ export async function connectMarkedDarwin(options: MarkedConnectOptions): Promis
   while (result < 0 && koffi.errno() === EINTR);
   if (result < 0 && koffi.errno() !== EINPROGRESS) fail(koffi.errno(), 'connect');
 
-  return new Promise((resolve, reject) => {
-    let watch: PollHandle | undefined;
-    let settled = false;
-    const finish = (errno: number, what: string): void => {
-      if (settled) return;
-      settled = true;
-      watch?.close();
-      watch = undefined;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', abort);
-      if (errno !== 0) {
-        c.close(fd);
-        reject(errnoError(errno, what));
-        return;
-      }
-      try {
-        resolve(new Socket({ fd, readable: true, writable: true }));
-      } catch (error) {
-        c.close(fd);
-        reject(error as Error);
-      }
-    };
-    const abort = (): void => finish(ECANCELED, 'connect');
-    const check = (): void => {
-      const value = new Uint8Array(4);
-      if (c.getsockopt(fd, SOL_SOCKET, SO_ERROR, value, new Uint32Array([4])) < 0)
-        finish(koffi.errno(), 'getsockopt(SO_ERROR)');
-      else finish(Buffer.from(value).readInt32LE(0), 'connect');
-    };
-    const timer = setTimeout(() => finish(ETIMEDOUT, 'connect'), timeoutMs);
-    if (signal?.aborted) return abort();
-    signal?.addEventListener('abort', abort);
-    if (result === 0) {
-      queueMicrotask(check);
-      return;
-    }
-    watch = watchFd(fd, { writable: true }, () => check());
-  });
+  return finishConnect(
+    {
+      fd,
+      connectedAtOnce: result === 0,
+      close: (fd) => c.close(fd),
+      readResult: (fd) => {
+        const value = new Uint8Array(4);
+        return c.getsockopt(fd, SOL_SOCKET, SO_ERROR, value, new Uint32Array([4])) < 0
+          ? { errno: koffi.errno(), what: 'getsockopt(SO_ERROR)' }
+          : { errno: Buffer.from(value).readInt32LE(0), what: 'connect' };
+      },
+      pollWritable: (fd, onWritable) => watchFd(fd, { writable: true }, () => onWritable()),
+      strerror: strerrorDarwin,
+      ECANCELED,
+      ETIMEDOUT,
+    },
+    timeoutMs,
+    signal,
+  );
 }

@@ -3,12 +3,12 @@
 // SO_ERROR says how the connect ended, and the connected descriptor becomes a net.Socket, which
 // Node then treats as any TCP stream of its own (reads, writes, end, 'close', remoteAddress).
 
-import { Socket } from 'node:net';
-import { getSystemErrorName } from 'node:util';
+import type { Socket } from 'node:net';
 import koffi from 'koffi';
 import { parseIp } from '../../../shared/src/ip.ts';
 import { EINTR, libc, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET, strerror } from '../libc_linux.ts';
 import type { MarkedConnectOptions } from './marked-socket.ts';
+import { errnoError as pendingError, finishConnect } from './pending-connect.ts';
 import { AF_INET, AF_INET6, SOCKADDR_MAX, writeSockaddr } from './sockaddr_linux.ts';
 
 const SOCK_STREAM = 1;
@@ -22,16 +22,7 @@ const ECANCELED = 125;
 type PollHandle = { close(): void };
 type Poll = (fd: number, options: { writable: boolean }, callback: (status: number) => void) => PollHandle;
 
-/** An Error as Node's own socket errors look: `code` the errno name, `errno` negative. */
-function errnoError(errno: number, what: string): Error {
-  let code: string;
-  try {
-    code = getSystemErrorName(-errno);
-  } catch {
-    code = `errno ${errno}`;
-  }
-  return Object.assign(new Error(`${what}: ${strerror(errno)} (${code})`), { code, errno: -errno });
-}
+const errnoError = (errno: number, what: string): Error => pendingError(errno, what, strerror);
 
 export function connectMarkedLinux(options: MarkedConnectOptions): Promise<Socket> {
   const { address, port, mark, timeoutMs, signal } = options;
@@ -58,46 +49,24 @@ export function connectMarkedLinux(options: MarkedConnectOptions): Promise<Socke
   while (result < 0 && koffi.errno() === EINTR);
   if (result < 0 && koffi.errno() !== EINPROGRESS) return fail(koffi.errno(), 'connect');
 
-  return new Promise((resolve, reject) => {
-    let watch: PollHandle | undefined;
-    let settled = false;
-    const finish = (errno: number, what: string): void => {
-      if (settled) return;
-      settled = true;
-      // The poll handle goes first: libuv must not have two watchers on one descriptor, and closing
-      // it takes the fd out of epoll at once, before the TCP handle below adds it again.
-      watch?.close();
-      watch = undefined;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', abort);
-      if (errno !== 0) {
-        c.close(fd);
-        reject(errnoError(errno, what));
-        return;
-      }
-      try {
-        resolve(new Socket({ fd, readable: true, writable: true }));
-      } catch (error) {
-        c.close(fd);
-        reject(error as Error);
-      }
-    };
-    const abort = (): void => finish(ECANCELED, 'connect');
-    const check = (): void => {
-      const value = new Int32Array(1);
-      if (c.getsockopt(fd, SOL_SOCKET, SO_ERROR, value, new Uint32Array([4])) < 0)
-        finish(koffi.errno(), 'getsockopt(SO_ERROR)');
-      else finish(value[0]!, 'connect');
-    };
-    const timer = setTimeout(() => finish(ETIMEDOUT, 'connect'), timeoutMs);
-    if (signal?.aborted) return abort();
-    signal?.addEventListener('abort', abort);
-    if (result === 0) {
-      // Connected at once (loopback can): nothing to wait for.
-      queueMicrotask(check);
-      return;
-    }
-    // Writable (or in error: libuv reports POLLERR/POLLHUP as writable too) means the connect ended.
-    watch = (koffi.node.poll as unknown as Poll)(fd, { writable: true }, () => check());
-  });
+  return finishConnect(
+    {
+      fd,
+      connectedAtOnce: result === 0,
+      close: (fd) => c.close(fd),
+      readResult: (fd) => {
+        const value = new Int32Array(1);
+        return c.getsockopt(fd, SOL_SOCKET, SO_ERROR, value, new Uint32Array([4])) < 0
+          ? { errno: koffi.errno(), what: 'getsockopt(SO_ERROR)' }
+          : { errno: value[0]!, what: 'connect' };
+      },
+      pollWritable: (fd, onWritable) =>
+        (koffi.node.poll as unknown as Poll)(fd, { writable: true }, () => onWritable()),
+      strerror,
+      ECANCELED,
+      ETIMEDOUT,
+    },
+    timeoutMs,
+    signal,
+  );
 }
