@@ -11,6 +11,12 @@
 // - whether the taskbar is light (SystemUsesLightTheme), for the tray icon's variant.
 //
 // Written on Linux and type-checked there: never run on Windows yet.
+//
+// Kept apart on purpose: the koffi declarations and the calls on them (CreateFileW, WaitNamedPipeW,
+// the token and SCM queries, uv_open_osfhandle) repeat helper/src/control/pipe-server-check_windows.ts.
+// The app may not import helper internals (lint), and shared/ stays koffi-free (koffi ships in the
+// Windows app only, loaded here on demand). Everything OS-free is shared: the decision and the
+// open-and-wait loop, in shared/src/control/pipe-server-check.ts.
 
 import { Socket } from 'node:net';
 import type { LibraryHandle } from 'koffi';
@@ -18,6 +24,10 @@ import { PhantomError } from '../../shared/src/errors.ts';
 import {
   HELPER_SERVICE_NAME,
   openCheckedPipe,
+  openPipeClient,
+  PIPE_ACCESS,
+  PIPE_DISPOSITION,
+  PIPE_FLAGS,
   type PipeNatives,
   type ProcessUser,
   type ServiceProcess,
@@ -26,16 +36,6 @@ import type { HelperServiceState } from './windows-helper.ts';
 
 type Pointer = bigint;
 
-const GENERIC_READ = 0x80000000;
-const GENERIC_WRITE = 0x40000000;
-const OPEN_EXISTING = 3;
-const FILE_FLAG_OVERLAPPED = 0x40000000;
-const SECURITY_SQOS_PRESENT = 0x00100000;
-const SECURITY_IDENTIFICATION = 0x00010000;
-const ERROR_FILE_NOT_FOUND = 2;
-const ERROR_ACCESS_DENIED = 5;
-const ERROR_SEM_TIMEOUT = 121;
-const ERROR_PIPE_BUSY = 231;
 const ERROR_SERVICE_DOES_NOT_EXIST = 1060;
 const PROCESS_QUERY_LIMITED_INFORMATION = 0x1000;
 const TOKEN_QUERY = 0x8;
@@ -49,7 +49,6 @@ const HKEY_CURRENT_USER = 0xffffffff80000001n;
 const RRF_RT_REG_DWORD = 0x10;
 const PERSONALIZE = 'Software\\Microsoft\\Windows\\CurrentVersion\\Themes\\Personalize';
 const INVALID_HANDLE_VALUE = 0xffffffffffffffffn;
-const BUSY_WAIT_MS = 10_000;
 
 interface Calls {
   GetLastError: () => number;
@@ -207,38 +206,18 @@ function windowsCalls(
     }
   };
 
-  const open = async (path: string): Promise<Pointer> => {
-    const deadline = Date.now() + BUSY_WAIT_MS;
-    for (;;) {
-      const handle = calls.CreateFileW(
-        path,
-        GENERIC_READ | GENERIC_WRITE,
-        0,
-        null,
-        OPEN_EXISTING,
-        // Identification only: a server that is not the helper can never act as this user.
-        FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
-        null,
-      );
-      if (!failed(handle)) return handle;
-      const code = calls.GetLastError();
-      if (code === ERROR_FILE_NOT_FOUND)
-        throw new PhantomError('HELPER_UNAVAILABLE', `nothing is listening on ${path}`);
-      if (code === ERROR_ACCESS_DENIED)
-        throw new PhantomError(
-          'NOT_AUTHORIZED',
-          `access denied to ${path}: only administrators and members of its group may use the helper`,
-        );
-      if (code !== ERROR_PIPE_BUSY && code !== ERROR_SEM_TIMEOUT)
-        throw new PhantomError('HELPER_UNAVAILABLE', `cannot open ${path} (Windows error ${code})`);
-      if (Date.now() >= deadline)
-        throw new PhantomError('HELPER_UNAVAILABLE', `${path} stayed busy for ${BUSY_WAIT_MS / 1000} s`);
+  const open = (path: string): Promise<Pointer> =>
+    openPipeClient(path, {
+      create(path) {
+        const handle = calls.CreateFileW(path, PIPE_ACCESS, 0, null, PIPE_DISPOSITION, PIPE_FLAGS, null);
+        return failed(handle) ? null : handle;
+      },
+      lastError: () => calls.GetLastError(),
       // Off the main thread: WaitNamedPipeW blocks until an instance is free or the time is up.
-      await new Promise<void>((resolve) =>
-        calls.WaitNamedPipeW.async(path, Math.max(1, Math.min(2000, deadline - Date.now())), () => resolve()),
-      );
-    }
-  };
+      wait: (path, ms) =>
+        new Promise<void>((resolve) => calls.WaitNamedPipeW.async(path, ms, () => resolve())),
+      describe: (code) => ` (Windows error ${code})`,
+    });
 
   const processUser = (pid: number): ProcessUser => {
     const process = calls.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);

@@ -7,6 +7,11 @@
 // app/main/pipe-server-check_windows.ts (it may not import the helper). Reached through the seam
 // control/peercred.ts (controlServerCheck). Written on Linux: never run on Windows yet.
 //
+// Kept apart on purpose: the koffi declarations and the calls on them repeat the app's
+// (app/main/pipe-server-check_windows.ts), which may not import helper internals (lint), while shared/
+// stays koffi-free (koffi ships in the Windows app only). Everything OS-free is shared: the decision
+// and the open-and-wait loop, in shared/src/control/pipe-server-check.ts.
+//
 // Handing over: Node's pipe client gives no handle to check, and net.Socket takes a C runtime file
 // descriptor, not a HANDLE. uv_open_osfhandle (libuv, exported by node.exe and by Electron for native
 // modules) makes one in the C runtime libuv itself uses, so net.Socket({ fd }) wraps our handle:
@@ -22,36 +27,24 @@ import { PhantomError } from '../../../shared/src/errors.ts';
 import {
   HELPER_SERVICE_NAME,
   openCheckedPipe,
+  openPipeClient,
+  PIPE_ACCESS,
+  PIPE_DISPOSITION,
+  PIPE_FLAGS,
   type PipeNatives,
   type ProcessUser,
   type ServiceProcess,
 } from '../../../shared/src/control/pipe-server-check.ts';
 import { advapi32, TOKEN_QUERY, TokenUser } from '../advapi32_windows.ts';
-import {
-  ERROR_ACCESS_DENIED,
-  ERROR_FILE_NOT_FOUND,
-  kernel32,
-  win32Message,
-  type Pointer,
-} from '../kernel32_windows.ts';
+import { kernel32, win32Message, type Pointer } from '../kernel32_windows.ts';
 import { sidText } from './peercred_windows.ts';
 
-const GENERIC_READ = 0x80000000;
-const GENERIC_WRITE = 0x40000000;
-const OPEN_EXISTING = 3;
-const FILE_FLAG_OVERLAPPED = 0x40000000;
-const SECURITY_SQOS_PRESENT = 0x00100000;
-const SECURITY_IDENTIFICATION = 0x00010000;
-const ERROR_PIPE_BUSY = 231;
-const ERROR_SEM_TIMEOUT = 121;
 const PROCESS_QUERY_LIMITED_INFORMATION = 0x1000;
 const SC_MANAGER_CONNECT = 0x1;
 const SERVICE_QUERY_CONFIG = 0x1;
 const SERVICE_QUERY_STATUS = 0x4;
 const SC_STATUS_PROCESS_INFO = 0;
 const SERVICE_RUNNING = 4;
-/** How long the client waits, in all, while every pipe instance is busy. */
-const BUSY_WAIT_MS = 10_000;
 const INVALID_HANDLE_VALUE = 0xffffffffffffffffn;
 
 /** QUERY_SERVICE_CONFIGW: the strings point into the buffer that holds it. */
@@ -140,33 +133,16 @@ function waitForInstance(path: string, ms: number): Promise<void> {
   return new Promise((resolve) => natives().WaitNamedPipeW.async(path, ms, () => resolve()));
 }
 
-async function openPipe(path: string): Promise<Pointer> {
-  const deadline = Date.now() + BUSY_WAIT_MS;
-  for (;;) {
-    const handle = natives().CreateFileW(
-      path,
-      GENERIC_READ | GENERIC_WRITE,
-      0,
-      null,
-      OPEN_EXISTING,
-      FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
-      null,
-    );
-    if (!failed(handle)) return handle;
-    const error = kernel32().GetLastError();
-    if (error === ERROR_FILE_NOT_FOUND)
-      throw new PhantomError('HELPER_UNAVAILABLE', `nothing is listening on ${path}`);
-    if (error === ERROR_ACCESS_DENIED)
-      throw new PhantomError(
-        'NOT_AUTHORIZED',
-        `access denied to ${path}: only administrators and members of its group may use the helper`,
-      );
-    if (error !== ERROR_PIPE_BUSY && error !== ERROR_SEM_TIMEOUT)
-      throw new PhantomError('HELPER_UNAVAILABLE', `cannot open ${path}: ${win32Message(error)}`);
-    if (Date.now() >= deadline)
-      throw new PhantomError('HELPER_UNAVAILABLE', `${path} stayed busy for ${BUSY_WAIT_MS / 1000} s`);
-    await waitForInstance(path, Math.max(1, Math.min(2000, deadline - Date.now())));
-  }
+function openPipe(path: string): Promise<Pointer> {
+  return openPipeClient(path, {
+    create(path) {
+      const handle = natives().CreateFileW(path, PIPE_ACCESS, 0, null, PIPE_DISPOSITION, PIPE_FLAGS, null);
+      return failed(handle) ? null : handle;
+    },
+    lastError: () => kernel32().GetLastError(),
+    wait: waitForInstance,
+    describe: (code) => `: ${win32Message(code)}`,
+  });
 }
 
 function processUser(pid: number): ProcessUser {

@@ -116,3 +116,58 @@ export async function openCheckedPipe<H, S>(path: string, natives: PipeNatives<H
   }
   return natives.adopt(handle);
 }
+
+const GENERIC_READ = 0x80000000;
+const GENERIC_WRITE = 0x40000000;
+const FILE_FLAG_OVERLAPPED = 0x40000000;
+const SECURITY_SQOS_PRESENT = 0x00100000;
+const SECURITY_IDENTIFICATION = 0x00010000;
+const ERROR_FILE_NOT_FOUND = 2;
+const ERROR_ACCESS_DENIED = 5;
+const ERROR_SEM_TIMEOUT = 121;
+const ERROR_PIPE_BUSY = 231;
+/** How long a client waits, in all, while every pipe instance is busy. */
+const BUSY_WAIT_MS = 10_000;
+
+/** CreateFileW's dwDesiredAccess for the control pipe. */
+export const PIPE_ACCESS = GENERIC_READ | GENERIC_WRITE;
+/** CreateFileW's dwCreationDisposition: OPEN_EXISTING. */
+export const PIPE_DISPOSITION = 3;
+/** CreateFileW's dwFlagsAndAttributes: overlapped (for libuv), and identification only: a server that
+ *  is not the helper can never act as this user, even during the moment before it is refused. */
+export const PIPE_FLAGS = FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION;
+
+/** The Windows calls openPipeClient makes, through the caller's own koffi declarations. */
+export interface PipeOpenCalls<H> {
+  /** CreateFileW(path, PIPE_ACCESS, 0, null, PIPE_DISPOSITION, PIPE_FLAGS, null): the handle, or null
+   *  when it failed (then `lastError` says why). */
+  create(path: string): H | null;
+  lastError(): number;
+  /** WaitNamedPipeW off the event loop: resolves when an instance is free or `ms` have passed. */
+  wait(path: string, ms: number): Promise<void>;
+  /** How a Windows error code is said after "cannot open PATH" (e.g. ": The pipe is busy."). */
+  describe(code: number): string;
+}
+
+/** Opens the pipe as a client, waiting up to 10 s in all while every instance is busy; a PhantomError
+ *  when it cannot (HELPER_UNAVAILABLE, or NOT_AUTHORIZED when the pipe's DACL refuses this user). */
+export async function openPipeClient<H>(path: string, calls: PipeOpenCalls<H>): Promise<H> {
+  const deadline = Date.now() + BUSY_WAIT_MS;
+  for (;;) {
+    const handle = calls.create(path);
+    if (handle !== null) return handle;
+    const error = calls.lastError();
+    if (error === ERROR_FILE_NOT_FOUND)
+      throw new PhantomError('HELPER_UNAVAILABLE', `nothing is listening on ${path}`);
+    if (error === ERROR_ACCESS_DENIED)
+      throw new PhantomError(
+        'NOT_AUTHORIZED',
+        `access denied to ${path}: only administrators and members of its group may use the helper`,
+      );
+    if (error !== ERROR_PIPE_BUSY && error !== ERROR_SEM_TIMEOUT)
+      throw new PhantomError('HELPER_UNAVAILABLE', `cannot open ${path}${calls.describe(error)}`);
+    if (Date.now() >= deadline)
+      throw new PhantomError('HELPER_UNAVAILABLE', `${path} stayed busy for ${BUSY_WAIT_MS / 1000} s`);
+    await calls.wait(path, Math.max(1, Math.min(2000, deadline - Date.now())));
+  }
+}
