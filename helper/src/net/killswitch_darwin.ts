@@ -16,17 +16,8 @@
 // - everything else is dropped.
 // The journal keeps the settings, never the rules: recovery builds them again.
 
-import { z } from 'zod';
-import { PhantomError } from '../../../shared/src/errors.ts';
 import { isInterfaceName } from '../../../shared/src/interface-name.ts';
-import {
-  formatIp,
-  formatPrefix,
-  maskedPrefix,
-  parseIp,
-  parsePrefix,
-  type IpPrefix,
-} from '../../../shared/src/ip.ts';
+import { formatPrefix, maskedPrefix, parsePrefix, type IpPrefix } from '../../../shared/src/ip.ts';
 import {
   NETSTAT,
   parseGateway,
@@ -40,6 +31,26 @@ import {
   IFCONFIG,
 } from '../routes_darwin.ts';
 import type { KillSwitchSettings, KillSwitchTunnel, LocalNetworks } from './killswitch.ts';
+import {
+  checkedDnsServers,
+  checkedEndpoints,
+  checkedLocal,
+  DHCP_BROADCAST,
+  GROUPS_V4,
+  GROUPS_V6,
+  invalid,
+  LINK_LOCAL_V4,
+  LINK_LOCAL_V6,
+  localNetworksOf,
+  ND_TO,
+  rulesetInputOf,
+  type KillSwitchRulesetInput,
+} from './killswitch-settings.ts';
+export {
+  killSwitchRulesetInput,
+  rulesetInputOf,
+  type KillSwitchRulesetInput,
+} from './killswitch-settings.ts';
 import type { DarwinJournal } from './network-changes_darwin.ts';
 import type { NetworkJournal } from './network-journal.ts';
 
@@ -48,64 +59,10 @@ const darwin = (journal: NetworkJournal) => journal as unknown as DarwinJournal;
 export const KILL_SWITCH_ANCHOR = 'com.phantommesh';
 export const ANCHOR_RULE = `anchor "${KILL_SWITCH_ANCHOR}" all`;
 
-const LINK_LOCAL_V4 = '169.254.0.0/16';
-const LINK_LOCAL_V6 = 'fe80::/10';
-const GROUPS_V4 = ['224.0.0.0/24', '239.255.255.250', '255.255.255.255'];
-const GROUPS_V6 = ['ff01::/16', 'ff02::/16'];
-const ND_TO = ['fe80::/10', 'ff02::/16'];
-const DHCP_BROADCAST = '255.255.255.255';
-
-export type KillSwitchRulesetInput = Omit<KillSwitchSettings, 'enabled'>;
-
-const address = z.string().refine((text) => parseIp(text) !== null, 'not an IP address');
-const prefix = z.string().refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix');
-
-/** The settings as the journal keeps them, checked again when read back. */
-export const killSwitchRulesetInput = z.object({
-  allowLan: z.boolean(),
-  local: z.object({ subnets: z.array(prefix), dhcpServers: z.array(address) }).optional(),
-  tunnels: z.array(
-    z.object({
-      ifname: z.string().refine(isInterfaceName, 'not an interface name'),
-      endpoints: z.array(
-        z.object({
-          address,
-          port: z.number().int().min(1).max(65535),
-          family: z.union([z.literal(4), z.literal(6)]),
-          protocol: z.enum(['udp', 'tcp']).optional(),
-        }),
-      ),
-      dns: z.array(address),
-      fwmark: z.number().int().min(0).max(0xffffffff),
-    }),
-  ),
-});
-
-export function rulesetInputOf(settings: KillSwitchRulesetInput): KillSwitchRulesetInput {
-  return killSwitchRulesetInput.parse({
-    allowLan: settings.allowLan,
-    ...(settings.local ? { local: settings.local } : {}),
-    tunnels: settings.tunnels,
-  });
-}
-
-const invalid = (message: string) => new PhantomError('KILL_SWITCH_INVALID', message);
 /** A pf list, or the single value. */
 const anyOf = (items: readonly string[]): string =>
   items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`;
 const unique = (items: string[]): string[] => [...new Set(items)];
-
-function checkedAddress(text: string, what: string): { address: string; family: 4 | 6 } {
-  const bytes = parseIp(text);
-  if (!bytes) throw invalid(`${what} "${text}" is not an IP address`);
-  return { address: formatIp(bytes), family: bytes.length === 4 ? 4 : 6 };
-}
-
-function checkedSubnet(text: string): IpPrefix {
-  const parsed = text.includes('/') ? parsePrefix(text) : null;
-  if (!parsed) throw invalid(`local subnet "${text}" is not an IP prefix`);
-  return maskedPrefix(parsed);
-}
 
 /** pf's name for an interface: the tunnel's utun; a name pf could misread is refused. */
 function pfInterface(ifname: string, resolve: (name: string) => string): string {
@@ -116,20 +73,14 @@ function pfInterface(ifname: string, resolve: (name: string) => string): string 
 }
 
 function tunnelRules(tunnel: KillSwitchTunnel, iface: string): { endpoints: string[]; dns: string[] } {
-  const mark = tunnel.fwmark;
-  if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff)
-    throw invalid(`${tunnel.ifname}: fwmark ${mark} is not a number from 0 to 4294967295`);
-  const endpoints = tunnel.endpoints.map((endpoint) => {
-    const { address, family } = checkedAddress(endpoint.address, `${tunnel.ifname}: endpoint`);
-    if (!Number.isInteger(endpoint.port) || endpoint.port < 1 || endpoint.port > 65535)
-      throw invalid(`${tunnel.ifname}: endpoint port ${endpoint.port} is not a number from 1 to 65535`);
-    const protocol = endpoint.protocol === 'tcp' ? 'tcp' : 'udp';
-    return (
+  const checked = checkedEndpoints(tunnel);
+  const { mark } = checked;
+  const endpoints = checked.endpoints.map(
+    ({ address, family, port, protocol }) =>
       `pass out quick ${family === 4 ? 'inet' : 'inet6'} proto ${protocol} from any to ${address} ` +
-      `port ${endpoint.port} user root keep state`
-    );
-  });
-  const servers = tunnel.dns.map((server) => checkedAddress(server, `${tunnel.ifname}: DNS server`));
+      `port ${port} user root keep state`,
+  );
+  const servers = checkedDnsServers(tunnel);
   const dns =
     servers.length === 0
       ? [`pass out quick on ${iface} proto { tcp, udp } from any to any port 53 keep state`]
@@ -153,14 +104,8 @@ export function pfRuleset(
   const interfaces = settings.tunnels.map((tunnel) => pfInterface(tunnel.ifname, resolve));
   const perTunnel = settings.tunnels.map((tunnel, i) => tunnelRules(tunnel, interfaces[i]!));
   const names = unique(interfaces);
-  const local = settings.local ?? { subnets: [], dhcpServers: [] };
-  const subnets = local.subnets.map(checkedSubnet);
+  const { subnets, dhcpServers } = checkedLocal(settings);
   const subnetsOf = (family: 4 | 6) => subnets.filter((s) => s.family === family).map(formatPrefix);
-  const dhcpServers = local.dhcpServers.map((server) => {
-    const checked = checkedAddress(server, 'DHCP server');
-    if (checked.family !== 4) throw invalid(`DHCP server "${server}" is not an IPv4 address`);
-    return checked.address;
-  });
   const fromLanV4 = unique([...subnetsOf(4), LINK_LOCAL_V4]);
   const fromLanV6 = unique([...subnetsOf(6), LINK_LOCAL_V6]);
   const lan = settings.allowLan
@@ -326,15 +271,6 @@ export function parseIfconfig(text: string): IfconfigLink[] {
   return links;
 }
 
-function contains(subnet: IpPrefix, text: string): boolean {
-  const bytes = parseIp(text);
-  if (!bytes || (bytes.length === 4 ? 4 : 6) !== subnet.family) return false;
-  return (
-    maskedPrefix({ address: formatIp(bytes), bits: subnet.bits, family: subnet.family }).address ===
-    subnet.address
-  );
-}
-
 /** The local networks: the subnets on links that are up, not loopback, not point-to-point (utuns,
  *  other VPNs) and not our tunnels; link-local addresses left out (allowed as a whole). A DHCP server
  *  is an IPv4 default gateway inside one of those subnets, on its link. */
@@ -359,14 +295,11 @@ export function localNetworksFromDarwin(
       .map(maskedPrefix);
     subnetsOf.set(link.name, subnets);
   }
-  const all = [...subnetsOf.values()].flat();
-  const dhcpServers = parseNetstatRoutes(netstat)
+  const gateways = parseNetstatRoutes(netstat)
     .filter((route) => route.destination === 'default')
-    .map((route) => ({ gateway: parseGateway(route.gateway), netif: route.netif }))
-    .filter((route) => route.gateway?.includes('.'))
-    .filter((route) => (subnetsOf.get(route.netif) ?? []).some((subnet) => contains(subnet, route.gateway!)))
-    .map((route) => route.gateway!);
-  return { subnets: unique(all.map(formatPrefix)), dhcpServers: unique(dhcpServers) };
+    .map((route) => ({ gateway: parseGateway(route.gateway), link: route.netif }))
+    .filter((route): route is { gateway: string; link: string } => route.gateway?.includes('.') === true);
+  return localNetworksOf(subnetsOf, gateways);
 }
 
 export async function readLocalNetworks(tunnels: readonly string[]): Promise<LocalNetworks> {

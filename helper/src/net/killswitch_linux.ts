@@ -18,107 +18,51 @@
 // The journal keeps the settings, not the script: recovery builds the script again from them.
 
 import { z } from 'zod';
-import { PhantomError } from '../../../shared/src/errors.ts';
-import {
-  formatIp,
-  formatPrefix,
-  maskedPrefix,
-  parseIp,
-  parsePrefix,
-  type IpPrefix,
-} from '../../../shared/src/ip.ts';
+import { formatPrefix, maskedPrefix, parsePrefix, type IpPrefix } from '../../../shared/src/ip.ts';
 import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import type { KillSwitchSettings, KillSwitchTunnel, LocalNetworks } from './killswitch.ts';
+import {
+  checkedDnsServers,
+  checkedEndpoints,
+  checkedLocal,
+  DHCP_BROADCAST,
+  GROUPS_V4,
+  GROUPS_V6,
+  invalid,
+  LINK_LOCAL_V4,
+  LINK_LOCAL_V6,
+  localNetworksOf,
+  ND_TO,
+  rulesetInputOf,
+  type KillSwitchRulesetInput,
+} from './killswitch-settings.ts';
 import type { NetworkJournal } from './network-journal.ts';
 import { ipJson, listNftTable } from './net_linux.ts';
 
 export type { KillSwitchSettings, KillSwitchTunnel, LocalNetworks } from './killswitch.ts';
+export {
+  killSwitchRulesetInput,
+  rulesetInputOf,
+  type KillSwitchRulesetInput,
+} from './killswitch-settings.ts';
 
 export const KILL_SWITCH_TABLE = 'phantommesh';
-
-// With the LAN allowed, besides its subnets: link-local addresses, and to link-local multicast
-// (mDNS, LLMNR and the like), SSDP's group and broadcast.
-const LINK_LOCAL_V4 = '169.254.0.0/16';
-const LINK_LOCAL_V6 = 'fe80::/10';
-const GROUPS_V4 = ['224.0.0.0/24', '239.255.255.250', '255.255.255.255'];
-const GROUPS_V6 = ['ff01::/16', 'ff02::/16'];
-/** Where neighbour discovery may go: link-local addresses and link-scope multicast. */
-const ND_TO = ['fe80::/10', 'ff02::/16'];
-const DHCP_BROADCAST = '255.255.255.255';
-
-/** What the ruleset is built from: what the journal keeps (see killSwitchRulesetInput). */
-export type KillSwitchRulesetInput = Omit<KillSwitchSettings, 'enabled'>;
-
-const address = z.string().refine((text) => parseIp(text) !== null, 'not an IP address');
-const prefix = z.string().refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix');
-const tunnelSchema = z.object({
-  ifname: z.string().refine(isInterfaceName, 'not an interface name'),
-  endpoints: z.array(
-    z.object({
-      address,
-      port: z.number().int().min(1).max(65535),
-      family: z.union([z.literal(4), z.literal(6)]),
-      protocol: z.enum(['udp', 'tcp']).optional(),
-    }),
-  ),
-  dns: z.array(address),
-  fwmark: z.number().int().min(0).max(0xffffffff),
-});
-
-/** The kill switch's settings as the journal keeps them, checked again when read back: recovery
- *  builds the ruleset from these, never from stored text. */
-export const killSwitchRulesetInput = z.object({
-  allowLan: z.boolean(),
-  local: z.object({ subnets: z.array(prefix), dhcpServers: z.array(address) }).optional(),
-  tunnels: z.array(tunnelSchema),
-});
-
-/** Exactly the fields the ruleset is built from, whatever else the caller's settings carry. */
-export function rulesetInputOf(settings: KillSwitchRulesetInput): KillSwitchRulesetInput {
-  return killSwitchRulesetInput.parse({
-    allowLan: settings.allowLan,
-    ...(settings.local ? { local: settings.local } : {}),
-    tunnels: settings.tunnels,
-  });
-}
 
 /** An nft anonymous set, or the single value. */
 const anyOf = (items: readonly string[]): string =>
   items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`;
 const quoted = (name: string): string => `"${name}"`;
 
-function invalid(message: string): PhantomError {
-  return new PhantomError('KILL_SWITCH_INVALID', message);
-}
-
-/** An address as nft needs it: canonical, with its family. */
-function checkedAddress(text: string, what: string): { address: string; family: 4 | 6 } {
-  const bytes = parseIp(text);
-  if (!bytes) throw invalid(`${what} "${text}" is not an IP address`);
-  return { address: formatIp(bytes), family: bytes.length === 4 ? 4 : 6 };
-}
-
-/** A subnet as nft needs it: canonical, host bits cleared (nft refuses them). */
-function checkedSubnet(text: string): IpPrefix {
-  const parsed = text.includes('/') ? parsePrefix(text) : null;
-  if (!parsed) throw invalid(`local subnet "${text}" is not an IP prefix`);
-  return maskedPrefix(parsed);
-}
-
 function tunnelRules(tunnel: KillSwitchTunnel): { endpoints: string[]; dns: string[] } {
   if (!isInterfaceName(tunnel.ifname)) throw invalid(`"${tunnel.ifname}" is not an interface name`);
-  const mark = tunnel.fwmark;
-  if (!Number.isInteger(mark) || mark < 0 || mark > 0xffffffff)
-    throw invalid(`${tunnel.ifname}: fwmark ${mark} is not a number from 0 to 4294967295`);
-  const endpoints = tunnel.endpoints.map((endpoint) => {
-    const { address, family } = checkedAddress(endpoint.address, `${tunnel.ifname}: endpoint`);
-    if (!Number.isInteger(endpoint.port) || endpoint.port < 1 || endpoint.port > 65535)
-      throw invalid(`${tunnel.ifname}: endpoint port ${endpoint.port} is not a number from 1 to 65535`);
-    const protocol = endpoint.protocol === 'tcp' ? 'tcp' : 'udp';
-    return `meta mark ${mark} ${family === 4 ? 'ip' : 'ip6'} daddr ${address} ${protocol} dport ${endpoint.port} accept`;
-  });
+  const checked = checkedEndpoints(tunnel);
+  const { mark } = checked;
+  const endpoints = checked.endpoints.map(
+    ({ address, family, port, protocol }) =>
+      `meta mark ${mark} ${family === 4 ? 'ip' : 'ip6'} daddr ${address} ${protocol} dport ${port} accept`,
+  );
   const oif = `oifname ${quoted(tunnel.ifname)}`;
-  const servers = tunnel.dns.map((server) => checkedAddress(server, `${tunnel.ifname}: DNS server`));
+  const servers = checkedDnsServers(tunnel);
   const dns =
     servers.length === 0
       ? [`${oif} accept`]
@@ -136,15 +80,9 @@ export function killSwitchRuleset(settings: KillSwitchRulesetInput): string {
   const perTunnel = settings.tunnels.map(tunnelRules);
   const names = [...new Set(settings.tunnels.map((tunnel) => quoted(tunnel.ifname)))];
   const tunnels = names.length === 0 ? undefined : anyOf(names);
-  const local = settings.local ?? { subnets: [], dhcpServers: [] };
-  const subnets = local.subnets.map(checkedSubnet);
+  const { subnets, dhcpServers } = checkedLocal(settings);
   const subnetsOf = (family: 4 | 6): string[] =>
     subnets.filter((subnet) => subnet.family === family).map(formatPrefix);
-  const dhcpServers = local.dhcpServers.map((server) => {
-    const checked = checkedAddress(server, 'DHCP server');
-    if (checked.family !== 4) throw invalid(`DHCP server "${server}" is not an IPv4 address`);
-    return checked.address;
-  });
   const unique = (items: string[]): string[] => [...new Set(items)];
   const lan = settings.allowLan;
   const fromLanV4 = unique([...subnetsOf(4), LINK_LOCAL_V4]);
@@ -240,16 +178,6 @@ const routeList = z.array(
   }),
 );
 
-/** Whether the address is inside the subnet. */
-function contains(subnet: IpPrefix, text: string): boolean {
-  const bytes = parseIp(text);
-  if (!bytes || (bytes.length === 4 ? 4 : 6) !== subnet.family) return false;
-  return (
-    maskedPrefix({ address: formatIp(bytes), bits: subnet.bits, family: subnet.family }).address ===
-    subnet.address
-  );
-}
-
 /**
  * The local networks from `ip -j address show` and `ip -j -4 route show table all`, leaving out the
  * interfaces named in `tunnels`, loopback, point-to-point links and links without a hardware type
@@ -284,16 +212,11 @@ export function localNetworksFrom(
     }
     subnetsOf.set(link.ifname, subnets);
   }
-  const all = [...subnetsOf.values()].flat();
-  const dhcpServers = routeList
+  const gateways = routeList
     .parse(routes)
     .filter((route) => route.dst === 'default' && (route.type ?? 'unicast') === 'unicast' && route.gateway)
-    .filter((route) => (subnetsOf.get(route.dev ?? '') ?? []).some((s) => contains(s, route.gateway!)))
-    .map((route) => formatIp(parseIp(route.gateway!)!));
-  return {
-    subnets: [...new Set(all.map(formatPrefix))],
-    dhcpServers: [...new Set(dhcpServers)].filter((server) => server.includes('.')),
-  };
+    .map((route) => ({ gateway: route.gateway!, link: route.dev ?? '' }));
+  return localNetworksOf(subnetsOf, gateways);
 }
 
 /** The local networks as the kernel has them now (see localNetworksFrom). */

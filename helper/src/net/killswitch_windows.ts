@@ -4,9 +4,6 @@
 // user's "off", takes them away. An update deletes our filters and adds the new ones in one
 // transaction, so there is never a moment without them. The journal keeps the settings, not filters.
 
-import { z } from 'zod';
-import { parseIp, parsePrefix } from '../../../shared/src/ip.ts';
-import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import {
   FWP_E_ALREADY_EXISTS,
@@ -23,6 +20,7 @@ import { formatGuid, type Guid } from '../guid_windows.ts';
 import { win32Message, type Pointer } from '../kernel32_windows.ts';
 import koffi from 'koffi';
 import type { KillSwitchSettings, LocalNetworks } from './killswitch.ts';
+import { localNetworksOf, rulesetInputOf } from './killswitch-settings.ts';
 import type { NetworkJournal } from './network-journal.ts';
 import {
   addressTable,
@@ -38,32 +36,8 @@ import {
   type WfpFilter,
 } from './wfp-plan_windows.ts';
 import { encodeFilter, PROVIDER_KEY, SUBLAYER_KEY, SUBLAYER_WEIGHT } from './wfp-encode_windows.ts';
-import { maskedPrefix, formatPrefix } from '../../../shared/src/ip.ts';
+import { maskedPrefix, type IpPrefix } from '../../../shared/src/ip.ts';
 import type { WindowsJournal } from './network-changes_windows.ts';
-
-const address = z.string().refine((text) => parseIp(text) !== null, 'not an IP address');
-const prefix = z.string().refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix');
-
-/** The kill switch's settings as the journal keeps them (the Linux schema's fields). */
-export const killSwitchInput = z.object({
-  allowLan: z.boolean(),
-  local: z.object({ subnets: z.array(prefix), dhcpServers: z.array(address) }).optional(),
-  tunnels: z.array(
-    z.object({
-      ifname: z.string().refine(isInterfaceName, 'not an interface name'),
-      endpoints: z.array(
-        z.object({
-          address,
-          port: z.number().int().min(1).max(65535),
-          family: z.union([z.literal(4), z.literal(6)]),
-          protocol: z.enum(['udp', 'tcp']).optional(),
-        }),
-      ),
-      dns: z.array(address),
-      fwmark: z.number().int().min(0).max(0xffffffff),
-    }),
-  ),
-});
 
 function wfpFail(what: string, code: number): never {
   throw new PhantomError('KILL_SWITCH_FAILED', `${what}: ${win32Message(code)}`);
@@ -221,14 +195,6 @@ export async function removeKillSwitchFilters(): Promise<void> {
   });
 }
 
-function rulesetInputOf(settings: KillSwitchPlanInput): KillSwitchPlanInput {
-  return killSwitchInput.parse({
-    allowLan: settings.allowLan,
-    ...(settings.local ? { local: settings.local } : {}),
-    tunnels: settings.tunnels,
-  });
-}
-
 export function setKillSwitch(journal: NetworkJournal, settings: KillSwitchSettings): Promise<void> {
   const windows = journal as unknown as WindowsJournal;
   if (!settings.enabled) return windows.undo((change) => change.kind === 'kill-switch');
@@ -267,30 +233,22 @@ export function localNetworksFromTables(
   routes: readonly RouteEntry[],
   excluded: ReadonlySet<bigint>,
 ): LocalNetworks {
-  const subnets = new Map<bigint, string[]>();
+  // Keyed by the LUID's text: the links localNetworksOf pairs the gateways with.
+  const subnets = new Map<string, IpPrefix[]>();
   for (const entry of addresses) {
     if (excluded.has(entry.luid)) continue;
     if (entry.address === '::1' || entry.address.startsWith('127.')) continue;
     if (entry.address.startsWith('169.254.') || entry.address.toLowerCase().startsWith('fe80:')) continue;
     if (entry.prefixLength === 0) continue;
-    const subnet = formatPrefix(
-      maskedPrefix({ address: entry.address, bits: entry.prefixLength, family: entry.family }),
-    );
-    subnets.set(entry.luid, [...(subnets.get(entry.luid) ?? []), subnet]);
+    const subnet = maskedPrefix({ address: entry.address, bits: entry.prefixLength, family: entry.family });
+    const link = String(entry.luid);
+    subnets.set(link, [...(subnets.get(link) ?? []), subnet]);
   }
-  const inside = (luid: bigint, gateway: string) =>
-    (subnets.get(luid) ?? []).some((subnet) => {
-      const parsed = parsePrefix(subnet)!;
-      return (
-        parsed.family === 4 &&
-        formatPrefix(maskedPrefix({ address: gateway, bits: parsed.bits, family: 4 })) === subnet
-      );
-    });
-  const dhcpServers = routes
+  const gateways = routes
     .filter((r) => r.destination.family === 4 && r.destination.bits === 0 && r.nextHop !== '0.0.0.0')
-    .filter((r) => !excluded.has(r.luid) && inside(r.luid, r.nextHop))
-    .map((r) => r.nextHop);
-  return { subnets: [...new Set([...subnets.values()].flat())], dhcpServers: [...new Set(dhcpServers)] };
+    .filter((r) => !excluded.has(r.luid))
+    .map((r) => ({ gateway: r.nextHop, link: String(r.luid) }));
+  return localNetworksOf(subnets, gateways);
 }
 
 export async function readLocalNetworks(tunnels: readonly string[]): Promise<LocalNetworks> {

@@ -18,7 +18,8 @@ import {
   setInterface,
   setInterfaceDns,
 } from './ipconfig_windows.ts';
-import { applyKillSwitchFilters, killSwitchInput, removeKillSwitchFilters } from './killswitch_windows.ts';
+import { killSwitchRulesetInput } from './killswitch-settings.ts';
+import { applyKillSwitchFilters, removeKillSwitchFilters } from './killswitch_windows.ts';
 import { parseGuid, formatGuid } from '../guid_windows.ts';
 
 const ifname = z.string().refine(isInterfaceName, 'not an interface name');
@@ -49,7 +50,7 @@ const changeSchema = z.discriminatedUnion('kind', [
     searchList: z.string().max(2048),
   }),
   /** The kill switch's WFP filters, built from `settings` each time (never from stored filters). */
-  z.object({ kind: z.literal('kill-switch'), settings: killSwitchInput }),
+  z.object({ kind: z.literal('kill-switch'), settings: killSwitchRulesetInput }),
 ]);
 
 export type WindowsNetworkChange = z.infer<typeof changeSchema>;
