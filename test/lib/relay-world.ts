@@ -6,8 +6,8 @@
 // The client's UDP to the server can be blocked with nftables (blockUdp), which proves that
 // traffic went through the relay and not around it.
 
-import { execFileSync } from 'node:child_process';
-import { exec, execIn, uniqueName } from './netns.ts';
+import { createNamespacePair } from './namespace-pair.ts';
+import { execIn } from './netns.ts';
 
 export interface RelayWorld {
   server: string;
@@ -23,51 +23,7 @@ export interface RelayWorld {
 }
 
 export async function createRelayWorld(): Promise<RelayWorld> {
-  const server = uniqueName('rl-s-');
-  const client = uniqueName('rl-c-');
-  const made: string[] = [];
-  const removeSync = (): void => {
-    for (const ns of made) {
-      try {
-        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-      } catch {
-        // Already gone.
-      }
-    }
-  };
-  process.on('exit', removeSync);
-  const destroy = async (): Promise<void> => {
-    process.off('exit', removeSync);
-    await Promise.allSettled(made.map((ns) => exec('ip', ['netns', 'del', ns])));
-  };
-  try {
-    for (const ns of [server, client]) {
-      await exec('ip', ['netns', 'add', ns]);
-      made.push(ns);
-      await execIn(ns, 'ip', ['link', 'set', 'lo', 'up']);
-    }
-    await exec('ip', [
-      'link',
-      'add',
-      'rlv-c',
-      'netns',
-      client,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'rlv-s',
-      'netns',
-      server,
-    ]);
-    await execIn(server, 'ip', ['address', 'add', '198.51.100.2/24', 'dev', 'rlv-s']);
-    await execIn(client, 'ip', ['address', 'add', '198.51.100.1/24', 'dev', 'rlv-c']);
-    await execIn(server, 'ip', ['link', 'set', 'rlv-s', 'up']);
-    await execIn(client, 'ip', ['link', 'set', 'rlv-c', 'up']);
-  } catch (error) {
-    await destroy();
-    throw error;
-  }
+  const { server, client, destroy } = await createNamespacePair({ prefix: 'rl', ipv4: '198.51.100' });
   return {
     server,
     client,
