@@ -8,7 +8,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execIn, genKeyPair, testSkipReason, wgShow, type KeyPair } from '../lib/netns.ts';
+import { execIn, testSkipReason, wgShow, type KeyPair } from '../lib/netns.ts';
 import { DropinWorld, quickPing } from '../lib/dropin-world.ts';
 
 const skip = testSkipReason();
@@ -33,7 +33,6 @@ before(async () => {
   [ns0, ns1, ns2] = [await world.namespace(), await world.namespace(), await world.namespace()];
   ours = await world.start('phantommesh', ns1);
   go = await world.start('wireguard-go', ns2);
-  [ourKeys, goKeys] = await Promise.all([genKeyPair(), genKeyPair()]);
 
   const link = async (router: string, host: string, ns: string, routerIp: string, hostIp: string) => {
     await execIn(ns0, 'ip', ['link', 'add', router, 'type', 'veth', 'peer', 'name', host, 'netns', ns]);
@@ -68,32 +67,10 @@ before(async () => {
 
   await execIn(ns1, 'ip', ['address', 'add', '192.0.2.1/24', 'dev', ours]);
   await execIn(ns2, 'ip', ['address', 'add', '192.0.2.2/24', 'dev', go]);
-  await execIn(ns1, 'wg', [
-    'set',
-    ours,
-    'private-key',
-    await world.file('key1', ourKeys.privateKey),
-    'listen-port',
-    String(OUR_PORT),
-    'peer',
-    goKeys.publicKey,
-    'allowed-ips',
-    '192.0.2.2/32',
-  ]);
-  await execIn(ns2, 'wg', [
-    'set',
-    go,
-    'private-key',
-    await world.file('key2', goKeys.privateKey),
-    'listen-port',
-    String(GO_PORT),
-    'peer',
-    ourKeys.publicKey,
-    'allowed-ips',
-    '192.0.2.1/32',
-  ]);
-  await execIn(ns1, 'ip', ['link', 'set', 'up', 'dev', ours]);
-  await execIn(ns2, 'ip', ['link', 'set', 'up', 'dev', go]);
+  [ourKeys, goKeys] = await world.pairPeers(
+    { name: ours, wgNs: ns1, ns: ns1, port: OUR_PORT, allowedIps: '192.0.2.2/32' },
+    { name: go, wgNs: ns2, ns: ns2, port: GO_PORT, allowedIps: '192.0.2.1/32' },
+  );
 });
 
 after(async () => {

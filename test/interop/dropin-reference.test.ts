@@ -13,7 +13,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execIn, genKeyPair, genPsk, spawnIn, testSkipReason, wgShow, type KeyPair } from '../lib/netns.ts';
+import { execIn, genKeyPair, spawnIn, testSkipReason, wgShow, type KeyPair } from '../lib/netns.ts';
 import { DropinWorld, daemonsOf, iperf3, quickPing, until } from '../lib/dropin-world.ts';
 
 const skip = testSkipReason();
@@ -44,43 +44,16 @@ before(async () => {
   go = await world.start('wireguard-go', ns0);
   await n0('ip', ['link', 'set', go, 'netns', ns2]);
 
-  [ourKeys, goKeys] = await Promise.all([genKeyPair(), genKeyPair()]);
-  const psk = await world.file('psk', await genPsk());
   // configure_peers: addresses by ip in the interfaces' namespaces, keys and peers by wg.
   await execIn(ns1, 'ip', ['address', 'add', '192.0.2.1/24', 'dev', ours]);
   await execIn(ns1, 'ip', ['address', 'add', 'fd00::1/24', 'dev', ours]);
   await execIn(ns2, 'ip', ['address', 'add', '192.0.2.2/24', 'dev', go]);
   await execIn(ns2, 'ip', ['address', 'add', 'fd00::2/24', 'dev', go]);
-  await wg(
-    'set',
-    ours,
-    'private-key',
-    await world.file('key1', ourKeys.privateKey),
-    'listen-port',
-    String(OUR_PORT),
-    'peer',
-    goKeys.publicKey,
-    'preshared-key',
-    psk,
-    'allowed-ips',
-    '192.0.2.2/32,fd00::2/128',
+  [ourKeys, goKeys] = await world.pairPeers(
+    { name: ours, wgNs: ns0, ns: ns1, port: OUR_PORT, allowedIps: '192.0.2.2/32,fd00::2/128' },
+    { name: go, wgNs: ns0, ns: ns2, port: GO_PORT, allowedIps: '192.0.2.1/32,fd00::1/128' },
+    { psk: true },
   );
-  await wg(
-    'set',
-    go,
-    'private-key',
-    await world.file('key2', goKeys.privateKey),
-    'listen-port',
-    String(GO_PORT),
-    'peer',
-    ourKeys.publicKey,
-    'preshared-key',
-    psk,
-    'allowed-ips',
-    '192.0.2.1/32,fd00::1/128',
-  );
-  await execIn(ns1, 'ip', ['link', 'set', 'up', 'dev', ours]);
-  await execIn(ns2, 'ip', ['link', 'set', 'up', 'dev', go]);
 });
 
 after(async () => {

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exec, execIn, spawnIn, uniqueName } from './netns.ts';
+import { exec, execIn, genKeyPair, genPsk, spawnIn, uniqueName, type KeyPair } from './netns.ts';
 
 export const HELPER = new URL('../../helper/src/cli/phantommesh-helper.ts', import.meta.url).pathname;
 
@@ -48,6 +48,16 @@ export async function until(
 }
 
 export type Implementation = 'phantommesh' | 'wireguard-go';
+
+/** One end of pairPeers: an interface, where `wg` reaches it and where it is, its port, and what it
+ *  allows from the other end. */
+export interface PeerEnd {
+  name: string;
+  wgNs: string;
+  ns: string;
+  port: number;
+  allowedIps: string;
+}
 
 /** One test file's namespaces, interfaces and files; `destroy()` in after(). */
 export class DropinWorld {
@@ -99,6 +109,38 @@ export class DropinWorld {
     const path = join(this.dir, name);
     await writeFile(path, text, { mode: 0o600 });
     return path;
+  }
+
+  /**
+   * netns.sh's configure_peers, keys and peers: fresh key pairs (and a preshared key with `psk`), then
+   * each end made the other's one peer with `wg set` (run in `wgNs`, where its daemon's UAPI socket
+   * is), listening on its port, and both interfaces set up where they are (`ns`). Addresses are the
+   * caller's. Returns the key pairs, `a`'s first.
+   */
+  async pairPeers(a: PeerEnd, b: PeerEnd, opts: { psk?: boolean } = {}): Promise<[KeyPair, KeyPair]> {
+    const keys = await Promise.all([genKeyPair(), genKeyPair()]);
+    const psk = opts.psk ? ['preshared-key', await this.file('psk', await genPsk())] : [];
+    for (const [end, own, other, keyFile] of [
+      [a, keys[0], keys[1], 'key1'],
+      [b, keys[1], keys[0], 'key2'],
+    ] as const) {
+      await execIn(end.wgNs, 'wg', [
+        'set',
+        end.name,
+        'private-key',
+        await this.file(keyFile, own.privateKey),
+        'listen-port',
+        String(end.port),
+        'peer',
+        other.publicKey,
+        ...psk,
+        'allowed-ips',
+        end.allowedIps,
+      ]);
+    }
+    await execIn(a.ns, 'ip', ['link', 'set', 'up', 'dev', a.name]);
+    await execIn(b.ns, 'ip', ['link', 'set', 'up', 'dev', b.name]);
+    return keys;
   }
 
   /** Deletes the interfaces (in whatever namespace they went to), waits for their daemons, removes
