@@ -61,6 +61,7 @@ export interface Advapi32 {
     descriptor: BigUint64Array,
     size: Pointer,
   ) => number;
+  GetSecurityDescriptorLength: (sd: Pointer) => number;
   ConvertStringSidToSidW: (sid: string, out: BigUint64Array) => number;
   ConvertSidToStringSidW: (sid: Pointer, out: BigUint64Array) => number;
   LookupAccountNameW: (
@@ -135,6 +136,7 @@ export function advapi32(): Advapi32 {
       'int __stdcall ConvertStringSecurityDescriptorToSecurityDescriptorW(str16 sddl, uint32 revision, ' +
         'uint64_t *descriptor, void *size)',
     ),
+    GetSecurityDescriptorLength: f('uint32 __stdcall GetSecurityDescriptorLength(void *sd)'),
     ConvertStringSidToSidW: f('int __stdcall ConvertStringSidToSidW(str16 sid, uint64_t *out)'),
     ConvertSidToStringSidW: f('int __stdcall ConvertSidToStringSidW(void *sid, uint64_t *out)'),
     LookupAccountNameW: f(

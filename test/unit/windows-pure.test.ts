@@ -1,10 +1,11 @@
 // The Windows backend's pure parts, on any OS: the WFP kill-switch plan and its encoding, struct
 // layouts of the koffi declarations (as on 64-bit Windows), SOCKADDR_INET, GUIDs, packet batches,
-// the default interface, DNS plans, the pipes' SDDL and the service status mapping.
+// the default interface, DNS plans, the pipes' SDDL, the service status mapping and service SIDs.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import koffi from 'koffi';
+import { readFileSync } from 'node:fs';
 import { formatGuid, guidBytes, guidFromBytes, nameGuid, parseGuid } from '../../helper/src/guid_windows.ts';
 import {
   FWPM_FILTER0,
@@ -27,7 +28,14 @@ import {
   WEIGHT,
   type WfpFilter,
 } from '../../helper/src/net/wfp-plan_windows.ts';
-import { encodeFilter, LAYER_KEYS } from '../../helper/src/net/wfp-encode_windows.ts';
+import {
+  CONDITION_KEYS,
+  encodeFilter,
+  LAYER_KEYS,
+  userMatchSddl,
+} from '../../helper/src/net/wfp-encode_windows.ts';
+import { serviceSid } from '../../helper/src/service/service-sid_windows.ts';
+import { HELPER_SERVICE_NAME } from '../../shared/src/control/pipe-server-check.ts';
 import { BatchWriter, forEachPacket } from '../../helper/src/tun/packet-batch_windows.ts';
 import { defaultInterface } from '../../helper/src/net/default-route_windows.ts';
 import { dnsPlan, tcpipInterfaceKey } from '../../helper/src/net/ipconfig_windows.ts';
@@ -105,7 +113,8 @@ const SETTINGS = {
     },
   ],
 };
-const ENV = { luids: new Map([['office', 0x0083000000070000n]]), appPath: 'C:\\PhantomMesh\\node.exe' };
+const HELPER_SID = serviceSid(HELPER_SERVICE_NAME);
+const ENV = { luids: new Map([['office', 0x0083000000070000n]]), serviceSid: HELPER_SID };
 
 function byName(plan: WfpFilter[], name: string): WfpFilter {
   const found = plan.find((filter) => filter.name === name);
@@ -113,13 +122,39 @@ function byName(plan: WfpFilter[], name: string): WfpFilter {
   return found;
 }
 
-test('kill-switch plan: endpoints by program, DNS only through the tunnel, block the rest', () => {
+test('service SIDs: NT SERVICE\\NAME as Windows derives it', () => {
+  // Expected value: `sc showsid TrustedInstaller` on Windows prints this SID (shown in Microsoft's
+  // blog post "What is the TrustedInstaller entity you see in Windows Vista?", C. Jackson, 2008, and
+  // on every Windows's system files as the owner NT SERVICE\TrustedInstaller). It is the documented
+  // derivation: S-1-5-80, then the SHA-1 of the upper-cased name in UTF-16LE as five little-endian
+  // u32s; matching it checks the hash, the upper-casing, the encoding and the byte order at once.
+  assert.equal(
+    serviceSid('TrustedInstaller'),
+    'S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464',
+  );
+  assert.equal(serviceSid('trustedinstaller'), serviceSid('TRUSTEDINSTALLER'), 'case-insensitive');
+  // Ours, pinned (computed by the same derivation with node:crypto; not yet compared with
+  // `sc showsid PhantomMeshHelper` on Windows).
+  assert.equal(HELPER_SID, 'S-1-5-80-3246780955-3249589520-1705755565-1302566866-2927094927');
+  assert.match(HELPER_SID, /^S-1-5-80(-\d+){5}$/);
+  // The installer gives the service that SID (unrestricted SID type) before its first start.
+  const nsh = readFileSync(new URL('../../installers/windows/installer.nsh', import.meta.url), 'utf8');
+  const at = (text: string) => nsh.indexOf(text);
+  assert.ok(at("'sc.exe sidtype ${PM_SERVICE} unrestricted'") > at("'sc.exe create ${PM_SERVICE} "));
+  assert.ok(at("'sc.exe sidtype ${PM_SERVICE} unrestricted'") < at("'sc.exe start ${PM_SERVICE}'"));
+  assert.ok(at("'sc.exe create ${PM_SERVICE} ") > 0);
+  assert.throws(() => serviceSid('a\\b'), /not a service name/);
+  assert.throws(() => serviceSid('Straße'), /not a service name/);
+  assert.throws(() => serviceSid(''), /not a service name/);
+});
+
+test('kill-switch plan: endpoints by service SID, DNS only through the tunnel, block the rest', () => {
   const plan = killSwitchPlan(SETTINGS, ENV);
   const udp = byName(plan, 'office: udp to endpoint 198.51.100.1 port 51820');
   assert.equal(udp.layer, 'connect-v4');
   assert.equal(udp.weight, WEIGHT.endpoint);
   assert.deepEqual(udp.conditions, [
-    { field: 'app', path: ENV.appPath },
+    { field: 'user', sid: HELPER_SID },
     { field: 'protocol', protocol: 'udp' },
     { field: 'remote-address', prefix: { address: '198.51.100.1', bits: 32, family: 4 } },
     { field: 'remote-port', port: 51820 },
@@ -163,6 +198,11 @@ test('kill-switch plan: LAN opt-in, unmarked sockets, missing adapters, bad inpu
   byName(lan, 'the LAN in (IPv6)');
   const unmarked = killSwitchPlan({ ...SETTINGS, tunnels: [{ ...SETTINGS.tunnels[0]!, fwmark: 0 }] }, ENV);
   assert.ok(!unmarked.some((f) => f.name.includes('to endpoint')));
+  assert.throws(
+    () => killSwitchPlan(SETTINGS, { ...ENV, serviceSid: 'S-1-5-18' }),
+    /not a service SID/,
+    'only a service SID (S-1-5-80-...) may be the exception',
+  );
   const noAdapter = killSwitchPlan(SETTINGS, { ...ENV, luids: new Map() });
   assert.ok(noAdapter.some((f) => f.name.includes('to endpoint')));
   assert.ok(!noAdapter.some((f) => f.name.startsWith('office: the tunnel')));
@@ -185,10 +225,11 @@ test('kill-switch plan: LAN opt-in, unmarked sockets, missing adapters, bad inpu
 
 test('a planned filter encodes into FWPM_FILTER0 memory', () => {
   const plan = killSwitchPlan({ ...SETTINGS, allowLan: true }, ENV);
-  const appIds = new Map([[ENV.appPath, 0x1234n]]);
+  // A made-up address stands in for the descriptor Windows would make from userMatchSddl.
+  const descriptors = new Map([[HELPER_SID, { size: 44, data: 0x1234n }]]);
   for (const filter of plan) {
     const memory = koffi.alloc(FWPM_FILTER0, 1);
-    koffi.encode(memory, FWPM_FILTER0, encodeFilter(filter, appIds));
+    koffi.encode(memory, FWPM_FILTER0, encodeFilter(filter, descriptors));
     const back = koffi.decode(memory, FWPM_FILTER0) as {
       numFilterConditions: number;
       layerKey: { Data1: number };
@@ -202,9 +243,30 @@ test('a planned filter encodes into FWPM_FILTER0 memory', () => {
     assert.equal(back.action.type, filter.action === 'permit' ? 0x1002 : 0x1001);
     assert.equal(back.flags, 1);
   }
-  const v4prefix = encodeFilter(byName(plan, 'the LAN out (IPv4)'), appIds).filterCondition![0]!;
+  const v4prefix = encodeFilter(byName(plan, 'the LAN out (IPv4)'), descriptors).filterCondition![0]!;
   assert.equal(v4prefix.conditionValue.type, 0x100);
   assert.deepEqual(v4prefix.conditionValue.value, { v4AddrMask: { addr: 0xc0a80100, mask: 0xffffff00 } });
+
+  // The endpoint exception: FWPM_CONDITION_ALE_USER_ID, a security descriptor in a byte blob.
+  const endpoint = byName(plan, 'office: udp to endpoint 198.51.100.1 port 51820');
+  const user = encodeFilter(endpoint, descriptors).filterCondition![0]!;
+  assert.equal(formatGuid(user.fieldKey), 'af043a0a-b34d-4f86-979c-c90371af6e66');
+  assert.equal(formatGuid(CONDITION_KEYS.userId), 'af043a0a-b34d-4f86-979c-c90371af6e66');
+  assert.equal(user.matchType, 0);
+  assert.equal(user.conditionValue.type, 14, 'FWP_SECURITY_DESCRIPTOR_TYPE');
+  assert.deepEqual(user.conditionValue.value, { sd: { size: 44, data: 0x1234n } });
+  const memory = koffi.alloc(FWPM_FILTER_CONDITION0, 1);
+  koffi.encode(memory, FWPM_FILTER_CONDITION0, user);
+  const back = koffi.decode(memory, FWPM_FILTER_CONDITION0) as { conditionValue: { type: number } };
+  assert.equal(back.conditionValue.type, 14);
+  assert.ok(
+    !plan.some((f) => f.conditions.some((c) => (c.field as string) === 'app')),
+    'no program condition any more',
+  );
+  assert.throws(() => encodeFilter(endpoint, new Map()), /no security descriptor/);
+  // Only the SID may match: FWP_ACTRL_MATCH_FILTER (0x1) for it, nothing for anyone else.
+  assert.equal(userMatchSddl(HELPER_SID), `D:(A;;0x1;;;${HELPER_SID})`);
+  assert.throws(() => userMatchSddl('S-1-5-80-1)(A;;0x1;;;WD'), /not a SID/);
 });
 
 test('packet batches carry packets in order and refuse what does not fit', () => {

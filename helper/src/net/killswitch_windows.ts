@@ -3,6 +3,8 @@
 // and after a reboot (as the Linux nft table and its lockdown unit do): only the journal's revert, the
 // user's "off", takes them away. An update deletes our filters and adds the new ones in one
 // transaction, so there is never a moment without them. The journal keeps the settings, not filters.
+// The helper's own traffic to the endpoints is told from everyone else's by its service SID
+// (wfp-plan_windows.ts), which its token holds only when it runs as the installed service.
 
 import { PhantomError } from '../../../shared/src/errors.ts';
 import {
@@ -17,7 +19,11 @@ import {
   RPC_C_AUTHN_WINNT,
 } from '../fwpuclnt_windows.ts';
 import { formatGuid, type Guid } from '../guid_windows.ts';
-import { win32Message, type Pointer } from '../kernel32_windows.ts';
+import { kernel32, win32Message, type Pointer } from '../kernel32_windows.ts';
+import { advapi32, SDDL_REVISION_1 } from '../advapi32_windows.ts';
+import { HELPER_SERVICE_NAME } from '../../../shared/src/control/pipe-server-check.ts';
+import { sidBytes } from '../control/peercred_windows.ts';
+import { serviceSid } from '../service/service-sid_windows.ts';
 import koffi from 'koffi';
 import type { KillSwitchSettings, LocalNetworks } from './killswitch.ts';
 import { localNetworksOf, rulesetInputOf } from './killswitch-settings.ts';
@@ -35,7 +41,14 @@ import {
   type KillSwitchPlanInput,
   type WfpFilter,
 } from './wfp-plan_windows.ts';
-import { encodeFilter, PROVIDER_KEY, SUBLAYER_KEY, SUBLAYER_WEIGHT } from './wfp-encode_windows.ts';
+import {
+  encodeFilter,
+  PROVIDER_KEY,
+  SUBLAYER_KEY,
+  SUBLAYER_WEIGHT,
+  userMatchSddl,
+  type DescriptorBlob,
+} from './wfp-encode_windows.ts';
 import { maskedPrefix, type IpPrefix } from '../../../shared/src/ip.ts';
 import type { WindowsJournal } from './network-changes_windows.ts';
 
@@ -113,12 +126,37 @@ function deleteOurFilters(engine: Pointer): void {
   }
 }
 
-/** The WFP app ID of an executable (FwpmGetAppIdFromFileName0), freed by the caller's FwpmFreeMemory0. */
-function appId(path: string): BigUint64Array {
-  const blob = new BigUint64Array(1);
-  const status = fwpuclnt().FwpmGetAppIdFromFileName0(path, blob);
-  if (status !== 0) wfpFail(`the WFP app ID of ${path}`, status);
-  return blob;
+/** NT SERVICE\PhantomMeshHelper: the SID the endpoint filters let through. */
+const HELPER_SID = serviceSid(HELPER_SERVICE_NAME);
+
+/**
+ * Refuses to apply filters this process's own traffic would not pass: without the service SID in its
+ * token (a helper started by hand, or a service whose SID type is not unrestricted) the endpoint
+ * exception would not match it, and the kill switch would block its own tunnels.
+ */
+function requireServiceSid(): void {
+  const member = new Int32Array(1);
+  // A null token: CheckTokenMembership checks the calling thread's (here the process's) token.
+  if (!advapi32().CheckTokenMembership(0n, sidBytes(HELPER_SID), member))
+    wfpFail("checking the helper's service SID", kernel32().GetLastError());
+  if (member[0] === 0)
+    throw new PhantomError(
+      'KILL_SWITCH_FAILED',
+      `the helper does not hold its service SID NT SERVICE\\${HELPER_SERVICE_NAME} (${HELPER_SID}), which ` +
+        'the kill switch lets reach the endpoints: run it as the installed service, whose SID type the ' +
+        `installer makes unrestricted (as an administrator: sc sidtype ${HELPER_SERVICE_NAME} unrestricted, ` +
+        `then sc stop ${HELPER_SERVICE_NAME} and sc start ${HELPER_SERVICE_NAME})`,
+    );
+}
+
+/** The 'user' condition's security descriptor for `sid` (userMatchSddl), LocalFree'd by the caller. */
+function matchDescriptor(sid: string): DescriptorBlob {
+  const out = new BigUint64Array(1);
+  const sddl = userMatchSddl(sid);
+  if (!advapi32().ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, out, 0n))
+    wfpFail(`the security descriptor ${sddl}`, kernel32().GetLastError());
+  // The conversion makes a self-relative descriptor, which is what WFP takes.
+  return { size: advapi32().GetSecurityDescriptorLength(out[0]!), data: out[0]! };
 }
 
 /** Each tunnel's adapter LUID, for those whose adapter exists now. */
@@ -132,13 +170,14 @@ function tunnelLuids(settings: KillSwitchPlanInput): Map<string, bigint> {
 }
 
 function planFor(settings: KillSwitchPlanInput): WfpFilter[] {
-  return killSwitchPlan(settings, { luids: tunnelLuids(settings), appPath: process.execPath });
+  return killSwitchPlan(settings, { luids: tunnelLuids(settings), serviceSid: HELPER_SID });
 }
 
 /** Replaces our filters with those of `settings`, in one transaction. */
 export async function applyKillSwitchFilters(settings: KillSwitchPlanInput): Promise<void> {
   const filters = planFor(settings);
-  const blob = appId(process.execPath);
+  requireServiceSid();
+  const descriptor = matchDescriptor(HELPER_SID);
   try {
     inTransaction((engine) => {
       const api = fwpuclnt();
@@ -169,15 +208,15 @@ export async function applyKillSwitchFilters(settings: KillSwitchPlanInput): Pro
       );
       if (sublayer !== 0 && sublayer !== FWP_E_ALREADY_EXISTS) wfpFail('adding the WFP sublayer', sublayer);
       deleteOurFilters(engine);
-      const appIds = new Map([[process.execPath, blob[0]!]]);
+      const descriptors = new Map([[HELPER_SID, descriptor]]);
       for (const filter of filters) {
         const id = new BigUint64Array(1);
-        const status = api.FwpmFilterAdd0(engine, encodeFilter(filter, appIds), 0n, id);
+        const status = api.FwpmFilterAdd0(engine, encodeFilter(filter, descriptors), 0n, id);
         if (status !== 0) wfpFail(`adding the kill-switch filter "${filter.name}"`, status);
       }
     });
   } finally {
-    fwpuclnt().FwpmFreeMemory0(blob);
+    kernel32().LocalFree(descriptor.data);
   }
 }
 
@@ -199,14 +238,14 @@ export function setKillSwitch(journal: NetworkJournal, settings: KillSwitchSetti
   const windows = journal as unknown as WindowsJournal;
   if (!settings.enabled) return windows.undo((change) => change.kind === 'kill-switch');
   // Refuses what it cannot express before anything is recorded.
-  killSwitchPlan(settings, { luids: new Map(), appPath: process.execPath });
+  killSwitchPlan(settings, { luids: new Map(), serviceSid: HELPER_SID });
   return windows.apply({ kind: 'kill-switch', settings: rulesetInputOf(settings) });
 }
 
 /** The plan as text (tunnel-manager writes it as the lockdown file; on Windows the persistent
  *  filters themselves hold across a reboot, so nothing loads that file). */
 export function killSwitchRuleset(settings: KillSwitchPlanInput): string {
-  return `${describePlan(killSwitchPlan(settings, { luids: new Map(), appPath: process.execPath }))}\n`;
+  return `${describePlan(killSwitchPlan(settings, { luids: new Map(), serviceSid: HELPER_SID }))}\n`;
 }
 
 /** Whether our filters are still there as applied: the listing is their names, sorted. */

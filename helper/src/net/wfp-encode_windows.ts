@@ -8,11 +8,12 @@ import {
   FWP_ACTION_BLOCK,
   FWP_ACTION_PERMIT,
   FWP_BYTE_ARRAY16_TYPE,
-  FWP_BYTE_BLOB_TYPE,
+  FWP_ACTRL_MATCH_FILTER,
   FWP_CONDITION_FLAG_IS_LOOPBACK,
   FWP_EMPTY,
   FWP_MATCH_EQUAL,
   FWP_MATCH_FLAGS_ALL_SET,
+  FWP_SECURITY_DESCRIPTOR_TYPE,
   FWP_UINT16,
   FWP_UINT32,
   FWP_UINT64,
@@ -42,7 +43,7 @@ export const CONDITION_KEYS = {
   localPort: parseGuid('0c1ba1af-5765-453f-af22-a8f791ac775b'),
   protocol: parseGuid('3971ef2b-623e-4f9a-8cb1-6e79b806b9a7'),
   localInterface: parseGuid('4cd62a49-59c3-4969-b7f3-bda5d32890a4'),
-  appId: parseGuid('d78e1e87-8644-4ea5-9437-d809ecefc971'),
+  userId: parseGuid('af043a0a-b34d-4f86-979c-c90371af6e66'),
   flags: parseGuid('632ce23b-5167-435c-86d7-e903684aa80c'),
 } as const;
 
@@ -60,10 +61,27 @@ function v4Number(bytes: Uint8Array): number {
   return ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
 }
 
-/** One condition; `appIds` maps an executable's path to its FWP_BYTE_BLOB (FwpmGetAppIdFromFileName0). */
+/**
+ * The security descriptor of a 'user' condition, in SDDL: a DACL granting FWP_ACTRL_MATCH_FILTER to
+ * `sid` and nothing else. WFP matches the condition when an access check of the connecting process's
+ * token against it grants that right, i.e. when the token holds `sid` enabled (Microsoft's "Permitting
+ * and Blocking Applications and Users" builds the same descriptor with BuildSecurityDescriptor).
+ */
+export function userMatchSddl(sid: string): string {
+  if (!/^S-1-(\d+-){1,14}\d+$/.test(sid)) throw new Error(`"${sid}" is not a SID`);
+  return `D:(A;;0x${FWP_ACTRL_MATCH_FILTER.toString(16)};;;${sid})`;
+}
+
+/** A self-relative security descriptor in memory, for FWP_BYTE_BLOB. */
+export interface DescriptorBlob {
+  size: number;
+  data: bigint;
+}
+
+/** One condition; `descriptors` maps a 'user' condition's SID to its descriptor (of userMatchSddl). */
 export function encodeCondition(
   condition: WfpCondition,
-  appIds: ReadonlyMap<string, bigint>,
+  descriptors: ReadonlyMap<string, DescriptorBlob>,
 ): EncodedCondition {
   const equal = (fieldKey: Guid, type: number, value: Record<string, unknown>): EncodedCondition => ({
     fieldKey,
@@ -101,10 +119,10 @@ export function encodeCondition(
       return equal(CONDITION_KEYS.protocol, FWP_UINT8, { uint8: PROTOCOLS[condition.protocol] });
     case 'local-interface':
       return equal(CONDITION_KEYS.localInterface, FWP_UINT64, { uint64: [condition.luid] });
-    case 'app': {
-      const blob = appIds.get(condition.path);
-      if (blob === undefined) throw new Error(`no WFP app ID for ${condition.path}`);
-      return equal(CONDITION_KEYS.appId, FWP_BYTE_BLOB_TYPE, { byteBlob: blob });
+    case 'user': {
+      const blob = descriptors.get(condition.sid);
+      if (blob === undefined) throw new Error(`no security descriptor for ${condition.sid}`);
+      return equal(CONDITION_KEYS.userId, FWP_SECURITY_DESCRIPTOR_TYPE, { sd: blob });
     }
     case 'loopback':
       return {
@@ -116,8 +134,8 @@ export function encodeCondition(
 }
 
 /** The FWPM_FILTER0 for a planned filter: persistent, ours, weighted within our sublayer. */
-export function encodeFilter(filter: WfpFilter, appIds: ReadonlyMap<string, bigint>) {
-  const conditions = filter.conditions.map((condition) => encodeCondition(condition, appIds));
+export function encodeFilter(filter: WfpFilter, descriptors: ReadonlyMap<string, DescriptorBlob>) {
+  const conditions = filter.conditions.map((condition) => encodeCondition(condition, descriptors));
   return {
     filterKey: ZERO_GUID,
     displayData: { name: `PhantomMesh: ${filter.name}`, description: 'PhantomMesh kill switch' },

@@ -7,8 +7,8 @@
 // decides, and a block in any sublayer wins over a permit in another, so other software's permits
 // open no hole. The weights, highest first:
 //   15  loopback, both ways
-//   14  the helper's own program (ALE app ID) to a tunnel's endpoints: UDP for WireGuard, TCP for a
-//       relay or proxy (a tunnel whose mark is 0 gets none, as on Linux)
+//   14  the helper's own traffic (its service SID, ALE user ID) to a tunnel's endpoints: UDP for
+//       WireGuard, TCP for a relay or proxy (a tunnel whose mark is 0 gets none, as on Linux)
 //   13  DNS (remote port 53) through a tunnel's interface, to that tunnel's servers (any, if it has none)
 //   12  any other DNS: blocked
 //   11  everything through a tunnel's interface, both ways
@@ -18,6 +18,15 @@
 // in: the endpoints need no inbound filter. Neighbour discovery cannot be narrowed by hop limit as on
 // Linux (WFP has no such condition at these layers): it is narrowed to its ICMPv6 types and to
 // link-local and link-scope multicast addresses.
+//
+// The endpoint exception stands in for Linux's fwmark, which Windows has not: it is conditioned on the
+// connecting process's token holding the helper service's own SID, NT SERVICE\PhantomMeshHelper
+// (FWPM_CONDITION_ALE_USER_ID with a security descriptor granting that SID FWP_ACTRL_MATCH_FILTER;
+// service-sid_windows.ts). Windows puts that SID only in the tokens of the service's process (and of
+// the children it starts) once the installer has made the service's SID type unrestricted; no user,
+// not even one running the same node.exe with a script of their own, gets it. The program (ALE app ID)
+// is not a condition as well: WFP needs only the one condition to match, and the program would add
+// nothing, since the app ID is an executable's path that anyone can run (that was the hole).
 
 import { formatIp, maskedPrefix, parseIp, parsePrefix, type IpPrefix } from '../../../shared/src/ip.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
@@ -36,8 +45,8 @@ export type WfpCondition =
   | { field: 'protocol'; protocol: 'tcp' | 'udp' | 'icmpv6' }
   /** FWPM_CONDITION_IP_LOCAL_INTERFACE: the adapter's LUID. */
   | { field: 'local-interface'; luid: bigint }
-  /** FWPM_CONDITION_ALE_APP_ID of this executable. */
-  | { field: 'app'; path: string }
+  /** FWPM_CONDITION_ALE_USER_ID: the connecting process's token holds this SID (enabled). */
+  | { field: 'user'; sid: string }
   /** FWPM_CONDITION_FLAGS has FWP_CONDITION_FLAG_IS_LOOPBACK. */
   | { field: 'loopback' }
   /** FWPM_CONDITION_ICMP_TYPE (the local port field at these layers). */
@@ -56,8 +65,8 @@ export interface WfpFilter {
 export interface WfpEnvironment {
   /** The LUID of each tunnel's adapter that exists now; a tunnel without one still gets its endpoints. */
   luids: ReadonlyMap<string, bigint>;
-  /** The helper's own executable (the bundled node.exe): only it may reach the endpoints. */
-  appPath: string;
+  /** The helper service's SID (NT SERVICE\PhantomMeshHelper): only its traffic may reach the endpoints. */
+  serviceSid: string;
 }
 
 export const WEIGHT = {
@@ -79,6 +88,8 @@ const ND_TO = ['fe80::/10', 'ff02::/16'];
  *  neighbour solicitation and advertisement and redirect in (the Linux table's lists). */
 const ND_OUT = [133, 135, 136];
 const ND_IN = [134, 135, 136, 137];
+/** NT SERVICE\NAME: S-1-5-80 and five sub-authorities. */
+const SERVICE_SID = /^S-1-5-80(-\d{1,10}){5}$/;
 const ALL_LAYERS: WfpLayer[] = ['connect-v4', 'connect-v6', 'recv-v4', 'recv-v6'];
 
 function invalid(message: string): PhantomError {
@@ -100,6 +111,7 @@ const recv = (family: 4 | 6): WfpLayer => (family === 4 ? 'recv-v4' : 'recv-v6')
 
 /** The filters for these settings: the whole kill switch, replacing whatever was there. */
 export function killSwitchPlan(settings: KillSwitchPlanInput, env: WfpEnvironment): WfpFilter[] {
+  if (!SERVICE_SID.test(env.serviceSid)) throw invalid(`"${env.serviceSid}" is not a service SID`);
   const filters: WfpFilter[] = [];
   const add = (filter: WfpFilter) => filters.push(filter);
 
@@ -131,7 +143,7 @@ export function killSwitchPlan(settings: KillSwitchPlanInput, env: WfpEnvironmen
         action: 'permit',
         weight: WEIGHT.endpoint,
         conditions: [
-          { field: 'app', path: env.appPath },
+          { field: 'user', sid: env.serviceSid },
           { field: 'protocol', protocol },
           remote(prefix),
           { field: 'remote-port', port: endpoint.port },
@@ -315,8 +327,8 @@ export function describePlan(filters: readonly WfpFilter[]): string {
         return c.protocol;
       case 'local-interface':
         return `interface ${c.luid}`;
-      case 'app':
-        return `app ${c.path}`;
+      case 'user':
+        return `user ${c.sid}`;
       case 'loopback':
         return 'loopback';
       case 'icmp-type':
