@@ -112,7 +112,8 @@ export function identifyClient(connection: PipeConnection, group: string | null)
     const isAdmin = sid === SYSTEM_SID || member(ADMINISTRATORS_SID);
     const inGroup = group !== null && member(group);
     const uid = isAdmin ? 0 : ridOf(sid);
-    memberships.set(uid, inGroup && group !== null ? ridOf(group) : -1);
+    // Recorded for the control API's group (a UAPI client, checked without one, records nothing).
+    if (group !== null) memberships.set(uid, inGroup ? ridOf(group) : -1);
     return { pid: pid[0]!, uid, gid: 0, sid, isAdmin, inGroup };
   } finally {
     k.CloseHandle(token);

@@ -1,15 +1,19 @@
 // The UAPI socket /var/run/wireguard/NAME.sock, where `wg` finds userspace implementations
-// (wireguard-go ipc/uapi_unix.go and device/uapi.go IpcHandle).
+// (wireguard-go ipc/uapi_unix.go and device/uapi.go IpcHandle). A seam for its transport only: on
+// Windows the same protocol is served on wireguard-go's named pipe, with wireguard-go's security
+// descriptor, by uapi/pipe_windows.ts.
 
 import { INTERFACE_NAME_RULE, isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { mkdir } from 'node:fs/promises';
-import { createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { formatGetResponse, parseSetRequest } from './protocol.ts';
 import { UapiError, type UapiDevice } from './types.ts';
 import { claimSocketPath, listenPrivately } from '../unix-listen.ts';
 import { DeviceConfigError, type DeviceConfigErrorCode } from '../wireguard/config.ts';
+import { listenUapiPipe, uapiPipePath } from './pipe_windows.ts';
 
 const EINVAL = -22;
 const EPROTO = -71;
@@ -89,7 +93,7 @@ function requestReader() {
   };
 }
 
-function send(socket: Socket, text: string): Promise<void> {
+function send(socket: Duplex, text: string): Promise<void> {
   return new Promise((resolve, reject) => socket.write(text, (error) => (error ? reject(error) : resolve())));
 }
 
@@ -107,12 +111,10 @@ export async function serveUapi(
   const log = options.log ?? (() => {});
   // The device reads no clock: the monotonic time of a `set=1` comes from here.
   const now = options.now ?? (() => performance.now());
-  // Windows: wireguard-go's pipe, which only SYSTEM and Administrators may create (ProtectedPrefix),
-  // so nobody else can serve it first; a second server for the same name fails to listen.
+  // Windows: wireguard-go's pipe, which only SYSTEM and Administrators may create (ProtectedPrefix)
+  // or open (its descriptor), so nobody else can serve it first; a second server for the name fails.
   const windows = process.platform === 'win32';
-  const path = windows
-    ? `\\\\.\\pipe\\ProtectedPrefix\\Administrators\\WireGuard\\${name}`
-    : join(directory, `${name}.sock`);
+  const path = windows ? uapiPipePath(name) : join(directory, `${name}.sock`);
   if (!windows) {
     await mkdir(directory, { recursive: true, mode: 0o755 });
     if (await claimSocketPath(path))
@@ -142,8 +144,8 @@ export async function serveUapi(
   const answer = (request: string[] | UapiError) => (turn = turn.then(() => respond(request)));
 
   let closing = false;
-  const connections = new Set<Socket>();
-  const serveConnection = async (socket: Socket): Promise<void> => {
+  const connections = new Set<Duplex>();
+  const serveConnection = async (socket: Duplex): Promise<void> => {
     const reader = requestReader();
     // Leaving the loop early destroys the socket, after the last answer was written.
     for await (const chunk of socket) {
@@ -158,8 +160,7 @@ export async function serveUapi(
     socket.end();
   };
 
-  // allowHalfOpen: a client that shuts down its side after a request still gets the answer.
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
+  const accept = (socket: Duplex): void => {
     connections.add(socket);
     // Socket errors also reach serveConnection, through the read loop or the write callback.
     socket.on('error', () => {});
@@ -168,17 +169,31 @@ export async function serveUapi(
       if (!closing) log(`UAPI connection: ${error.message}`);
       socket.destroy();
     });
-  });
-  await listenPrivately(server, path);
-  server.on('error', (error) => log(`UAPI listener: ${error.message}`));
+  };
+  const listener = windows ? await listenUapiPipe(path, accept, log) : await listenUnix(path, accept, log);
 
   return {
     path,
     close: async () => {
       closing = true;
       for (const socket of connections) socket.destroy();
-      // Closing the listener also unlinks the socket file (libuv does it).
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listener.close();
     },
+  };
+}
+
+/** The Unix socket at `path`, born 0600 root:root (listenPrivately). */
+async function listenUnix(
+  path: string,
+  accept: (socket: Duplex) => void,
+  log: (line: string) => void,
+): Promise<{ close(): Promise<void> }> {
+  // allowHalfOpen: a client that shuts down its side after a request still gets the answer.
+  const server = createServer({ allowHalfOpen: true }, accept);
+  await listenPrivately(server, path);
+  server.on('error', (error) => log(`UAPI listener: ${error.message}`));
+  return {
+    // Closing the listener also unlinks the socket file (libuv does it).
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
