@@ -3,6 +3,7 @@
 // and on SIGTERM takes every tunnel down and gives the system its network back, except a blocking
 // kill switch or lockdown, which stays in force until the next run takes it over.
 
+import { isPrivileged } from '../privileges.ts';
 import { checkStateDir } from './paths.ts';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -54,7 +55,7 @@ async function commandOutput(command: string, args: string[]): Promise<string> {
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
-  if (process.getuid?.() !== 0) {
+  if (!isPrivileged()) {
     throw new PhantomError(
       'NOT_ROOT',
       'the helper service must run as root (it owns TUN devices and routes)',

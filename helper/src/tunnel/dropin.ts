@@ -11,6 +11,7 @@
 // `silent`, as wireguard-go does, otherwise it goes to /dev/null so that a caller reading this
 // process's output (a shell's $(...), execFile) is not kept waiting by the daemon.
 
+import { isPrivileged } from '../privileges.ts';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import { PhantomError } from '../../../shared/src/errors.ts';
@@ -34,7 +35,7 @@ export function checkInterfaceName(name: string): void {
 }
 
 function requireRoot(): void {
-  if (process.getuid?.() !== 0)
+  if (!isPrivileged())
     throw new PhantomError(
       'NOT_ROOT',
       'phantommesh-helper must run as root: it creates a TUN device (try sudo)',

@@ -1,6 +1,7 @@
 // Runs one tunnel in the foreground, like `wg-quick up` plus a userspace WireGuard, until a signal
 // or the link's deletion, then removes everything it added.
 
+import { isPrivileged } from '../privileges.ts';
 import { INTERFACE_NAME_RULE, isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -77,7 +78,7 @@ function signalled(): Promise<string> {
 }
 
 export async function runTunnel(path: string, options: RunOptions): Promise<void> {
-  if (process.getuid?.() !== 0) {
+  if (!isPrivileged()) {
     throw new PhantomError(
       'NOT_ROOT',
       'phantommesh-helper must run as root: it creates a TUN device and changes routes (try sudo)',
