@@ -55,6 +55,8 @@ export async function writeFileAtomic(
 
 /** Makes the directory's entries (a rename, a new or removed name) durable. */
 export async function syncDirectory(dir: string): Promise<void> {
+  // Windows cannot open a directory as a file, and NTFS journals its directory entries itself.
+  if (process.platform === 'win32') return;
   const handle = await open(dir, 'r');
   try {
     await handle.sync();

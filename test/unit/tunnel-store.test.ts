@@ -288,3 +288,21 @@ test('opening repairs loose modes and removes what an interrupted write left', a
   );
   assert.ok(!lines.some((line) => /tight\.conf had/.test(line)), lines.join('\n'));
 });
+
+test('on Windows (process.platform mocked: no Windows here) the store opens, writes and reads without owners or modes', async () => {
+  const real = Object.getOwnPropertyDescriptor(process, 'platform')!;
+  Object.defineProperty(process, 'platform', { value: 'win32' });
+  try {
+    const dir = freshDir();
+    const store = await TunnelStore.open(dir);
+    await store.write('office', '[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n');
+    assert.deepEqual(await store.list(), ['office']);
+    assert.match(await store.read('office'), /PrivateKey/);
+    // What an interrupted write left is removed when the store opens again.
+    writeFileSync(join(dir, '.office.conf.0123456789ab.tmp'), 'half');
+    await TunnelStore.open(dir);
+    assert.deepEqual(readdirSync(dir), ['office.conf']);
+  } finally {
+    Object.defineProperty(process, 'platform', real);
+  }
+});

@@ -5,7 +5,7 @@ import { INTERFACE_NAME_RULE, isInterfaceName } from '../../../shared/src/interf
 import { constants } from 'node:fs';
 import { chmod, chown, link, lstat, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NotSupportedError, PhantomError } from '../../../shared/src/errors.ts';
+import { PhantomError } from '../../../shared/src/errors.ts';
 import { isAtomicTemp, syncDirectory, writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 import { parseConfig } from '../../../shared/src/config/parse.ts';
 import { serializeConfig } from '../../../shared/src/config/serialize.ts';
@@ -42,9 +42,9 @@ export class TunnelStore {
   readonly dir: string;
   // The store's files belong to root:root even though the service runs with group phantommesh (the
   // unit's Group=, for its control socket). Tests that run without root get their own user.
-  readonly #owner: { uid: number; gid: number };
+  readonly #owner: { uid: number; gid: number } | null;
 
-  private constructor(dir: string, owner: { uid: number; gid: number }) {
+  private constructor(dir: string, owner: { uid: number; gid: number } | null) {
     this.dir = dir;
     this.#owner = owner;
   }
@@ -55,8 +55,16 @@ export class TunnelStore {
    * looser modes of the directory and its files, and removes what an interrupted write left.
    */
   static async open(dir: string, options: TunnelStoreOptions = {}): Promise<TunnelStore> {
-    if (process.platform === 'win32') throw new NotSupportedError('the tunnel store');
     const log = options.log ?? (() => undefined);
+    if (process.platform === 'win32') {
+      // No owners or modes to check: the state directory's DACL (SYSTEM and Administrators only,
+      // service/paths_windows.ts) is inherited by everything below it.
+      await mkdir(dir, { recursive: true });
+      if (!(await lstat(dir)).isDirectory()) throw insecure(dir, 'it is not a directory');
+      const store = new TunnelStore(dir, null);
+      await store.#repair(log);
+      return store;
+    }
     const uid = process.geteuid!();
     const owner = { uid, gid: uid === 0 ? 0 : process.getegid!() };
     const ownerName = uid === 0 ? 'root' : `uid ${uid}`;
@@ -96,6 +104,11 @@ export class TunnelStore {
         continue;
       }
       const info = await lstat(path);
+      // Windows (no owner): the directory's inherited DACL protects the files.
+      if (!this.#owner) {
+        await this.#canonicalize(entry.name.slice(0, -SUFFIX.length), log);
+        continue;
+      }
       if (info.uid !== this.#owner.uid || info.gid !== this.#owner.gid) {
         await chown(path, this.#owner.uid, this.#owner.gid);
         log(`tunnel store: ${entry.name} was owned by ${info.uid}:${info.gid}; given to the helper's user`);
@@ -161,7 +174,7 @@ export class TunnelStore {
 
   /** Creates or replaces the tunnel's file, atomically. */
   async write(name: string, text: string): Promise<void> {
-    await writeFileAtomic(this.#path(name), text, { mode: FILE_MODE, ...this.#owner });
+    await writeFileAtomic(this.#path(name), text, { mode: FILE_MODE, ...(this.#owner ?? {}) });
   }
 
   async exists(name: string): Promise<boolean> {
