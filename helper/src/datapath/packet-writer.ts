@@ -194,27 +194,35 @@ export function deferWakeups<T>(batch: () => T): T {
 }
 
 /**
- * Resolves once the writer thread has started (at once if no writer exists yet). Until then writers
- * write on the caller's thread; a tunnel waits for it before it says it is up, so that its first
- * handshake does not share the CPU with the thread's start-up (measured: 15-70 ms instead of 8).
+ * Resolves once the writer thread has started (at once if it has not been started: the first burst of
+ * packets starts it, see PacketWriter). Until then writers write on the caller's thread.
  */
 export function writerThreadStarted(): Promise<void> {
   return thread?.settled() ?? Promise.resolve();
 }
 
 export class PacketWriter {
-  #thread: WriterThread;
-  #producer: RingProducer;
+  #thread: WriterThread | null = null;
+  #producer: RingProducer | null = null;
+  readonly #handler: string;
+  readonly #fds: number[];
+  readonly #capacity: number;
+  readonly #headroom: number;
+  readonly #onFailures: (failures: number, errno: number) => void;
   #stopping = false;
   /** The thread has loaded this ring's handler; until then the caller writes. */
   #accepted = false;
   #lastPush = -Infinity;
-  #done: Promise<void>;
+  #done: Promise<void> = Promise.resolve();
 
   /**
    * `handler`: the URL of the module (a RingHandlerModule) that turns the packets into system calls in
    * the thread, given `fds`. `capacity`: the largest packet the ring takes; bigger ones are the caller's
    * to write. `headroom`: zero bytes written in front of every packet (the TUN's virtio_net_hdr).
+   *
+   * Nothing starts until packets come in bursts: a tunnel that only sees lone packets (keepalives,
+   * an idle desktop's odd query) is written by the caller, and the thread (a V8 isolate, ~12 MB) is
+   * started by the first burst of any writer (see push).
    */
   constructor(
     handler: string,
@@ -223,36 +231,59 @@ export class PacketWriter {
     onFailures: (failures: number, errno: number) => void,
     headroom = 0,
   ) {
+    this.#handler = handler;
+    this.#fds = fds;
+    this.#capacity = capacity;
+    this.#headroom = headroom;
+    this.#onFailures = onFailures;
+  }
+
+  /** Hands this writer's ring to the thread, starting the thread if it is not running yet. */
+  #register(): void {
     thread ??= new WriterThread();
-    this.#thread = thread;
-    const ring = createRing(RING_SLOTS, capacity, headroom);
-    this.#producer = new RingProducer(ring, thread.bell);
+    const current = thread;
+    this.#thread = current;
+    const ring = createRing(RING_SLOTS, this.#capacity, this.#headroom);
+    this.#producer = new RingProducer(ring, current.bell);
     let onDone!: () => void;
     this.#done = new Promise((resolve) => (onDone = resolve));
-    thread.register(handler, fds, ring, { onFailures, onDone }, () => (this.#accepted = true));
+    current.register(
+      this.#handler,
+      this.#fds,
+      ring,
+      { onFailures: this.#onFailures, onDone },
+      () => (this.#accepted = true),
+    );
   }
 
   /**
    * Queues a copy of the packet. False when the caller has to write it itself: a lone packet after a
-   * pause (see SPARSE_GAP_MS), too big, the thread not running (yet), the writer stopping, or the ring
-   * still full after a short wait.
+   * pause (see SPARSE_GAP_MS), too big, the thread not running (yet: the first burst starts it), the
+   * writer stopping, or the ring still full after a short wait.
    */
   push(packet: Uint8Array, family?: number, address?: Uint8Array, port?: number): boolean {
-    if (this.#stopping || !this.#thread.ready || !this.#accepted) return false;
+    if (this.#stopping) return false;
     const now = performance.now();
     const sparse = now - this.#lastPush > SPARSE_GAP_MS;
     this.#lastPush = now;
+    if (!this.#producer) {
+      if (!sparse) this.#register();
+      return false;
+    }
+    if (!this.#thread!.ready || !this.#accepted) return false;
     if (sparse && this.#producer.drained) return false;
     if (deferring > 0) deferredWake = true;
     return this.#producer.push(packet, family, address, port, deferring === 0);
   }
 
-  /** Resolves once the thread has written what was queued and let go of the fds. */
+  /** Resolves once the thread has written what was queued and let go of the fds (at once if it never had them). */
   stop(): Promise<void> {
     if (!this.#stopping) {
       this.#stopping = true;
-      this.#thread.awaitingDone();
-      this.#producer.stop();
+      if (this.#producer) {
+        this.#thread!.awaitingDone();
+        this.#producer.stop();
+      }
     }
     return this.#done;
   }
