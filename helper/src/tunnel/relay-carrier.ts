@@ -159,6 +159,8 @@ export class RelayCarrier implements Carrier {
       `transport: ${after.transport === 'relay' ? `relay ${this.setting.url}` : 'UDP'} (${after.reason})`,
     );
     if (after.transport === 'relay') {
+      // UDP just failed here: that is fresher news than any network event in the next minute.
+      this.lastNetworkProbe = now;
       this.openTransport();
       if (this.transport?.state === 'connected') this.device.initiateHandshake(this.peer, now);
     } else {
@@ -194,7 +196,8 @@ export class RelayCarrier implements Carrier {
    * the new path. Not while UDP carries it (an unanswered handshake there is still evidence, and
    * WireGuard handshakes again anyway), and at most once a NETWORK_PROBE_INTERVAL_MS: link events
    * come in bursts, and some are no change of network at all (a capture putting a link in
-   * promiscuous mode), while every probe that fails costs up to 5 s of traffic.
+   * promiscuous mode), while every probe that fails costs up to 5 s of traffic. The minute also
+   * counts from a fall back to the relay, UDP's failure being the newest news.
    */
   networkChanged(): void {
     const now = performance.now();
