@@ -495,10 +495,30 @@ test(
     for (const out of [set.stdout, shown.stdout]) {
       assert.doesNotMatch(out, /PRIVATE KEY|s3cret/);
     }
+    // An edit of the URL with --keep keeps the stored certificate, key, CA and proxy; without, they go.
+    const moved = 'wss://198.51.100.10/wg';
+    const kept = await run('--json', 'transport', 'office', moved, '--keep');
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.deepEqual(JSON.parse(kept.stdout), { ...JSON.parse(shown.stdout), url: moved, fallback: false });
+    await run(
+      'transport',
+      'office',
+      url,
+      '--fallback',
+      '--proxy',
+      proxy,
+      '--client-cert',
+      pem,
+      '--client-key',
+      key,
+      '--ca',
+      pem,
+    );
 
     // Usage mistakes are found before the helper is asked (exit 2), unreadable files too.
     const usage = [
       [['transport', 'office', 'udp', '--fallback'], /go with a relay URL/],
+      [['transport', 'office', 'udp', '--keep'], /go with a relay URL/],
       [['transport', 'office', 'ftp://198.51.100.9'], /neither udp nor a relay URL/],
       [['transport', 'office', url, '--client-cert', pem], /--client-cert and --client-key go together/],
       [

@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { TransportSetting } from '../../shared/src/control/protocol.ts';
-import { checkTransport, publicTransport, TransportStore } from '../../helper/src/service/transport-store.ts';
+import {
+  checkTransport,
+  publicTransport,
+  TransportStore,
+  withKept,
+} from '../../helper/src/service/transport-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pm-transport-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -121,4 +126,43 @@ test('a stored file that no longer checks is a clear error, not UDP in silence',
     store.get('broken'),
     /stored transport of broken is not usable.*phantommesh transport broken/,
   );
+});
+
+test('keep: an edit takes the stored certificate, CA and proxy it does not give again; keep is never stored', async () => {
+  const store = new TransportStore(dir);
+  const stored = {
+    kind: 'relay',
+    url: 'wss://relay.example/wg',
+    proxy: 'http://alice:s3cret@192.0.2.1:3128',
+    clientCert: cert,
+    clientKey: key,
+    ca: cert,
+  } as const;
+  const edit = { kind: 'relay', url: 'wss://relay2.example/wg', fallback: true } as const;
+  assert.deepEqual(withKept({ ...edit, keep: ['clientCertificate', 'ca', 'proxy'] }, stored), {
+    ...edit,
+    proxy: stored.proxy,
+    clientCert: cert,
+    clientKey: key,
+    ca: cert,
+  });
+  assert.deepEqual(
+    withKept({ ...edit, keep: ['ca'] }, stored),
+    { ...edit, ca: cert },
+    'only what keep names',
+  );
+  assert.deepEqual(withKept(edit, stored), edit, 'without keep: replaced');
+  const given = { ...edit, proxy: 'http://192.0.2.2:3128', keep: ['proxy'] } as const;
+  assert.equal(
+    (withKept(given, stored) as { proxy?: string }).proxy,
+    'http://192.0.2.2:3128',
+    'a given one wins',
+  );
+  assert.deepEqual(
+    withKept({ ...edit, keep: ['ca'] }, { kind: 'udp' }),
+    edit,
+    'nothing stored: nothing kept',
+  );
+  await store.set('kept', { ...edit, keep: ['ca'] });
+  assert.ok(!readFileSync(join(dir, 'kept.transport.json'), 'utf8').includes('keep'));
 });

@@ -46,9 +46,10 @@ Tunnels (through the PhantomMesh helper service):
   transport NAME udp        plain WireGuard over UDP (the default)
   transport NAME tcp://HOST:PORT|ws://HOST:PORT/PATH|wss://HOST[:PORT]/PATH
         [--fallback] [--proxy http://[USER:PASS@]HOST:PORT]
-        [--client-cert FILE --client-key FILE] [--ca FILE]
+        [--client-cert FILE --client-key FILE] [--ca FILE] [--keep]
                             carry it through a phantommesh-relay beside the server; --fallback
-                            tries UDP first. Files are read here, as you, and sent to the helper
+                            tries UDP first. Files are read here, as you, and sent to the helper;
+                            --keep keeps the stored certificate, key, CA and proxy not given again
   delete NAME               delete a stored tunnel
   diagnostics               a report for bug reports: versions, configs without secrets, routes,
                             rules, DNS, recent log
@@ -98,6 +99,7 @@ const OPTIONS = {
   'client-cert': { type: 'string' },
   'client-key': { type: 'string' },
   ca: { type: 'string' },
+  keep: { type: 'boolean' },
 } as const;
 type OptionName = keyof typeof OPTIONS;
 /** Options every command takes. */
@@ -112,6 +114,7 @@ const OPTION_SYNOPSIS: Partial<Record<OptionName, string>> = {
   'client-cert': '--client-cert FILE',
   'client-key': '--client-key FILE',
   ca: '--ca FILE',
+  keep: '--keep',
 };
 
 interface CommandSpec {
@@ -137,7 +140,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   transport: {
     args: ['NAME'],
     optional: ['udp|URL'],
-    options: ['fallback', 'proxy', 'client-cert', 'client-key', 'ca'],
+    options: ['fallback', 'proxy', 'client-cert', 'client-key', 'ca', 'keep'],
   },
   diagnostics: { args: [] },
   genkey: { args: [] },
@@ -166,7 +169,14 @@ interface Invocation {
   privateKey: boolean;
   timeoutSeconds: number;
   /** transport's options, as given. */
-  relay: { fallback: boolean; proxy?: string; clientCert?: string; clientKey?: string; ca?: string };
+  relay: {
+    fallback: boolean;
+    keep: boolean;
+    proxy?: string;
+    clientCert?: string;
+    clientKey?: string;
+    ca?: string;
+  };
 }
 
 function isOption(name: string): name is OptionName {
@@ -241,6 +251,7 @@ function parseCommandLine(argv: string[]): Invocation | 'help' | 'nothing' {
       typeof values.timeout === 'string' ? parseTimeout(values.timeout) : DEFAULT_TIMEOUT_SECONDS,
     relay: {
       fallback: values.fallback === true,
+      keep: values.keep === true,
       ...(typeof values.proxy === 'string' ? { proxy: values.proxy } : {}),
       ...(typeof values['client-cert'] === 'string' ? { clientCert: values['client-cert'] } : {}),
       ...(typeof values['client-key'] === 'string' ? { clientKey: values['client-key'] } : {}),
@@ -260,11 +271,11 @@ function parseCommandLine(argv: string[]): Invocation | 'help' | 'nothing' {
 
 function checkTransportArgs({ args, relay }: Invocation): void {
   const target = args[1];
-  const relayOptions = relay.fallback || Object.keys(relay).length > 1;
+  const relayOptions = relay.fallback || relay.keep || Object.keys(relay).length > 2;
   if (target === undefined || target === 'udp') {
     if (relayOptions)
       throw new UsageError(
-        '--fallback, --proxy, --client-cert, --client-key and --ca go with a relay URL',
+        '--fallback, --proxy, --client-cert, --client-key, --ca and --keep go with a relay URL',
         synopsis('transport'),
       );
     return;
@@ -296,6 +307,7 @@ async function transportSetting({ args, relay }: Invocation): Promise<TransportS
     kind: 'relay',
     url,
     ...(relay.fallback ? { fallback: true } : {}),
+    ...(relay.keep ? { keep: ['clientCertificate', 'ca', 'proxy'] as const } : {}),
     ...(relay.proxy !== undefined ? { proxy: relay.proxy } : {}),
     ...(relay.clientCert !== undefined
       ? { clientCert: await readPem(relay.clientCert, '--client-cert') }

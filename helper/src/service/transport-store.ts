@@ -61,6 +61,26 @@ function certificateOf(pem: string, what: string): X509Certificate {
   }
 }
 
+/**
+ * `setting` with what its `keep` names taken from `stored` where `setting` gives none (the stored
+ * certificate and key, CA, proxy), and without `keep` itself: what is then checked and stored.
+ */
+export function withKept(setting: Setting, stored: Setting): Setting {
+  if (setting.kind === 'udp') return setting;
+  const { keep = [], ...given } = setting;
+  const old = stored.kind === 'relay' ? stored : null;
+  return {
+    ...given,
+    ...(keep.includes('clientCertificate') && given.clientCert === undefined && old?.clientCert !== undefined
+      ? { clientCert: old.clientCert, ...(old.clientKey !== undefined ? { clientKey: old.clientKey } : {}) }
+      : {}),
+    ...(keep.includes('ca') && given.ca === undefined && old?.ca !== undefined ? { ca: old.ca } : {}),
+    ...(keep.includes('proxy') && given.proxy === undefined && old?.proxy !== undefined
+      ? { proxy: old.proxy }
+      : {}),
+  };
+}
+
 /** What a client may see: no key, no proxy password. */
 export function publicTransport(setting: Setting): PublicTransport {
   if (setting.kind === 'udp') return { kind: 'udp' };
@@ -132,7 +152,8 @@ export class TransportStore {
   }
 
   /** Stores `setting` (checked); UDP removes the file, so a tunnel without one is plain WireGuard. */
-  async set(name: string, setting: Setting): Promise<void> {
+  async set(name: string, asked: Setting): Promise<void> {
+    const setting = withKept(asked, UDP); // `keep` is a request's word, never stored
     checkTransport(setting);
     if (setting.kind === 'udp') return this.delete(name);
     await writeFileAtomic(this.#path(name), JSON.stringify(setting), { mode: FILE_MODE, ...this.#owner });

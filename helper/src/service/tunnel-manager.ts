@@ -35,7 +35,7 @@ import { checkRunnable } from '../tunnel/runner.ts';
 import { generatePrivateKey, publicKeyOf } from '../wireguard/crypto.ts';
 import { ActiveTunnel } from './active-tunnel.ts';
 import type { TunnelStore } from './tunnel-store.ts';
-import { checkTransport, publicTransport, TransportStore } from './transport-store.ts';
+import { checkTransport, publicTransport, TransportStore, withKept } from './transport-store.ts';
 import type { WantedTunnels } from './wanted-tunnels.ts';
 import { EndpointPins } from './endpoint-pins.ts';
 import {
@@ -303,10 +303,11 @@ export class TunnelManager {
   }
 
   /** Stores a tunnel's transport; a tunnel that is up is brought up again on it (still wanted throughout). */
-  async setTransport({ name, transport }: Params<'tunnels.transport.set'>): Promise<PublicTransport> {
+  async setTransport({ name, transport: asked }: Params<'tunnels.transport.set'>): Promise<PublicTransport> {
     const config = await this.load(name);
-    checkTransportFits(name, config, checkTransport(transport));
     const previous = await this.transports.get(name).catch(() => ({ kind: 'udp' }) as const);
+    const transport = withKept(asked, previous);
+    checkTransportFits(name, config, checkTransport(transport));
     await this.transports.set(name, transport);
     this.log(`${name}: transport set to ${describeTransport(transport)}`);
     this.options.onTunnelsChanged();

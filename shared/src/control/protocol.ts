@@ -157,6 +157,16 @@ export const TransportSetting = z.discriminatedUnion('kind', [
     clientCert: PemText.optional(),
     clientKey: PemText.optional(),
     ca: PemText.optional(),
+    /**
+     * What the tunnel's stored relay setting keeps where this one gives none: the client certificate
+     * and key, the CA, the proxy URL with its credentials. Clients never hold those (the helper shows
+     * subjects and a redacted proxy), so an edit of the URL or the fallback would otherwise need them
+     * picked again. Not stored itself.
+     */
+    keep: z
+      .array(z.enum(['clientCertificate', 'ca', 'proxy']))
+      .max(3)
+      .optional(),
   }),
 ]);
 
