@@ -63,12 +63,15 @@ function certificateOf(pem: string, what: string): X509Certificate {
 
 /**
  * `setting` with what its `keep` names taken from `stored` where `setting` gives none (the stored
- * certificate and key, CA, proxy), and without `keep` itself: what is then checked and stored.
+ * certificate and key and the CA for a wss:// relay, the proxy for any), and without `keep` itself:
+ * what is then checked and stored.
  */
 export function withKept(setting: Setting, stored: Setting): Setting {
   if (setting.kind === 'udp') return setting;
-  const { keep = [], ...given } = setting;
+  const { keep: asked = [], ...given } = setting;
   const old = stored.kind === 'relay' ? stored : null;
+  // Certificates belong to TLS: a relay that is not wss:// keeps none.
+  const keep = given.url.startsWith('wss://') ? asked : asked.filter((item) => item === 'proxy');
   return {
     ...given,
     ...(keep.includes('clientCertificate') && given.clientCert === undefined && old?.clientCert !== undefined
