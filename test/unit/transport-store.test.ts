@@ -152,9 +152,9 @@ test('keep: an edit takes the stored certificate, CA and proxy it does not give 
     'only what keep names',
   );
   assert.deepEqual(withKept(edit, stored), edit, 'without keep: replaced');
-  const given = { ...edit, proxy: 'http://192.0.2.2:3128', keep: ['proxy'] } as const;
   assert.equal(
-    (withKept(given, stored) as { proxy?: string }).proxy,
+    (withKept({ ...edit, proxy: 'http://192.0.2.2:3128', keep: ['proxy'] }, stored) as { proxy?: string })
+      .proxy,
     'http://192.0.2.2:3128',
     'a given one wins',
   );
@@ -162,6 +162,12 @@ test('keep: an edit takes the stored certificate, CA and proxy it does not give 
     withKept({ ...edit, keep: ['ca'] }, { kind: 'udp' }),
     edit,
     'nothing stored: nothing kept',
+  );
+  const tcp = { kind: 'relay', url: 'tcp://198.51.100.1:443' } as const;
+  assert.deepEqual(
+    withKept({ ...tcp, keep: ['clientCertificate', 'ca', 'proxy'] }, stored),
+    { ...tcp, proxy: stored.proxy },
+    'a tcp:// relay keeps the proxy, not the TLS files',
   );
   await store.set('kept', { ...edit, keep: ['ca'] });
   assert.ok(!readFileSync(join(dir, 'kept.transport.json'), 'utf8').includes('keep'));
