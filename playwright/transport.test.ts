@@ -199,13 +199,33 @@ test(
   },
 );
 
+test('an edit keeps the stored files and proxy unless told not to', { skip }, async () => {
+  const card = page.getByRole('region', { name: 'Transport' });
+  const before = await service.client.call('tunnels.transport.get', { name: TUNNEL });
+  await card.getByRole('button', { name: 'Change transport…' }).click();
+  const dialog = page.getByRole('dialog', { name: `Transport of ${TUNNEL}` });
+  // Opened on what is stored; the redacted proxy is not filled in, and what is stored is kept.
+  assert.equal(await dialog.getByLabel('HTTP proxy (optional)').inputValue(), '');
+  assert.equal(await dialog.getByLabel('Keep the stored certificate files and proxy').isChecked(), true);
+  assert.equal(await dialog.getByText(/Saving replaces the stored files/).count(), 0);
+  await dialog.getByLabel('Use UDP first, relay as fallback').uncheck();
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.waitFor({ state: 'detached', timeout: 15_000 });
+  assert.deepEqual(await service.client.call('tunnels.transport.get', { name: TUNNEL }), {
+    ...before,
+    fallback: false,
+  });
+});
+
 test('the dialog warns that saving replaces the stored files; switch back to UDP', { skip }, async () => {
   const card = page.getByRole('region', { name: 'Transport' });
   await card.getByRole('button', { name: 'Change transport…' }).click();
   const dialog = page.getByRole('dialog', { name: `Transport of ${TUNNEL}` });
-  // Opened on what is stored; the redacted proxy is not filled in but asked for again.
+  // Opened on what is stored; the redacted proxy is not filled in but asked for again once keeping
+  // what is stored is unticked.
   assert.equal(await dialog.getByLabel('Relay URL').inputValue(), RELAY);
   assert.equal(await dialog.getByLabel('HTTP proxy (optional)').inputValue(), '');
+  await dialog.getByLabel('Keep the stored certificate files and proxy').uncheck();
   await dialog.getByText('type it again').waitFor();
   await dialog.getByText(/Saving replaces the stored files/).waitFor();
   await dialog.getByLabel('UDP', { exact: true }).check();

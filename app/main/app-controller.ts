@@ -209,7 +209,7 @@ export class AppController {
   /** The helper's TransportSetting for a request: each token swapped for its file, which is let go. */
   private transportSetting(request: TransportRequest): TransportSetting {
     if (request.kind === 'udp') return { kind: 'udp' };
-    const { url, fallback, proxy, clientCertToken, clientKeyToken, caToken } = request;
+    const { url, fallback, proxy, clientCertToken, clientKeyToken, caToken, keep } = request;
     const files = this.transportFiles.takeAll({
       ...(clientCertToken !== undefined
         ? { clientCert: { token: clientCertToken, kind: 'clientCert' } }
@@ -222,6 +222,7 @@ export class AppController {
       url,
       ...(fallback ? { fallback } : {}),
       ...(proxy !== undefined ? { proxy } : {}),
+      ...(keep !== undefined ? { keep } : {}),
       ...files,
     };
   }

@@ -109,6 +109,7 @@ const relay = (changes: Partial<TransportForm> = {}): TransportForm => ({
   fallback: false,
   proxy: '',
   files: noFiles,
+  keepStored: false,
   ...changes,
 });
 const file = (c: string) => ({ token: TOKEN(c), fileName: `${c}.pem` });
@@ -165,11 +166,25 @@ test('a checked form becomes a request the IPC schema accepts: tokens, never con
 });
 
 test('the form opens on the stored transport; a redacted proxy is not filled in', () => {
-  assert.deepEqual(formFrom(undefined), { kind: 'udp', url: '', fallback: false, proxy: '', files: noFiles });
+  assert.deepEqual(formFrom(undefined), {
+    kind: 'udp',
+    url: '',
+    fallback: false,
+    proxy: '',
+    files: noFiles,
+    keepStored: true,
+  });
   assert.deepEqual(formFrom({ kind: 'udp' }).kind, 'udp');
   assert.deepEqual(
     formFrom({ kind: 'relay', url: 'tcp://r.example:443', fallback: true, proxy: 'http://***@p:3128' }),
-    { kind: 'relay', url: 'tcp://r.example:443', fallback: true, proxy: '', files: noFiles },
+    {
+      kind: 'relay',
+      url: 'tcp://r.example:443',
+      fallback: true,
+      proxy: '',
+      files: noFiles,
+      keepStored: true,
+    },
   );
   assert.equal(
     formFrom({ kind: 'relay', url: 'tcp://r.example:443', fallback: false, proxy: 'http://p:3128' }).proxy,
@@ -186,4 +201,22 @@ test('how a transport and its carrier read', () => {
   assert.equal(carriedText({ kind: 'udp' }), 'UDP');
   assert.equal(carriedText({ kind: 'relay', url: 'wss://r.example/wg' }), 'via relay wss://r.example/wg');
   assert.equal(carriedText({ kind: 'relay' }), 'via relay');
+});
+
+test('keeping what is stored: the request asks the helper to keep what the form gives no new value for', () => {
+  assert.deepEqual(transportRequest('office', relay({ keepStored: true })), {
+    name: 'office',
+    kind: 'relay',
+    url: 'wss://relay.example.com/wg',
+    keep: ['clientCertificate', 'ca', 'proxy'],
+  });
+  const picked = relay({
+    keepStored: true,
+    proxy: 'http://proxy.example.com:3128',
+    files: { clientCert: file('a'), clientKey: file('b'), ca: null },
+  });
+  const request = transportRequest('office', picked);
+  assert.deepEqual(request.kind === 'relay' ? request.keep : undefined, ['ca']);
+  assert.equal('keep' in transportRequest('office', relay()), false, 'unticked: everything replaced');
+  assert.equal(formFrom({ kind: 'relay', url: 'wss://r.example/wg', fallback: false }).keepStored, true);
 });

@@ -282,6 +282,8 @@ export const strings = {
     noFile: 'No file chosen',
     chosen: (file: string) => file,
     chooseFailed: (message: string) => `Could not use the file: ${message}`,
+    keepLabel: 'Keep the stored certificate files and proxy',
+    keepHelp: 'What you do not choose or type again stays as the helper has it. Untick to remove them.',
     filesReplaced: (what: string) =>
       `Saving replaces the stored files: choose the ${what} again to keep it (the helper never gives them back).`,
     reconnectNote: 'This tunnel is up: saving reconnects it over the new transport.',

@@ -43,6 +43,11 @@ export const TransportRequest = z
       clientCertToken: FileToken.optional(),
       clientKeyToken: FileToken.optional(),
       caToken: FileToken.optional(),
+      /** The stored files and proxy this request does not give again stay (the helper's `keep`). */
+      keep: z
+        .array(z.enum(['clientCertificate', 'ca', 'proxy']))
+        .max(3)
+        .optional(),
     }),
   ])
   .refine(

@@ -52,6 +52,7 @@ export function TransportDialog({ name }: { name: string }) {
     relayHelp: useId(),
     url: useId(),
     fallback: useId(),
+    keep: useId(),
     proxy: useId(),
   };
 
@@ -181,7 +182,9 @@ export function TransportDialog({ name }: { name: string }) {
               onChange={(proxy) => change({ proxy })}
               onBlur={() => leave('proxy')}
             />
-            {redactedProxy && form.proxy === '' && <p className="note note-warning">{t.proxyRetype}</p>}
+            {redactedProxy && form.proxy === '' && !form.keepStored && (
+              <p className="note note-warning">{t.proxyRetype}</p>
+            )}
             {wss && (
               <fieldset className="choices">
                 <legend className="field-label">{t.tlsTitle}</legend>
@@ -211,9 +214,30 @@ export function TransportDialog({ name }: { name: string }) {
             )}
           </>
         )}
-        {storedFiles !== '' && !(wss && Object.values(form.files).some((file) => file !== null)) && (
-          <p className="note note-warning">{t.filesReplaced(storedFiles)}</p>
+        {form.kind === 'relay' && (storedFiles !== '' || redactedProxy) && (
+          <div className="choice">
+            <input
+              type="checkbox"
+              id={ids.keep}
+              checked={form.keepStored}
+              onChange={(event) => change({ keepStored: event.target.checked })}
+              aria-describedby={`${ids.keep}-help`}
+            />
+            <div>
+              <label htmlFor={ids.keep} className="choice-label">
+                {t.keepLabel}
+              </label>
+              <p id={`${ids.keep}-help`} className="muted small">
+                {t.keepHelp}
+              </p>
+            </div>
+          </div>
         )}
+        {storedFiles !== '' &&
+          !form.keepStored &&
+          !(wss && Object.values(form.files).some((file) => file !== null)) && (
+            <p className="note note-warning">{t.filesReplaced(storedFiles)}</p>
+          )}
         {active && <p className="note note-warning">{t.reconnectNote}</p>}
         {error && (
           <p role="alert" className="field-error">

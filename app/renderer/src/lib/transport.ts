@@ -22,6 +22,8 @@ export interface TransportForm {
   fallback: boolean;
   proxy: string;
   files: Record<TransportFileKind, PickedFile | null>;
+  /** Keep the stored certificate, key, CA and proxy that the form does not give again. */
+  keepStored: boolean;
 }
 
 export type TransportField = 'url' | 'proxy' | TransportFileKind;
@@ -39,7 +41,7 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 /** The form opened on what the helper has now. Files and a proxy password are never shown back. */
 export function formFrom(current: PublicTransport | undefined): TransportForm {
   if (!current || current.kind === 'udp')
-    return { kind: 'udp', url: '', fallback: false, proxy: '', files: noFiles };
+    return { kind: 'udp', url: '', fallback: false, proxy: '', files: noFiles, keepStored: true };
   return {
     kind: 'relay',
     url: current.url,
@@ -47,6 +49,7 @@ export function formFrom(current: PublicTransport | undefined): TransportForm {
     // A redacted proxy (http://***@host:port) is not a value to send back: it must be typed again.
     proxy: current.proxy && !current.proxy.includes('***@') ? current.proxy : '',
     files: noFiles,
+    keepStored: true,
   };
 }
 
@@ -179,7 +182,22 @@ export function transportRequest(name: string, form: TransportForm): TransportRe
     ...(clientCert ? { clientCertToken: clientCert.token } : {}),
     ...(clientKey ? { clientKeyToken: clientKey.token } : {}),
     ...(ca ? { caToken: ca.token } : {}),
+    ...(form.keepStored ? keepFor(clientCert !== null, ca !== null, proxy !== '') : {}),
   };
+}
+
+/** What the helper should keep of the stored transport: what the form gives no new value for. */
+function keepFor(
+  newCertificate: boolean,
+  newCa: boolean,
+  newProxy: boolean,
+): { keep?: Array<'clientCertificate' | 'ca' | 'proxy'> } {
+  const keep = [
+    ...(newCertificate ? [] : (['clientCertificate'] as const)),
+    ...(newCa ? [] : (['ca'] as const)),
+    ...(newProxy ? [] : (['proxy'] as const)),
+  ];
+  return keep.length > 0 ? { keep } : {};
 }
 
 /** The stored transport in a few words: "UDP" or "Relay wss://… (UDP first)". */
