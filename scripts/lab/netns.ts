@@ -661,9 +661,24 @@ export async function iperf3Client(ns: string, address: string, opts: Iperf3Opti
     '--json',
   ];
   if (opts.reverse) args.push('--reverse');
-  const output = await execIn(ns, 'iperf3', args, { timeoutMs: (seconds + 15) * 1000 });
-  const report = JSON.parse(output) as { end?: { sum_received?: { bits_per_second?: unknown } } };
-  const bits = report.end?.sum_received?.bits_per_second;
-  if (typeof bits !== 'number') throw new Error(`iperf3 reported no throughput:\n${output}`);
-  return bits;
+  // An iperf3 server still tearing down the previous test can reset the next client's control
+  // connection before any data flows ("unable to receive control message"): iperf3's own race, not
+  // the tunnel's, so such a run (nothing connected, nothing measured) is tried again, twice at most.
+  for (let attempt = 1; ; attempt++) {
+    // A failed run may exit non-zero: its JSON report is then at the end of the error's message.
+    const output = await execIn(ns, 'iperf3', args, { timeoutMs: (seconds + 15) * 1000 }).catch(
+      (error: Error) => error.message.slice(Math.max(0, error.message.indexOf('{'))),
+    );
+    let report: { error?: string; end?: { sum_received?: { bits_per_second?: unknown } } } = {};
+    try {
+      report = JSON.parse(output) as typeof report;
+    } catch {
+      // Not JSON: reported below with what iperf3 printed.
+    }
+    const bits = report.end?.sum_received?.bits_per_second;
+    if (typeof bits === 'number') return bits;
+    const controlRace = /unable to (receive|send) control message|server is busy/i.test(report.error ?? '');
+    if (!controlRace || attempt === 3) throw new Error(`iperf3 reported no throughput:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
