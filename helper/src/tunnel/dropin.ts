@@ -15,6 +15,7 @@ import { isPrivileged } from '../privileges.ts';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, writeSync } from 'node:fs';
 import { PhantomError } from '../../../shared/src/errors.ts';
+import { INTERFACE_NAME_RULE, isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { WireGuardInterface } from './wireguard-interface.ts';
 
 /** The environment variable that tells the foreground child where to report readiness. */
@@ -23,14 +24,11 @@ const READY = 'ready';
 /** How long the background parent waits for its child's interface and socket. */
 const START_TIMEOUT_MS = 20_000;
 
-/** What `wg-quick`'s interface names allow (its regex), which is also what the kernel takes. */
-const INTERFACE_NAME = /^[a-zA-Z0-9_=+.-]{1,15}$/;
-
-export function checkInterfaceName(name: string): void {
-  if (!INTERFACE_NAME.test(name) || name === '.' || name === '..')
+function checkInterfaceName(name: string): void {
+  if (!isInterfaceName(name))
     throw new PhantomError(
-      'INVALID_NAME',
-      `invalid interface name ${JSON.stringify(name)}: 1 to 15 of a-z A-Z 0-9 _ = + . -`,
+      'INTERFACE_NAME_INVALID',
+      `invalid interface name ${JSON.stringify(name)}: ${INTERFACE_NAME_RULE}`,
     );
 }
 

@@ -11,8 +11,6 @@ import { ConfigError, PhantomError } from '../../../shared/src/errors.ts';
 import { formatPrefix } from '../../../shared/src/ip.ts';
 import { Tunnel } from './tunnel.ts';
 
-/** wg-quick's rule: the interface is the file's name without `.conf`. */
-
 export interface RunOptions {
   log: (line: string) => void;
   /** Shortens the initiator's rekey age; for tests that watch a rekey happen. */
@@ -21,6 +19,7 @@ export interface RunOptions {
   stop?: Promise<string>;
 }
 
+/** wg-quick's rule: the interface is the file's name without `.conf`. */
 export function interfaceNameFor(path: string): string {
   const name = basename(path).replace(/\.conf$/, '');
   if (!isInterfaceName(name)) {
