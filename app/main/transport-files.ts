@@ -8,11 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { MAX_PEM_TEXT } from '../../shared/src/control/protocol.ts';
 import { PhantomError } from '../../shared/src/errors.ts';
 import type { TransportFileKind } from '../../shared/src/ipc/schema.ts';
 
 /** What the helper accepts for one PEM file (PemText in the control protocol). */
-export const MAX_PEM_BYTES = 64 * 1024;
+export const MAX_PEM_BYTES = MAX_PEM_TEXT;
 /** How long a picked file waits for the transport.set that uses it. */
 export const FILE_TOKEN_LIFETIME_MS = 10 * 60 * 1000;
 /** Picks beyond this forget the oldest: a renderer cannot make main hold files without bound. */

@@ -139,11 +139,16 @@ export const ProxyUrl = z
   .string()
   .max(2048)
   .regex(/^http:\/\/[^\s]+$/, 'a proxy URL is http://[USER:PASSWORD@]HOST:PORT');
+/** The longest PEM file the helper accepts (the app also bounds the bytes it reads by it). */
+export const MAX_PEM_TEXT = 64 * 1024;
 /** PEM text (a certificate chain or a private key), never a file name: the helper opens no client path. */
 export const PemText = z
   .string()
-  .max(64 * 1024, 'a PEM file is at most 64 KiB')
+  .max(MAX_PEM_TEXT, 'a PEM file is at most 64 KiB')
   .regex(/-----BEGIN [A-Z0-9 ]+-----/, 'not PEM text (-----BEGIN ...-----)');
+
+/** Which stored parts of a relay setting an edit keeps (TransportSetting's `keep`). */
+export const TransportKeep = z.array(z.enum(['clientCertificate', 'ca', 'proxy'])).max(3);
 
 /** How a tunnel's datagrams travel, as a client sets it: UDP (WireGuard's own), or a relay. */
 export const TransportSetting = z.discriminatedUnion('kind', [
@@ -163,10 +168,7 @@ export const TransportSetting = z.discriminatedUnion('kind', [
      * subjects and a redacted proxy), so an edit of the URL or the fallback would otherwise need them
      * picked again. Not stored itself.
      */
-    keep: z
-      .array(z.enum(['clientCertificate', 'ca', 'proxy']))
-      .max(3)
-      .optional(),
+    keep: TransportKeep.optional(),
   }),
 ]);
 
@@ -234,6 +236,7 @@ export type PeerStatus = z.infer<typeof PeerStatus>;
 export type TunnelStatus = z.infer<typeof TunnelStatus>;
 export type PublicTunnelConfig = z.infer<typeof PublicTunnelConfig>;
 export type TunnelSummary = z.infer<typeof TunnelSummary>;
+export type TransportKeep = z.infer<typeof TransportKeep>;
 export type TransportSetting = z.infer<typeof TransportSetting>;
 export type PublicTransport = z.infer<typeof PublicTransport>;
 export type CarriedBy = z.infer<typeof CarriedBy>;

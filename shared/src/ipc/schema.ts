@@ -11,6 +11,7 @@ import {
   ProxyUrl,
   PublicTransport,
   RelayUrl,
+  TransportKeep,
   TunnelName,
 } from '../control/protocol.ts';
 
@@ -44,10 +45,7 @@ export const TransportRequest = z
       clientKeyToken: FileToken.optional(),
       caToken: FileToken.optional(),
       /** The stored files and proxy this request does not give again stay (the helper's `keep`). */
-      keep: z
-        .array(z.enum(['clientCertificate', 'ca', 'proxy']))
-        .max(3)
-        .optional(),
+      keep: TransportKeep.optional(),
     }),
   ])
   .refine(

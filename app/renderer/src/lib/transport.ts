@@ -4,7 +4,7 @@
 // test/unit/renderer-transport.test.ts. The helper checks everything again; these checks exist so
 // that people see a precise message beside the field before anything is sent.
 
-import type { CarriedBy, PublicTransport } from '../../../../shared/src/control/protocol.ts';
+import type { CarriedBy, PublicTransport, TransportKeep } from '../../../../shared/src/control/protocol.ts';
 import type { TransportFileKind, TransportRequest } from '../../../../shared/src/ipc/schema.ts';
 import { strings } from '../strings.ts';
 
@@ -187,11 +187,7 @@ export function transportRequest(name: string, form: TransportForm): TransportRe
 }
 
 /** What the helper should keep of the stored transport: what the form gives no new value for. */
-function keepFor(
-  newCertificate: boolean,
-  newCa: boolean,
-  newProxy: boolean,
-): { keep?: Array<'clientCertificate' | 'ca' | 'proxy'> } {
+function keepFor(newCertificate: boolean, newCa: boolean, newProxy: boolean): { keep?: TransportKeep } {
   const keep = [
     ...(newCertificate ? [] : (['clientCertificate'] as const)),
     ...(newCa ? [] : (['ca'] as const)),
