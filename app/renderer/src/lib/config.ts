@@ -52,8 +52,3 @@ export function nameProblem(name: string, existing: readonly string[] = []): str
 }
 
 export { nameFromFile } from '../../../../shared/src/config/name-from-file.ts';
-
-/** Line numbers 1..n for a text, for the editor's gutter. */
-export function lineCount(text: string): number {
-  return text.split('\n').length;
-}
