@@ -9,12 +9,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   execIn,
-  genKeyPair,
   hasCommand,
   ping,
   skipOutsideCi,
@@ -25,9 +21,8 @@ import {
   type Spawned,
   type WireguardGo,
 } from '../lib/netns.ts';
-import { startNginx } from '../lib/proxies.ts';
-import { createRelayWorld, type RelayWorld } from '../lib/relay-world.ts';
-import { makeTestPki, type TestPki } from '../lib/test-certs.ts';
+import { startRelayServerSide, type RelayServerSide, type RelayWorld } from '../lib/relay-world.ts';
+import type { TestPki } from '../lib/test-certs.ts';
 
 const RELAY = new URL('../../helper/src/cli/phantommesh-relay.ts', import.meta.url).pathname;
 const CLIENT = new URL('../lib/relay-client.ts', import.meta.url).pathname;
@@ -42,10 +37,9 @@ const URLS = {
   nginx: `wss://${SERVER}:9443/wg`,
 };
 
+let side: RelayServerSide | undefined;
 let world: RelayWorld;
 let pki: TestPki;
-let dir: string;
-let server: WireguardGo;
 let client: WireguardGo;
 let serverPublic: string;
 let relay: Spawned;
@@ -53,17 +47,10 @@ let nginx: Spawned | undefined;
 
 before(async () => {
   if (skip) return;
-  dir = await mkdtemp(join(tmpdir(), 'rl-relay-'));
-  world = await createRelayWorld();
-  pki = await makeTestPki(dir, [SERVER]);
-  const [ours, theirs] = await Promise.all([genKeyPair(), genKeyPair()]);
+  side = await startRelayServerSide('rl-relay-', 'rls');
+  ({ world, pki } = side);
+  const { ours, theirs } = side;
   serverPublic = theirs.publicKey;
-  server = await startWireguardGo(world.server, uniqueName('rls'), {
-    privateKey: theirs.privateKey,
-    listenPort: 51820,
-    addresses: ['192.0.2.2/24'],
-    peers: [{ publicKey: ours.publicKey, allowedIps: ['192.0.2.1/32'] }],
-  });
   client = await startWireguardGo(world.client, uniqueName('rlc'), {
     privateKey: ours.privateKey,
     addresses: ['192.0.2.1/24'],
@@ -72,7 +59,6 @@ before(async () => {
     mtu: 1300,
     peers: [{ publicKey: theirs.publicKey, allowedIps: ['192.0.2.2/32'] }],
   });
-  await world.blockUdp();
   relay = spawnIn(world.server, process.execPath, [
     RELAY,
     ...['--listen', URLS.tcp, '--listen', URLS.ws, '--listen', URLS.wss],
@@ -81,16 +67,7 @@ before(async () => {
     ...['--client-ca', pki.ca, '--metrics', '127.0.0.1:9100'],
   ]);
   await relay.waitForLine(/metrics on/, 10_000);
-  if (!nginxSkip)
-    nginx = await startNginx(world.server, {
-      dir,
-      address: SERVER,
-      port: 9443,
-      cert: pki.serverCert,
-      key: pki.serverKey,
-      clientCa: pki.ca,
-      upstream: 'http://127.0.0.1:8082',
-    });
+  if (!nginxSkip) nginx = await side.startNginx(9443, 'http://127.0.0.1:8082');
 });
 
 after(async () => {
@@ -98,9 +75,8 @@ after(async () => {
   await nginx?.stop();
   await relay?.stop();
   if (process.env.RL_DEBUG) console.log(relay?.output());
-  await Promise.all([client?.stop(), server?.stop()]);
-  await world?.destroy();
-  await rm(dir, { recursive: true, force: true });
+  await client?.stop();
+  await side?.destroy();
 });
 
 let nextPort = 40001;

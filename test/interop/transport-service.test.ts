@@ -11,28 +11,23 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import {
   execIn,
-  genKeyPair,
   hasCommand,
   iperf3Client,
   iperf3Server,
   ping,
   skipOutsideCi,
   spawnIn,
-  startWireguardGo,
   testSkipReason,
   uniqueName,
   type Spawned,
-  type WireguardGo,
 } from '../lib/netns.ts';
 import { captureWhileProbing, leakMessage, leakTestSkipReason, silentProbes } from '../lib/leak-capture.ts';
-import { startNginx, startSquid } from '../lib/proxies.ts';
-import { createRelayWorld, type RelayWorld } from '../lib/relay-world.ts';
-import { makeTestPki, type TestPki } from '../lib/test-certs.ts';
+import { startSquid } from '../lib/proxies.ts';
+import { startRelayServerSide, type RelayServerSide, type RelayWorld } from '../lib/relay-world.ts';
+import type { TestPki } from '../lib/test-certs.ts';
 import { startService, type Service } from '../../scripts/lab/service.ts';
 import type { TransportSetting } from '../../shared/src/control/protocol.ts';
 
@@ -44,10 +39,9 @@ const WSS = `wss://${SERVER}:8443/wg`;
 const TUNNEL = uniqueName('rtsv');
 const ROUTED_RELAY = '203.0.113.2';
 
+let side: RelayServerSide | undefined;
 let world: RelayWorld;
 let pki: TestPki;
-let dir: string;
-let server: WireguardGo;
 let relay: Spawned;
 let service: Service;
 let nginx: Spawned | undefined;
@@ -59,17 +53,9 @@ const PROXY_PASSWORD = 'h0tel-wifi';
 
 before(async () => {
   if (skip) return;
-  dir = await mkdtemp(join(tmpdir(), 'rt-service-'));
-  world = await createRelayWorld();
-  pki = await makeTestPki(dir, [SERVER]);
-  const [ours, theirs] = await Promise.all([genKeyPair(), genKeyPair()]);
-  server = await startWireguardGo(world.server, uniqueName('rtsw'), {
-    privateKey: theirs.privateKey,
-    listenPort: 51820,
-    addresses: ['192.0.2.2/24'],
-    peers: [{ publicKey: ours.publicKey, allowedIps: ['192.0.2.1/32'] }],
-  });
-  await world.blockUdp();
+  side = await startRelayServerSide('rt-service-', 'rtsw');
+  ({ world, pki } = side);
+  const { dir, ours, theirs } = side;
   // A relay address reached by the default route rather than on the client's link, for the
   // full-tunnel case (a full tunnel takes over the default route; the LAN's own routes still win).
   await execIn(world.server, 'ip', ['address', 'add', `${ROUTED_RELAY}/32`, 'dev', 'lo']);
@@ -81,16 +67,7 @@ before(async () => {
     ...['--cert', pki.serverCert, '--key', pki.serverKey, '--client-ca', pki.ca],
   ]);
   await relay.waitForLine(/listening on ws:\/\/127/, 10_000);
-  if (!nginxSkip)
-    nginx = await startNginx(world.server, {
-      dir,
-      address: SERVER,
-      port: 9443,
-      cert: pki.serverCert,
-      key: pki.serverKey,
-      clientCa: pki.ca,
-      upstream: 'http://127.0.0.1:8082',
-    });
+  if (!nginxSkip) nginx = await side.startNginx(9443, 'http://127.0.0.1:8082');
   if (!squidSkip)
     squid = await startSquid(world.server, {
       dir,
@@ -122,9 +99,7 @@ after(async () => {
   await service?.destroy();
   await Promise.all([nginx?.stop(), squid?.stop()]);
   await relay?.stop();
-  await server?.stop();
-  await world?.destroy();
-  await rm(dir, { recursive: true, force: true });
+  await side?.destroy();
 });
 
 const pem = (file: string) => readFile(file, 'utf8');

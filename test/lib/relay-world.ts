@@ -5,9 +5,25 @@
 //
 // The client's UDP to the server can be blocked with nftables (blockUdp), which proves that
 // traffic went through the relay and not around it.
+//
+// startRelayServerSide() is the setup relay.test.ts and transport-service.test.ts share: this world,
+// a test PKI for the server's address, and a stock wireguard-go server behind where the relay goes.
 
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createNamespacePair } from './namespace-pair.ts';
-import { execIn } from './netns.ts';
+import {
+  execIn,
+  genKeyPair,
+  startWireguardGo,
+  uniqueName,
+  type KeyPair,
+  type Spawned,
+  type WireguardGo,
+} from './netns.ts';
+import { startNginx } from './proxies.ts';
+import { makeTestPki, type TestPki } from './test-certs.ts';
 
 export interface RelayWorld {
   server: string;
@@ -41,4 +57,72 @@ export async function createRelayWorld(): Promise<RelayWorld> {
     },
     destroy,
   };
+}
+
+export interface RelayServerSide {
+  world: RelayWorld;
+  /** The test's own temp directory (the PKI, nginx's files). */
+  dir: string;
+  /** Its server certificate is for the server's address. */
+  pki: TestPki;
+  /** The client's keys (192.0.2.1) and the server's (192.0.2.2). */
+  ours: KeyPair;
+  theirs: KeyPair;
+  /** wireguard-go in the server namespace on UDP 51820, 192.0.2.2/24, one peer: ours at 192.0.2.1/32. */
+  server: WireguardGo;
+  /** Debian's nginx on the server's address, TLS with client certificates from the PKI's CA,
+   *  proxying the WebSocket to `upstream` (the relay's ws://). */
+  startNginx(port: number, upstream: string): Promise<Spawned>;
+  /** Stops the server, deletes the namespaces and the directory (stop what else runs first). */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A relay world with the client's UDP to the server blocked, a PKI in a new temp directory
+ * (`tempPrefix`), and the WireGuard server (interface `serverName`-XXXXXX) the relay forwards to.
+ */
+export async function startRelayServerSide(tempPrefix: string, serverName: string): Promise<RelayServerSide> {
+  const dir = await mkdtemp(join(tmpdir(), tempPrefix));
+  let world: RelayWorld | undefined;
+  let server: WireguardGo | undefined;
+  const destroy = async (): Promise<void> => {
+    await server?.stop();
+    await world?.destroy();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    world = await createRelayWorld();
+    const pki = await makeTestPki(dir, [world.serverAddress]);
+    const [ours, theirs] = await Promise.all([genKeyPair(), genKeyPair()]);
+    server = await startWireguardGo(world.server, uniqueName(serverName), {
+      privateKey: theirs.privateKey,
+      listenPort: 51820,
+      addresses: ['192.0.2.2/24'],
+      peers: [{ publicKey: ours.publicKey, allowedIps: ['192.0.2.1/32'] }],
+    });
+    await world.blockUdp();
+    const { server: ns, serverAddress } = world;
+    return {
+      world,
+      dir,
+      pki,
+      ours,
+      theirs,
+      server,
+      startNginx: (port, upstream) =>
+        startNginx(ns, {
+          dir,
+          address: serverAddress,
+          port,
+          cert: pki.serverCert,
+          key: pki.serverKey,
+          clientCa: pki.ca,
+          upstream,
+        }),
+      destroy,
+    };
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
 }
