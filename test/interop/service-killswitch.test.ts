@@ -8,7 +8,15 @@ import { readFile, stat } from 'node:fs/promises';
 import { execIn, ping } from '../lib/netns.ts';
 import { networkSnapshot } from '../../scripts/lab/service.ts';
 
-import { directPingsReachC, skip, tableGapsDuring, TUNNEL, withWorld } from '../lib/service-world.ts';
+import {
+  connectWithKillSwitch,
+  directPingsReachC,
+  nftTablesInA,
+  skip,
+  tableGapsDuring,
+  TUNNEL,
+  withWorld,
+} from '../lib/service-world.ts';
 
 test(
   'kill switch: with the server stopped nothing reaches C directly; off, the full tunnel still holds it until disconnect',
@@ -17,8 +25,7 @@ test(
     withWorld(async (world) => {
       const { client } = world.service;
       assert.ok((await directPingsReachC(world)) > 0, 'direct path works before');
-      await client.call('settings.set', { killSwitch: true });
-      await client.call('tunnels.connect', { name: TUNNEL });
+      await connectWithKillSwitch(world);
       assert.equal(await directPingsReachC(world), 0, 'blocked while connected');
       await world.server.stop();
       assert.equal(await directPingsReachC(world), 0, 'still blocked with the server gone');
@@ -35,13 +42,11 @@ test(
   { skip, timeout: 60_000 },
   () =>
     withWorld(async (world) => {
-      const { client } = world.service;
-      await client.call('settings.set', { killSwitch: true });
-      await client.call('tunnels.connect', { name: TUNNEL });
+      await connectWithKillSwitch(world);
       await world.service.kill('SIGKILL');
       await world.service.restart();
       assert.equal(await directPingsReachC(world), 0, 'fail closed after the crash');
-      assert.match(await execIn(world.topology.a.ns, 'nft', ['list', 'tables']), /phantommesh/);
+      assert.match(await nftTablesInA(world), /phantommesh/);
       await world.service.client.call('tunnels.disconnect', {});
       await world.service.client.call('settings.set', { killSwitch: false });
       assert.ok((await directPingsReachC(world)) > 0, 'open again once the user disconnects');
@@ -54,11 +59,10 @@ test(
   () =>
     withWorld(async (world) => {
       const before = await networkSnapshot(world.service);
-      await world.service.client.call('settings.set', { killSwitch: true });
-      await world.service.client.call('tunnels.connect', { name: TUNNEL });
+      await connectWithKillSwitch(world);
       await world.service.kill('SIGTERM');
       assert.equal(world.service.process.child.exitCode, 0, 'a clean exit');
-      assert.match(await execIn(world.topology.a.ns, 'nft', ['list', 'tables']), /inet phantommesh/);
+      assert.match(await nftTablesInA(world), /inet phantommesh/);
       assert.equal(await directPingsReachC(world), 0, 'blocked while the helper is gone');
       const journal = JSON.parse(
         await readFile(`${world.service.dir}/state/network-journal.json`, 'utf8'),
@@ -88,8 +92,7 @@ test(
   () =>
     withWorld(async (world) => {
       const { client } = world.service;
-      await client.call('settings.set', { killSwitch: true });
-      await client.call('tunnels.connect', { name: TUNNEL });
+      await connectWithKillSwitch(world);
       await world.service.waitForStatus(TUNNEL, (s) => s.state === 'connected', 15_000);
       const { text } = await client.call('tunnels.export', { name: TUNNEL });
       const edited = text.replace('DNS = 192.0.2.53', 'DNS = 192.0.2.54');
@@ -129,8 +132,7 @@ test(
   () =>
     withWorld(async (world) => {
       const { client } = world.service;
-      await client.call('settings.set', { killSwitch: true });
-      await client.call('tunnels.connect', { name: TUNNEL });
+      await connectWithKillSwitch(world);
       await client.call('events.subscribe', {});
       const restored = new Promise<string>((resolve) => {
         const stop = client.onEvent((event) => {
@@ -145,7 +147,7 @@ test(
       let back = false;
       while (!back && Date.now() - flushedAt < 2000) {
         await new Promise((resolve) => setTimeout(resolve, 100));
-        back = /inet phantommesh/.test(await execIn(world.topology.a.ns, 'nft', ['list', 'tables']));
+        back = /inet phantommesh/.test(await nftTablesInA(world));
       }
       assert.ok(back, 'the table is back within 2 s');
       assert.match(await restored, /removed the kill switch/);
@@ -165,7 +167,7 @@ test(
       const file = `${world.service.dir}/state/lockdown.nft`;
       const before = await networkSnapshot(world.service);
       await client.call('settings.set', { lockdown: true });
-      assert.match(await execIn(world.topology.a.ns, 'nft', ['list', 'tables']), /inet phantommesh/);
+      assert.match(await nftTablesInA(world), /inet phantommesh/);
       assert.equal(await directPingsReachC(world), 0, 'blocked with no tunnel wanted');
       assert.deepEqual((await client.call('status', {})).blocking, { reason: 'lockdown: no tunnel up' });
       assert.equal((await stat(file)).mode & 0o777, 0o600, 'root only');

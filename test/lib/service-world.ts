@@ -95,6 +95,17 @@ export async function directPingsReachC(world: World): Promise<number> {
   return Number(/(\d+) received/.exec(output)?.[1] ?? 0);
 }
 
+/** Turns the kill switch on and connects the stored full tunnel. */
+export async function connectWithKillSwitch(world: World): Promise<void> {
+  await world.service.client.call('settings.set', { killSwitch: true });
+  await world.service.client.call('tunnels.connect', { name: TUNNEL });
+}
+
+/** `nft list tables` in A. */
+export function nftTablesInA(world: World): Promise<string> {
+  return execIn(world.topology.a.ns, 'nft', ['list', 'tables']);
+}
+
 /** Runs `body` while polling `nft list tables` in A; returns the polls that lacked our table. */
 export async function tableGapsDuring(
   world: World,
@@ -105,7 +116,7 @@ export async function tableGapsDuring(
   let gaps = 0;
   const poller = (async () => {
     while (!done) {
-      const tables = await execIn(world.topology.a.ns, 'nft', ['list', 'tables']);
+      const tables = await nftTablesInA(world);
       polls++;
       if (!/inet phantommesh/.test(tables)) gaps++;
     }
