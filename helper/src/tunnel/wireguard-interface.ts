@@ -1,6 +1,6 @@
 // A WireGuard interface with nothing configured yet, what wireguard-go creates: the TUN device, the
 // WireGuard device between it and a UDP socket (on a random port until told otherwise), the UAPI
-// socket that `wg` talks to, and the data path (reading the TUN, the timer tick, the writer thread).
+// socket that `wg` talks to, and the data path (reading the TUN, the timers' wake-ups, the writer thread).
 // Keys, peers, addresses and routes come later, from a wg-quick file (apply-config.ts) or from `wg`
 // and `ip`.
 
@@ -12,9 +12,8 @@ import { serveUapi } from '../uapi/server.ts';
 import { DEFAULT_MTU, MAX_MESSAGE_SIZE } from '../wireguard/constants.ts';
 import { Device } from '../wireguard/device.ts';
 import { warmUpOnce } from '../wireguard/warm-up.ts';
+import { TickSchedule } from './tick-schedule.ts';
 
-/** How often the device's timers are checked. */
-const TICK_MS = 100;
 /**
  * One slice of the handshake queue: messages are processed until this much time has gone (a valid
  * initiation costs ~1 ms, a cookie reply ~20 µs), then the event loop gets a turn, so that transport
@@ -103,7 +102,14 @@ export class WireGuardInterface {
           }
         }
       };
-      const device = new Device({
+      const ticks: TickSchedule = new TickSchedule(
+        now,
+        (at: number): void => device.tick(at),
+        (): number | undefined => device.nextDeadline(),
+      );
+      cleanup.push(() => ticks.close());
+      const device: Device = new Device({
+        timerArmed: ticks.armed,
         handshakesWaiting: () => {
           draining ??= setImmediate(drainHandshakes);
         },
@@ -154,8 +160,6 @@ export class WireGuardInterface {
           if (device.setMtu(Math.min(mtu, MAX_MESSAGE_SIZE))) log(`${name}: MTU updated: ${mtu}`);
         },
       );
-      const ticker = setInterval(() => device.tick(now()), TICK_MS);
-      cleanup.push(() => clearInterval(ticker));
       await writerThreadStarted();
       // The handshake and data path compiled before the first peer's packet (the service has
       // usually done this at start-up already).

@@ -55,6 +55,11 @@ export interface DeviceOptions {
    * drains the queue itself at once (tests, in-process pairs).
    */
   handshakesWaiting?: () => void;
+  /**
+   * Called whenever a peer timer is set, with its deadline: the runner calls `tick` then (or earlier;
+   * `nextDeadline` says when next). Tests without it call `tick` themselves.
+   */
+  timerArmed?: (at: number) => void;
   log?: (message: string) => void;
 }
 
@@ -81,6 +86,7 @@ export class Device {
   private readonly cookieChecker = new CookieChecker(null);
   private readonly handshakeQueue: HandshakeQueue;
   private readonly handshakesWaiting: (() => void) | undefined;
+  private readonly timerArmed: ((at: number) => void) | undefined;
   /** All that send.ts and receive.ts see of the device; its `mtu` changes only through setMtu. */
   private readonly context: Omit<DeviceContext, 'mtu'> & { mtu: number };
 
@@ -99,6 +105,7 @@ export class Device {
     this.log = options.log ?? (() => {});
     this.handshakeQueue = new HandshakeQueue(options.handshakeQueueSize, options.underLoadQueueLength);
     this.handshakesWaiting = options.handshakesWaiting;
+    this.timerArmed = options.timerArmed;
     const identity = () => this.identity;
     this.context = {
       io: options.io,
@@ -222,6 +229,16 @@ export class Device {
   }
 
   /** Runs every peer's due timers; the runner calls it often (every 100 ms). */
+  /** When the earliest peer timer is due (monotonic ms), or undefined when none is pending. */
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    for (const peer of this.peerTable.values()) {
+      const at = peer.timers.next();
+      if (at !== undefined && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
   tick(now: number): void {
     for (const peer of this.peerTable.values()) {
       for (const timer of peer.timers.expired(now)) {
@@ -352,7 +369,7 @@ export class Device {
     }
     if (!peer) {
       if (change.updateOnly) return;
-      peer = new Peer(change.publicKey, this.identity, this.random);
+      peer = new Peer(change.publicKey, this.identity, this.random, this.timerArmed);
       this.peerTable.set(hexKey(change.publicKey), peer);
     }
     if (change.presharedKey !== undefined) {

@@ -24,10 +24,15 @@ export class Peer {
   /** Wall-clock ms of the latest completed handshake, 0 for never. */
   lastHandshakeWallMs = 0;
 
-  constructor(publicKey: Uint8Array, local: StaticKey | null, random: () => number) {
+  constructor(
+    publicKey: Uint8Array,
+    local: StaticKey | null,
+    random: () => number,
+    timerArmed?: (at: number) => void,
+  ) {
     this.publicKey = Buffer.from(publicKey);
     this.handshake = new Handshake(this.publicKey, local);
     this.cookieGenerator = new CookieGenerator(this.publicKey);
-    this.timers = new Timers(random);
+    this.timers = new Timers(random, timerArmed);
   }
 }

@@ -1,6 +1,8 @@
 // The five per-peer timers of wireguard-go's timers.go, kept as deadlines on the device's
-// monotonic clock. The device calls the event hooks as packets flow and asks `expired(now)` on
-// every tick, so a test can drive every timer with a fake clock.
+// monotonic clock. The device calls the event hooks as packets flow and asks `expired(now)` when it
+// ticks; each deadline set is reported to `armed`, so the runner wakes exactly when one is due
+// instead of polling (an idle tunnel then costs no wake-ups), and a test drives every timer with a
+// fake clock.
 
 import {
   KEEPALIVE_TIMEOUT,
@@ -23,12 +25,14 @@ const TIMER_NAMES: TimerName[] = [
 export class Timers {
   private readonly deadlines = new Map<TimerName, number>();
   private readonly random: () => number;
+  private readonly armed: (at: number) => void;
   handshakeAttempts = 0;
   needAnotherKeepalive = false;
   sentLastMinuteHandshake = false;
 
-  constructor(random: () => number) {
+  constructor(random: () => number, armed: (at: number) => void = () => {}) {
     this.random = random;
+    this.armed = armed;
   }
 
   isPending(name: TimerName): boolean {
@@ -41,6 +45,14 @@ export class Timers {
 
   set(name: TimerName, at: number): void {
     this.deadlines.set(name, at);
+    this.armed(at);
+  }
+
+  /** The earliest pending deadline, or undefined when none is. */
+  next(): number | undefined {
+    let next: number | undefined;
+    for (const at of this.deadlines.values()) if (next === undefined || at < next) next = at;
+    return next;
   }
 
   stop(name: TimerName): void {
