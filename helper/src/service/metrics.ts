@@ -1,6 +1,6 @@
 // An opt-in Prometheus text endpoint on 127.0.0.1: only local scrapers, never the network.
 
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 
 export interface TunnelMetrics {
   name: string;
@@ -104,6 +104,10 @@ export function isLoopbackHost(host: string | undefined, port: number): boolean 
 
 export function serveMetrics(port: number, collect: () => TunnelMetrics[]): Promise<MetricsServer> {
   let bound = port;
+  // Loaded only when metrics are turned on, and not as an ES import: importing node:http reads every
+  // export, and its WebSocket getters load Node's internal undici, ~5 MB of RSS (measured on the
+  // shipped bundle, 71.3 -> 66.0 MB idle) that a helper with metrics off would carry all day.
+  const { createServer } = process.getBuiltinModule('node:http');
   const server: Server = createServer((request, response) => {
     if (!isLoopbackHost(request.headers.host, bound)) {
       response.writeHead(421).end('misdirected request: use http://127.0.0.1:PORT/metrics\n');
