@@ -1,16 +1,19 @@
-// `npm run bench:service` (and part of `npm run bench`): the helper service as it is shipped (the built
-// dist/ with the unit's Node flags), for the figures a desktop user notices besides throughput: time
-// from start to READY, and memory with no tunnel and with one idle tunnel to wireguard-go. RSS is
+// `npm run bench:service` (and part of `npm run bench`): the helper service with the unit's Node flags,
+// for the figures a desktop user notices besides throughput: time from start to READY, and memory with
+// no tunnel and with one idle tunnel to wireguard-go. Twice: as it is shipped (dist/ bundled by
+// rolldown as the package does, scripts/bundle-helper.ts) and as `npm start` and the tests run it
+// (dist/, one ES module per file). RSS is
 // printed with its two parts from /proc/PID/status (RssFile, RssAnon): file-backed pages (mostly the Node binary's
 // own code, clean, shared with every other Node process and reclaimable by the kernel) and anonymous
 // memory (the helper's heap, code and buffers). Figures only: nothing here passes or fails.
-//   npm run bench:service [-- --starts 5 --idle 10]
+//   npm run bench:service [-- --starts 5 --idle 10 --json FILE]
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { shippedHelper } from './bundle-helper.ts';
 import { connectHelper } from '../shared/src/control/client.ts';
 import {
   createTopology,
@@ -24,7 +27,12 @@ import {
 import { INNER, ourConfigText, THEIR_PORT } from './lab/tunnel-pair.ts';
 
 const { values: args } = parseArgs({
-  options: { starts: { type: 'string', default: '5' }, idle: { type: 'string', default: '10' } },
+  options: {
+    starts: { type: 'string', default: '5' },
+    idle: { type: 'string', default: '10' },
+    /** Where to write the figures for bench.ts's summary of targets. */
+    json: { type: 'string' },
+  },
 });
 const STARTS = Math.max(1, Number(args.starts));
 const IDLE_SECONDS = Math.max(2, Number(args.idle));
@@ -55,16 +63,48 @@ if (reason) {
   process.exit(0);
 }
 
+const HELPERS = [
+  {
+    label: 'as shipped (dist/ bundled, as in the package)',
+    key: 'shipped',
+    entry: await shippedHelper(),
+  },
+  { label: 'unbundled (dist/, as npm start and the tests run it)', key: 'dist', entry: BUILT_HELPER },
+] as const;
+
+interface ServiceFigures {
+  readyMs: number;
+  idle: Memory;
+  oneTunnel: Memory;
+}
+
 const topology = await createTopology();
 const dir = await mkdtemp(join(tmpdir(), 'pm-bench-service-'));
+const figures: Record<string, ServiceFigures> = {};
 try {
+  for (const { label, key, entry } of HELPERS) {
+    console.log(`Helper service ${label}, ${SHIPPED_NODE_OPTIONS.join(' ')}`);
+    figures[key] = await measure(entry, key);
+  }
+  const bare = spawnIn(topology.a.ns, process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+  await sleep(1000);
+  const bareMemory = memoryOf(bare.child.pid!);
+  console.log(`For comparison, a bare Node process (node -e): ${mb(bareMemory)}`);
+  await bare.stop();
+  if (args.json) writeFileSync(args.json, JSON.stringify({ ...figures, bare: bareMemory }));
+} finally {
+  await topology.destroy();
+  await rm(dir, { recursive: true, force: true });
+}
+
+async function measure(entry: string, key: string): Promise<ServiceFigures> {
   const start = async (run: number) => {
     const began = performance.now();
     const helper = spawnIn(topology.a.ns, process.execPath, [
       ...SHIPPED_NODE_OPTIONS,
-      BUILT_HELPER,
+      entry,
       'serve',
-      ...['--socket', join(dir, `helper${run}.sock`), '--state-dir', join(dir, `state${run}`)],
+      ...['--socket', join(dir, `${key}${run}.sock`), '--state-dir', join(dir, `${key}-state${run}`)],
     ]);
     await helper.waitForLine(/is ready/, 15_000);
     return { helper, readyMs: performance.now() - began };
@@ -76,7 +116,6 @@ try {
     readies.push(readyMs);
     await helper.stop();
   }
-  console.log(`Helper service as shipped (${SHIPPED_NODE_OPTIONS.join(' ')}), dist/`);
   console.log(
     `  start to READY (spawn to the ready line), ${STARTS} starts: median ${median(readies).toFixed(0)} ms ` +
       `(${readies.map((ms) => ms.toFixed(0)).join(', ')})`,
@@ -86,7 +125,8 @@ try {
   try {
     await sleep(IDLE_SECONDS * 1000);
     const pid = helper.child.pid!;
-    console.log(`  RSS idle, no tunnel, after ${IDLE_SECONDS} s: ${mb(memoryOf(pid))}`);
+    const idle = memoryOf(pid);
+    console.log(`  RSS idle, no tunnel, after ${IDLE_SECONDS} s: ${mb(idle)}`);
 
     const [ours, theirs] = await Promise.all([genKeyPair(), genKeyPair()]);
     const peer = await startWireguardGo(topology.b.ns, uniqueName('pmbs'), {
@@ -96,7 +136,7 @@ try {
       peers: [{ publicKey: ours.publicKey, allowedIps: [`${INNER.ours4}/32`] }],
       quiet: true,
     });
-    const client = await connectHelper({ socketPath: join(dir, `helper${STARTS}.sock`), client: 'bench' });
+    const client = await connectHelper({ socketPath: join(dir, `${key}${STARTS}.sock`), client: 'bench' });
     try {
       const name = uniqueName('pmbs');
       await client.call('tunnels.import', {
@@ -110,8 +150,10 @@ try {
       await client.call('tunnels.connect', { name });
       await ping(topology.a.ns, INNER.theirs4, { count: 3 });
       await sleep(IDLE_SECONDS * 1000);
-      console.log(`  RSS with one idle tunnel, after ${IDLE_SECONDS} s: ${mb(memoryOf(pid))}`);
+      const oneTunnel = memoryOf(pid);
+      console.log(`  RSS with one idle tunnel, after ${IDLE_SECONDS} s: ${mb(oneTunnel)}`);
       await client.call('tunnels.disconnect', {});
+      return { readyMs: median(readies), idle, oneTunnel };
     } finally {
       client.close();
       await peer.stop();
@@ -119,11 +161,4 @@ try {
   } finally {
     await helper.stop();
   }
-  const bare = spawnIn(topology.a.ns, process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
-  await sleep(1000);
-  console.log(`  for comparison, a bare Node process (node -e): ${mb(memoryOf(bare.child.pid!))}`);
-  await bare.stop();
-} finally {
-  await topology.destroy();
-  await rm(dir, { recursive: true, force: true });
 }

@@ -2,18 +2,20 @@
 // veth pair, the same keys and inner addresses) carries iperf3 TCP through PhantomMesh <-> wireguard-go
 // and through wireguard-go <-> wireguard-go, alternating, so that both see the same machine load; the
 // medians and their ratio are printed, and the drop-in (`phantommesh-helper -f IFNAME` set up by wg
-// and ip in wireguard-go's place) against the `tunnel` runner. For PhantomMesh also: handshake time, latency added over the bare
-// veth, the helper's peak RSS and CPU time, and RSS across a soak at full speed. Figures only: nothing
-// here passes or fails.
+// and ip in wireguard-go's place) against the `tunnel` runner. For both ends: handshake time and
+// latency added over the bare veth (median of 100 pings each way); for PhantomMesh also the helper's
+// peak RSS and CPU time, and RSS across a soak at full speed. Figures only: nothing here passes or
+// fails.
 //
 //   node scripts/bench-throughput.ts [--rounds 2] [--seconds 5] [--soak 60] [--helper-node-options '...']
+//                                    [--json FILE]   (the figures, for bench.ts's summary of targets)
 //
-// The helper runs as it is shipped: the built dist/ (npm run build) with the Node flags of the
-// systemd unit (--max-semi-space-size=1). --helper-node-options replaces those flags (e.g. '' to see
+// The helper runs as it is shipped: the built dist/ (npm run build) bundled as the package bundles it
+// (scripts/bundle-helper.ts), with the Node flags of the systemd unit (--max-semi-space-size=1). --helper-node-options replaces those flags (e.g. '' to see
 // V8's defaults); without dist/ the TypeScript sources run, which costs ~23 MB more for the type
 // stripper.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   createTopology,
@@ -27,6 +29,7 @@ import {
   type Topology,
 } from './lab/netns.ts';
 import { INNER, OUR_PORT, startTunnelPair, THEIR_PORT } from './lab/tunnel-pair.ts';
+import { shippedHelper } from './bundle-helper.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,6 +37,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     soak: { type: 'string', default: '60' },
     'helper-node-options': { type: 'string' },
+    json: { type: 'string' },
   },
 });
 const BUILT_HELPER = new URL('../dist/helper/src/cli/phantommesh-helper.js', import.meta.url).pathname;
@@ -41,12 +45,14 @@ const BUILT_HELPER = new URL('../dist/helper/src/cli/phantommesh-helper.js', imp
 const SHIPPED_NODE_OPTIONS = '--max-semi-space-size=1';
 const HELPER = {
   env: { NODE_OPTIONS: args['helper-node-options'] ?? SHIPPED_NODE_OPTIONS },
-  ...(existsSync(BUILT_HELPER) ? { runner: BUILT_HELPER } : {}),
+  ...(existsSync(BUILT_HELPER) ? { runner: await shippedHelper() } : {}),
 };
 const ROUNDS = Number(args.rounds);
 const SECONDS = Number(args.seconds);
 const SOAK_SECONDS = Number(args.soak);
-const PINGS = 20;
+/** Issue 17 measures latency as the median of 100 pings, through the tunnel and over the bare link. */
+const PINGS = 100;
+const PING_INTERVAL = 0.1;
 // Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every architecture we build for.
 const USER_HZ = 100;
 
@@ -100,9 +106,9 @@ async function iperfBothWays(topology: Topology): Promise<Throughput> {
  */
 async function handshakeAndLatency(topology: Topology): Promise<{ handshakeMs: number; latencyMs: number }> {
   const first = await ping(topology.a.ns, INNER.theirs4, { count: 1 });
-  const bare = await ping(topology.a.ns, topology.b.ipv4, { count: PINGS });
-  const tunnel = await ping(topology.a.ns, INNER.theirs4, { count: PINGS });
-  return { handshakeMs: first.avgMs - tunnel.avgMs, latencyMs: tunnel.avgMs - bare.avgMs };
+  const bare = await ping(topology.a.ns, topology.b.ipv4, { count: PINGS, interval: PING_INTERVAL });
+  const tunnel = await ping(topology.a.ns, INNER.theirs4, { count: PINGS, interval: PING_INTERVAL });
+  return { handshakeMs: first.avgMs - tunnel.medianMs, latencyMs: tunnel.medianMs - bare.medianMs };
 }
 
 interface Round {
@@ -181,8 +187,18 @@ async function referenceRound(
   }
 }
 
+interface Soak {
+  seconds: number;
+  mbits: number;
+  samplesMb: number[];
+  idleMb: number;
+  peakMb: number;
+  growthMb: number;
+  afterMb: number;
+}
+
 /** RSS of a helper carrying iperf3 for `seconds`, sampled every 5 s, then after 5 s idle. */
-async function soak(seconds: number): Promise<void> {
+async function soak(seconds: number): Promise<Soak> {
   const pair = await startTunnelPair(HELPER);
   try {
     const pid = pair.ours.process.child.pid!;
@@ -210,6 +226,15 @@ async function soak(seconds: number): Promise<void> {
     console.log(`  growth first -> last:  ${(last - first).toFixed(1)} MB`);
     console.log(`  RSS 5 s after:         ${after.rssMb.toFixed(1)} MB`);
     console.log(`  helper CPU time:       ${(busy.cpuSeconds - idle.cpuSeconds).toFixed(1)} s`);
+    return {
+      seconds,
+      mbits,
+      samplesMb: samples,
+      idleMb: idle.rssMb,
+      peakMb: busy.peakRssMb,
+      growthMb: last - first,
+      afterMb: after.rssMb,
+    };
   } finally {
     await pair.destroy();
   }
@@ -282,4 +307,9 @@ console.log(
   `  helper: peak RSS ${peak.toFixed(1)} MB, CPU time per round (${2 * SECONDS} s of traffic) ${cpu.map((s) => s.toFixed(1)).join(', ')} s`,
 );
 
-if (SOAK_SECONDS > 0) await soak(SOAK_SECONDS);
+const soaked = SOAK_SECONDS > 0 ? await soak(SOAK_SECONDS) : null;
+if (args.json)
+  writeFileSync(
+    args.json,
+    JSON.stringify({ ours: a, reference: b, dropin: c, peakRssMb: peak, soak: soaked }),
+  );

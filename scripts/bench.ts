@@ -1,11 +1,15 @@
-// `npm run bench`: what the data path costs. Handshake time, per-packet AEAD through node:crypto and
-// through noble, and TCP throughput through PhantomMesh <-> wireguard-go against wireguard-go <->
-// wireguard-go on the same namespace path, printed as a ratio; then the handshake flood benchmark
-// (bench-flood.ts) and throughput by transport, UDP against the relay's tcp:// and wss://
-// (bench-transports.ts), and the service's start-up time and memory (bench-service.ts). Figures only: nothing here passes or fails on speed.
+// `npm run bench`: what the data path costs. Handshake time and per-packet AEAD in process; then, each
+// in its own process: TCP throughput, handshake, latency and CPU through PhantomMesh <-> wireguard-go
+// against wireguard-go <-> wireguard-go (bench-throughput.ts, 3 alternating rounds and a 10-minute
+// soak), the handshake flood (bench-flood.ts), throughput by transport (bench-transports.ts) and the
+// service's start-up time and memory (bench-service.ts); at the end, issue 17's targets with this
+// run's figure for each. Figures only: nothing here passes or fails. Takes about 20 minutes.
 
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CookieGenerator } from '../helper/src/wireguard/cookie.ts';
 import { generatePrivateKey, seal, staticKey } from '../helper/src/wireguard/crypto.ts';
 import { transportCipher, transportCipherBackend } from '../helper/src/wireguard/transport-cipher.ts';
@@ -18,8 +22,7 @@ import {
   Handshake,
 } from '../helper/src/wireguard/noise.ts';
 import { tai64n } from '../helper/src/wireguard/tai64n.ts';
-import { iperf3Client, iperf3Server, missingPrerequisites, ping } from './lab/netns.ts';
-import { INNER, startReferencePair, startTunnelPair } from './lab/tunnel-pair.ts';
+import { missingPrerequisites } from './lab/netns.ts';
 
 function measure(label: string, iterations: number, body: () => void): number {
   for (let i = 0; i < Math.min(1000, iterations / 10); i++) body();
@@ -82,48 +85,130 @@ for (const backend of ['openssl', 'node:crypto'] as const) {
 }
 
 const reason = missingPrerequisites();
-if (reason) {
-  console.log(`\nThroughput: skipped, ${reason}`);
-} else {
-  console.log('\nTCP throughput, iperf3 5 s each way through the tunnel (Mbit/s)');
-  const seconds = 5;
-  const run = async (
-    setup: () => Promise<{ topology: { a: { ns: string }; b: { ns: string } }; destroy(): Promise<void> }>,
-  ) => {
-    const pair = await setup();
-    try {
-      await ping(pair.topology.a.ns, INNER.theirs4, { count: 1 });
-      const server = await iperf3Server(pair.topology.b.ns);
-      const up = await iperf3Client(pair.topology.a.ns, INNER.theirs4, { seconds });
-      const down = await iperf3Client(pair.topology.a.ns, INNER.theirs4, { seconds, reverse: true });
-      await server.stop();
-      return { up: up / 1e6, down: down / 1e6 };
-    } finally {
-      await pair.destroy();
-    }
-  };
-  const ours = await run(() => startTunnelPair());
-  const reference = await run(startReferencePair);
-  const row = (label: string, r: { up: number; down: number }) =>
-    console.log(
-      `  ${label.padEnd(36)} up ${r.up.toFixed(0).padStart(5)}   down ${r.down.toFixed(0).padStart(5)}`,
-    );
-  row('PhantomMesh <-> wireguard-go', ours);
-  row('wireguard-go <-> wireguard-go', reference);
-  console.log(
-    `  ratio PhantomMesh / wireguard-go:     up ${(ours.up / reference.up).toFixed(2)}   down ${(ours.down / reference.down).toFixed(2)}`,
-  );
+const json = mkdtempSync(join(tmpdir(), 'pm-bench-'));
+/**
+ * Runs a benchmark in a process of its own (it builds and tears down its own namespaces and runs
+ * alone on the cores); with `figures`, returns what it wrote with --json.
+ */
+function runBench<T>(script: string, args: string[], figures = false): T | null {
+  const file = join(json, `${script}.json`);
+  console.log('');
+  const path = new URL(`./${script}.ts`, import.meta.url).pathname;
+  spawnSync(process.execPath, [path, ...args, ...(figures ? ['--json', file] : [])], { stdio: 'inherit' });
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
 }
 
-if (!reason) {
-  console.log('');
-  // Its own process: it builds and tears down its own namespaces, and runs alone on the cores.
-  const flood = new URL('./bench-flood.ts', import.meta.url).pathname;
-  spawnSync(process.execPath, [flood, '--seconds', '8'], { stdio: 'inherit' });
-  console.log('');
-  const transports = new URL('./bench-transports.ts', import.meta.url).pathname;
-  spawnSync(process.execPath, [transports, '--seconds', '5'], { stdio: 'inherit' });
-  console.log('');
-  const service = new URL('./bench-service.ts', import.meta.url).pathname;
-  spawnSync(process.execPath, [service], { stdio: 'inherit' });
+if (reason) {
+  console.log(`\nThroughput, flood, transports and service: skipped, ${reason}`);
+} else {
+  const throughput = runBench<ThroughputFigures>(
+    'bench-throughput',
+    ['--rounds', '3', '--soak', '600'],
+    true,
+  );
+  runBench('bench-flood', ['--seconds', '8']);
+  runBench('bench-transports', ['--seconds', '5']);
+  const service = runBench<ServiceFigures>('bench-service', [], true);
+  printTargets(bothSides / 2, throughput, service);
+}
+rmSync(json, { recursive: true, force: true });
+
+interface Side {
+  up: number;
+  down: number;
+  handshake: number;
+  latency: number;
+  cpu: number;
+}
+interface ThroughputFigures {
+  ours: Side;
+  reference: Side;
+  peakRssMb: number;
+  soak: { seconds: number; samplesMb: number[]; growthMb: number } | null;
+}
+interface Memory {
+  rss: number;
+  anon: number;
+  file: number;
+}
+interface ServiceFigures {
+  shipped: { readyMs: number; idle: Memory; oneTunnel: Memory };
+  dist: { readyMs: number; idle: Memory; oneTunnel: Memory };
+  bare: Memory;
+}
+
+/** Issue 17's targets, each with this run's figure. */
+function printTargets(warmUs: number, t: ThroughputFigures | null, s: ServiceFigures | null): void {
+  const rows: Array<[string, string, boolean | null]> = [];
+  const missing = (what: string) => rows.push([what, 'not measured (see above)', null]);
+  if (t) {
+    const up = t.ours.up / t.reference.up;
+    const down = t.ours.down / t.reference.down;
+    rows.push([
+      'throughput ratio up >= 1.4',
+      `${up.toFixed(2)}x (${t.ours.up.toFixed(0)} vs ${t.reference.up.toFixed(0)} Mbit/s)`,
+      up >= 1.4,
+    ]);
+    rows.push([
+      'throughput ratio down >= 1.5',
+      `${down.toFixed(2)}x (${t.ours.down.toFixed(0)} vs ${t.reference.down.toFixed(0)} Mbit/s)`,
+      down >= 1.5,
+    ]);
+    rows.push([
+      "CPU s per GB <= wireguard-go's",
+      `${t.ours.cpu.toFixed(1)} vs ${t.reference.cpu.toFixed(1)}`,
+      t.ours.cpu <= t.reference.cpu,
+    ]);
+    rows.push([
+      'first handshake <= 3 ms',
+      `${t.ours.handshake.toFixed(2)} ms (wireguard-go ${t.reference.handshake.toFixed(2)})`,
+      t.ours.handshake <= 3,
+    ]);
+  } else {
+    missing('throughput, first handshake');
+  }
+  rows.push(['warm handshake <= 1 ms (one side)', `${(warmUs / 1000).toFixed(2)} ms`, warmUs <= 1000]);
+  if (t) {
+    rows.push([
+      "latency added <= wireguard-go's (median of 100)",
+      `${t.ours.latency.toFixed(3)} vs ${t.reference.latency.toFixed(3)} ms`,
+      t.ours.latency <= t.reference.latency,
+    ]);
+  }
+  if (s) {
+    const mb = (m: Memory) =>
+      `${m.rss.toFixed(1)} MB (${m.anon.toFixed(1)} anonymous + ${m.file.toFixed(1)} file-backed)`;
+    rows.push(['RSS idle, no tunnel <= 60 MB (as shipped)', mb(s.shipped.idle), s.shipped.idle.rss <= 60]);
+    rows.push([
+      'RSS, one idle tunnel <= 60 MB (as shipped)',
+      mb(s.shipped.oneTunnel),
+      s.shipped.oneTunnel.rss <= 60,
+    ]);
+  } else {
+    missing('RSS idle');
+  }
+  if (t) {
+    rows.push(['peak RSS at full speed <= 80 MB', `${t.peakRssMb.toFixed(1)} MB`, t.peakRssMb <= 80]);
+    if (t.soak) {
+      const flat = Math.abs(t.soak.growthMb) <= 5;
+      rows.push([
+        `RSS flat over a ${t.soak.seconds / 60}-minute soak`,
+        `${t.soak.growthMb >= 0 ? '+' : ''}${t.soak.growthMb.toFixed(1)} MB first to last sample (samples above)`,
+        flat,
+      ]);
+    }
+  }
+  if (s)
+    rows.push([
+      'start to READY <= 300 ms (as shipped)',
+      `${s.shipped.readyMs.toFixed(0)} ms`,
+      s.shipped.readyMs <= 300,
+    ]);
+  console.log('\nIssue 17 targets, this run');
+  for (const [target, figure, met] of rows)
+    console.log(`  ${target.padEnd(48)} ${figure.padEnd(58)} ${met === null ? '' : met ? 'met' : 'NOT MET'}`);
+  if (s)
+    console.log(
+      `  (a bare Node 24 process here: ${s.bare.rss.toFixed(1)} MB, ${s.bare.file.toFixed(1)} of it file-backed; docs/performance.md)`,
+    );
 }

@@ -36,7 +36,7 @@ import {
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'rolldown';
+import { bundleHelper } from './bundle-helper.ts';
 import { gzipSync } from 'node:zlib';
 
 /**
@@ -111,7 +111,9 @@ async function stageFiles(dir: string): Promise<void> {
   mkdirSync(lib, { recursive: true });
 
   // The compiled code as a few bundles (bundleHelper): the entry points keep their paths.
-  await bundleHelper(join(lib, 'helper/src/cli'));
+  const cli = join(lib, 'helper/src/cli');
+  await bundleHelper(cli);
+  for (const file of readdirSync(cli)) console.log(`    helper/src/cli/${file}`);
   // Compiled ESM needs "type": "module" beside it; without it Node 24 guesses, at a cost per start.
   writeFileSync(
     join(lib, 'package.json'),
@@ -188,46 +190,6 @@ async function stageFiles(dir: string): Promise<void> {
   cpSync(join(work, 'node-LICENSE'), join(doc, 'LICENSE.node'));
 
   normalizeModes(dir);
-}
-
-/**
- * The compiled helper as bundles (rolldown), koffi left out (a native module, copied as it is):
- * start-up then reads about ten files instead of ~260 ES modules (95 of them zod's), which measured
- * ~10 MB less RSS and ~100 ms less to READY (docs/performance.md). Two module graphs, one per
- * thread: the main thread's (the three programs) and the writer thread's (writer-worker and the
- * handlers it loads by path). Every file goes into one directory, so the paths siblingModule()
- * computes from a bundle's own URL (the writer thread, its handlers) hold as they did unbundled.
- */
-async function bundleHelper(out: string): Promise<void> {
-  const built = (path: string) => join(root, 'dist/helper/src', path);
-  const graphs: Array<{ input: Record<string, string>; chunks: string }> = [
-    {
-      input: {
-        'phantommesh-helper': built('cli/phantommesh-helper.js'),
-        phantommesh: built('cli/phantommesh.js'),
-        'phantommesh-relay': built('cli/phantommesh-relay.js'),
-      },
-      chunks: 'main-[name]-[hash].js',
-    },
-    {
-      input: {
-        'writer-worker': built('datapath/writer-worker.js'),
-        'udp-sender_linux': built('conn/udp-sender_linux.js'),
-        'tun-writer_linux': built('tun/tun-writer_linux.js'),
-      },
-      chunks: 'writer-[name]-[hash].js',
-    },
-  ];
-  for (const { input, chunks } of graphs) {
-    await build({
-      input,
-      external: ['koffi'],
-      platform: 'node',
-      logLevel: 'warn',
-      output: { dir: out, format: 'esm', entryFileNames: '[name].js', chunkFileNames: chunks },
-    });
-  }
-  for (const file of readdirSync(out)) console.log(`    helper/src/cli/${file}`);
 }
 
 /**

@@ -610,25 +610,38 @@ export interface PingOptions {
   size?: number;
   /** Don't fragment (`ping -M do`): an oversize packet fails instead of being split. */
   df?: boolean;
+  /** Seconds between pings; default 0.2. */
+  interval?: number;
 }
 
 export interface PingResult {
   transmitted: number;
   received: number;
   avgMs: number;
+  /** The median of the replies' round trips (ping's own `time=`). */
+  medianMs: number;
   output: string;
 }
 
 /** Pings from `ns`; throws (with ping's report) unless at least one reply came back. */
 export async function ping(ns: string, address: string, opts: PingOptions = {}): Promise<PingResult> {
-  const args = ['-c', String(opts.count ?? 3), '-i', '0.2', '-W', '2'];
+  const args = ['-c', String(opts.count ?? 3), '-i', String(opts.interval ?? 0.2), '-W', '2'];
   if (opts.size !== undefined) args.push('-s', String(opts.size));
   if (opts.df) args.push('-M', 'do');
   const output = await execIn(ns, 'ping', [...args, address]);
   const counts = /(\d+) packets transmitted, (\d+) received/.exec(output);
   const rtt = /= [\d.]+\/([\d.]+)\//.exec(output);
   if (!counts || !rtt) throw new Error(`unexpected ping output:\n${output}`);
-  return { transmitted: Number(counts[1]), received: Number(counts[2]), avgMs: Number(rtt[1]), output };
+  const times = [...output.matchAll(/time=([\d.]+) ms/g)]
+    .map((match) => Number(match[1]))
+    .sort((a, b) => a - b);
+  return {
+    transmitted: Number(counts[1]),
+    received: Number(counts[2]),
+    avgMs: Number(rtt[1]),
+    medianMs: times[times.length >> 1] ?? Number(rtt[1]),
+    output,
+  };
 }
 
 const iperf3Port = 5201;
