@@ -194,6 +194,9 @@ interface Soak {
   idleMb: number;
   peakMb: number;
   growthMb: number;
+  /** The second half's highest sample minus the first half's: V8 collects old garbage late, so RSS
+   *  climbs and falls back in steps; what would show a leak is the ceiling still rising. */
+  trendMb: number;
   afterMb: number;
 }
 
@@ -219,11 +222,15 @@ async function soak(seconds: number): Promise<Soak> {
     const after = sample(pid);
     const first = samples[0] ?? busy.rssMb;
     const last = samples.at(-1) ?? busy.rssMb;
+    const half = Math.ceil(samples.length / 2);
+    const ceiling = (part: number[]) => (part.length > 0 ? Math.max(...part) : busy.rssMb);
+    const trend = ceiling(samples.slice(half)) - ceiling(samples.slice(0, half));
     console.log(`\nSoak: ${seconds} s of iperf3 up through PhantomMesh (${mbits.toFixed(0)} Mbit/s)`);
     console.log(`  RSS every 5 s (MB):    ${samples.map((mb) => mb.toFixed(0)).join(' ')}`);
     console.log(`  RSS idle before:       ${idle.rssMb.toFixed(1)} MB`);
     console.log(`  peak RSS:              ${busy.peakRssMb.toFixed(1)} MB`);
     console.log(`  growth first -> last:  ${(last - first).toFixed(1)} MB`);
+    console.log(`  highest sample, second half minus first half: ${trend.toFixed(1)} MB`);
     console.log(`  RSS 5 s after:         ${after.rssMb.toFixed(1)} MB`);
     console.log(`  helper CPU time:       ${(busy.cpuSeconds - idle.cpuSeconds).toFixed(1)} s`);
     return {
@@ -233,6 +240,7 @@ async function soak(seconds: number): Promise<Soak> {
       idleMb: idle.rssMb,
       peakMb: busy.peakRssMb,
       growthMb: last - first,
+      trendMb: trend,
       afterMb: after.rssMb,
     };
   } finally {
