@@ -337,8 +337,11 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
   return { a: plain(sides[0]), b: plain(sides[1]), ...(c ? { c } : {}), destroy };
 }
 
-/** Adds namespace `ns`, registered for cleanup, with loopback up. */
-async function addNamespace(ns: string): Promise<void> {
+/**
+ * Adds namespace `ns` with loopback up and IPv6 addresses usable at once; registered, so that it is
+ * deleted when the process exits at the latest (deleteNamespace() or a topology's destroy() sooner).
+ */
+export async function addNamespace(ns: string): Promise<void> {
   await exec('ip', ['netns', 'add', ns]);
   namespaces.add(ns);
   hookExit();
@@ -352,8 +355,17 @@ async function addNamespace(ns: string): Promise<void> {
   await execIn(ns, 'ip', ['link', 'set', 'lo', 'up']);
 }
 
+/** Deletes a namespace addNamespace() made (whatever runs inside should be stopped first). */
+export async function deleteNamespace(ns: string): Promise<void> {
+  namespaces.delete(ns);
+  await exec('ip', ['netns', 'del', ns]);
+}
+
 /** A veth pair between two namespaces: `a.veth` in `a.ns`, `b.veth` in `b.ns`. */
-async function addVethPair(a: { ns: string; veth: string }, b: { ns: string; veth: string }): Promise<void> {
+export async function addVethPair(
+  a: { ns: string; veth: string },
+  b: { ns: string; veth: string },
+): Promise<void> {
   await exec('ip', [
     'link',
     'add',

@@ -9,7 +9,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exec, execIn, genKeyPair, genPsk, spawnIn, uniqueName, type KeyPair } from './netns.ts';
+import {
+  addNamespace,
+  deleteNamespace,
+  execIn,
+  genKeyPair,
+  genPsk,
+  spawnIn,
+  uniqueName,
+  type KeyPair,
+} from './netns.ts';
 
 export const HELPER = new URL('../../helper/src/cli/phantommesh-helper.ts', import.meta.url).pathname;
 
@@ -78,15 +87,8 @@ export class DropinWorld {
   /** A new namespace `dq…`, loopback up, IPv6 addresses usable at once (no DAD). */
   async namespace(): Promise<string> {
     const ns = uniqueName('dq-');
-    await exec('ip', ['netns', 'add', ns]);
+    await addNamespace(ns);
     this.namespaces.push(ns);
-    await execIn(ns, 'sysctl', [
-      '-q',
-      '-w',
-      'net.ipv6.conf.all.accept_dad=0',
-      'net.ipv6.conf.default.accept_dad=0',
-    ]);
-    await execIn(ns, 'ip', ['link', 'set', 'lo', 'up']);
     return ns;
   }
 
@@ -153,7 +155,7 @@ export class DropinWorld {
       });
       await rm(socketOf(name), { force: true });
     }
-    for (const ns of this.namespaces.reverse()) await exec('ip', ['netns', 'del', ns]).catch(() => {});
+    for (const ns of this.namespaces.reverse()) await deleteNamespace(ns).catch(() => {});
     await rm(this.dir, { recursive: true, force: true });
   }
 }

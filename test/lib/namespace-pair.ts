@@ -3,15 +3,14 @@
 // (the server side, veth PREFIXv-s, address .2 / ::2) and PREFIX-c-XXXXXX (the client side, veth
 // PREFIXv-c, address .1 / ::1). Both are deleted by destroy(), or at the latest when the process exits.
 
-import { execFileSync } from 'node:child_process';
-import { exec, execIn, uniqueName } from './netns.ts';
+import { addNamespace, addVethPair, deleteNamespace, execIn, uniqueName } from './netns.ts';
 
 export interface NamespacePairOptions {
   /** The names' prefix: 'rl' gives rl-s-XXXXXX and rl-c-XXXXXX, joined by rlv-s and rlv-c. */
   prefix: string;
   /** The /24's first three bytes, e.g. '198.51.100'. */
   ipv4: string;
-  /** A /64 ending in '::', e.g. 'fd00:7274::'; with it, IPv6 addresses are usable at once (no DAD). */
+  /** A /64 ending in '::', e.g. 'fd00:7274::'. */
   ipv6?: string;
 }
 
@@ -27,48 +26,16 @@ export async function createNamespacePair(options: NamespacePairOptions): Promis
   const server = uniqueName(`${prefix}-s-`);
   const client = uniqueName(`${prefix}-c-`);
   const made: string[] = [];
-  const removeSync = (): void => {
-    for (const ns of made) {
-      try {
-        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-      } catch {
-        // Already gone.
-      }
-    }
-  };
-  process.on('exit', removeSync);
   const destroy = async (): Promise<void> => {
-    process.off('exit', removeSync);
-    await Promise.allSettled(made.map((ns) => exec('ip', ['netns', 'del', ns])));
+    await Promise.allSettled(made.map((ns) => deleteNamespace(ns)));
   };
   try {
     for (const ns of [server, client]) {
-      await exec('ip', ['netns', 'add', ns]);
+      await addNamespace(ns);
       made.push(ns);
-      if (ipv6 !== undefined)
-        await execIn(ns, 'sysctl', [
-          '-q',
-          '-w',
-          'net.ipv6.conf.all.accept_dad=0',
-          'net.ipv6.conf.default.accept_dad=0',
-        ]);
-      await execIn(ns, 'ip', ['link', 'set', 'lo', 'up']);
     }
     const [serverVeth, clientVeth] = [`${prefix}v-s`, `${prefix}v-c`];
-    await exec('ip', [
-      'link',
-      'add',
-      clientVeth,
-      'netns',
-      client,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      serverVeth,
-      'netns',
-      server,
-    ]);
+    await addVethPair({ ns: client, veth: clientVeth }, { ns: server, veth: serverVeth });
     for (const [ns, dev, last] of [
       [server, serverVeth, 2],
       [client, clientVeth, 1],
