@@ -178,7 +178,9 @@ export async function quickPing(
   const output = await execIn(ns, 'ping', [...args, address]).catch((error: Error) => error.message);
   const received = /(\d+) received/.exec(output);
   if (!received) throw new Error(`ping ${address} from ${ns}: ${output}`);
-  return Number(received[1]);
+  // With -w, ping keeps sending until `count` replies are in, and it reads every reply waiting before
+  // it checks: replies that bunch up (big packets on a loaded machine) can make it count more.
+  return Math.min(Number(received[1]), count);
 }
 
 export interface Iperf3Result {
