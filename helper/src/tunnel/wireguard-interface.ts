@@ -1,6 +1,7 @@
 // A WireGuard interface with nothing configured yet, what wireguard-go creates: the TUN device, the
 // WireGuard device between it and a UDP socket (on a random port until told otherwise), the UAPI
-// socket that `wg` talks to, and the data path (reading the TUN, the timers' wake-ups, the writer thread).
+// socket that `wg` talks to, and the data path (reading the TUN, the timers' wake-ups, the writer
+// thread).
 // Keys, peers, addresses and routes come later, from a wg-quick file (apply-config.ts) or from `wg`
 // and `ip`.
 

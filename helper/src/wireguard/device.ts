@@ -228,7 +228,6 @@ export class Device {
       if (peer.persistentKeepalive > 0) sendKeepalive(this.context, peer, now);
   }
 
-  /** Runs every peer's due timers; the runner calls it often (every 100 ms). */
   /** When the earliest peer timer is due (monotonic ms), or undefined when none is pending. */
   nextDeadline(): number | undefined {
     let next: number | undefined;
@@ -239,6 +238,7 @@ export class Device {
     return next;
   }
 
+  /** Runs every peer's due timers; the runner calls it when `nextDeadline` (or a timerArmed) is due. */
   tick(now: number): void {
     for (const peer of this.peerTable.values()) {
       for (const timer of peer.timers.expired(now)) {
