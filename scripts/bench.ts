@@ -100,6 +100,7 @@ function runBench<T>(script: string, args: string[], figures = false): T | null 
 
 if (reason) {
   console.log(`\nThroughput, flood, transports and service: skipped, ${reason}`);
+  printTargets(bothSides / 2, null, null);
 } else {
   const throughput = runBench<ThroughputFigures>(
     'bench-throughput',
