@@ -1,5 +1,5 @@
-// Relay URLs (helper/src/transport/relay-url.ts) and the WireGuard message shape check
-// (helper/src/transport/wireguard-message.ts).
+// Relay URLs (helper/src/transport/relay-url.ts: the rules of shared/src/relay-url.ts, refused in
+// English) and the WireGuard message shape check (helper/src/transport/wireguard-message.ts).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,7 +58,10 @@ test('each mistake is refused with its reason', () => {
     ['wss://:443/wg', /no host/],
     ['wss://999.1.1.1/wg', /neither an IP address nor a host name/],
     ['wss://bad_host/wg', /neither an IP address nor a host name/],
-    [`wss://relay.test/${'a'.repeat(300)}`, /longer than 256/],
+    [`wss://relay.test/${'a'.repeat(300)}`, /the path is longer than 256/],
+    [`wss://relay.test/${'a'.repeat(2100)}`, /the URL is longer than 2048 characters/],
+    ['wss://relay.test/w g?x', /query or fragment/],
+    ['wss://[fe80::1%eth0]/wg', /is not an IPv6 address/],
   ];
   for (const [text, reason] of cases)
     assert.throws(
@@ -67,6 +70,34 @@ test('each mistake is refused with its reason', () => {
         error instanceof RelayUrlError && error.code === 'RELAY_URL_INVALID' && reason.test(error.message),
       text,
     );
+});
+
+test('the messages name what was written: the host in lower case, the text cut at 200 characters', () => {
+  const messageOf = (text: string): string => {
+    try {
+      parseRelayUrl(text);
+    } catch (error) {
+      assert.ok(error instanceof RelayUrlError);
+      assert.equal(error.name, 'RelayUrlError');
+      return error.message;
+    }
+    assert.fail(`${text} is refused`);
+  };
+  assert.equal(
+    messageOf('wss://Bad_Host/wg'),
+    '"wss://Bad_Host/wg": "bad_host" is neither an IP address nor a host name',
+  );
+  assert.equal(messageOf('tcp://r.test'), '"tcp://r.test": tcp:// needs a port (tcp://HOST:PORT)');
+  assert.equal(messageOf('wss://[::1]x'), '"wss://[::1]x": unexpected "x" after the address');
+  assert.equal(
+    messageOf('HTTP://r.test'),
+    '"HTTP://r.test": unsupported scheme http:// (expected tcp://, ws:// or wss://)',
+  );
+  const long = `wss://r.test/${'a'.repeat(300)}`;
+  assert.equal(
+    messageOf(long),
+    `${JSON.stringify(long.slice(0, 200))}: the path is longer than 256 characters`,
+  );
 });
 
 test('only datagrams shaped like WireGuard messages pass', () => {

@@ -1,6 +1,7 @@
 // The transport dialog's checks (app/renderer/src/lib/transport.ts): relay and proxy URLs refused with
 // a message for people where the helper would refuse them, and accepted where it accepts them; which
-// files go together; the IPC request a form becomes; and how a transport and its carrier read.
+// files go together; the IPC request a form becomes; and how a transport and its carrier read. The
+// relay URL rules are the helper's own (shared/src/relay-url.ts); only the words are the renderer's.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -63,6 +64,10 @@ test('relay URLs the helper refuses say why', () => {
     ['tcp://999.1.1.1:443', /neither an IP address nor a host name/],
     [`wss://relay.example.com/${'a'.repeat(300)}`, /longer than 256/],
     [`wss://relay.example.com/${'a'.repeat(2100)}`, /At most 2048/],
+    // A URL breaking two rules gets the first the helper checks: the query before the space.
+    ['wss://relay.example.com/w g?x=1', /no \?query or #fragment/],
+    ['wss://[fe80::1%eth0]/wg', /\[fe80::1%eth0\] is not an IPv6 address/],
+    ['wss://Relay_1.example.com/wg', /“Relay_1\.example\.com” is neither/],
   ];
   for (const [url, why] of cases) {
     const problem = relayUrlProblem(url);
@@ -72,6 +77,36 @@ test('relay URLs the helper refuses say why', () => {
     if (url !== '') assert.throws(() => parseRelayUrl(url), Error, `the helper refuses ${url} too`);
   }
   for (const url of GOOD_RELAYS) assert.doesNotThrow(() => parseRelayUrl(url), url);
+});
+
+test('the form refuses a relay URL exactly where the helper does', () => {
+  const hosts = [
+    'r.example',
+    'R.Example.',
+    '192.0.2.1',
+    '01.2.3.4',
+    '[::1]',
+    '[::ffff:192.0.2.1]',
+    '[1.2.3.4]',
+    '[fe80::1%1]',
+    'a_b',
+    '',
+  ];
+  const ports = ['', ':0', ':1', ':65535', ':65536', ':x'];
+  const paths = ['', '/', '/wg', '/w%41', '/w g', '/a?b', `/${'a'.repeat(256)}`];
+  for (const scheme of ['tcp', 'ws', 'WSS', 'http'])
+    for (const host of hosts)
+      for (const port of ports)
+        for (const path of paths) {
+          const url = `${scheme}://${host}${port}${path}`;
+          let helperAccepts = true;
+          try {
+            parseRelayUrl(url);
+          } catch {
+            helperAccepts = false;
+          }
+          assert.equal(relayUrlProblem(url) === null, helperAccepts, url);
+        }
 });
 
 test('proxy URLs: empty is none; http:// only, without path; a redacted password must be retyped', () => {

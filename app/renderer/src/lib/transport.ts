@@ -6,6 +6,7 @@
 
 import type { CarriedBy, PublicTransport, TransportKeep } from '../../../../shared/src/control/protocol.ts';
 import type { TransportFileKind, TransportRequest } from '../../../../shared/src/ipc/schema.ts';
+import { checkRelayUrl, type RelayUrlProblem } from '../../../../shared/src/relay-url.ts';
 import { strings } from '../strings.ts';
 
 const t = strings.transport;
@@ -31,12 +32,8 @@ export type TransportProblems = Partial<Record<TransportField, string>>;
 
 export const noFiles: TransportForm['files'] = { clientCert: null, clientKey: null, ca: null };
 
-/** What the helper keeps of a URL (RelayUrl and ProxyUrl in the control protocol). */
-const MAX_URL = 2048;
-const MAX_PATH = 256;
-const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/;
-const PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** The longest proxy URL the helper keeps (ProxyUrl in the control protocol). */
+const MAX_PROXY_URL = 2048;
 
 /** The form opened on what the helper has now. Files and a proxy password are never shown back. */
 export function formFrom(current: PublicTransport | undefined): TransportForm {
@@ -57,78 +54,61 @@ export function isWss(url: string): boolean {
   return /^wss:\/\//i.test(url.trim());
 }
 
-function isIpv6(text: string): boolean {
-  // The shape only: the URL constructor (in every browser) does the full check.
-  if (!/^[0-9a-fA-F:.]+$/.test(text) || !text.includes(':')) return false;
-  try {
-    return new URL(`http://[${text}]/`).hostname !== '';
-  } catch {
-    return false;
-  }
-}
-
-function portProblem(portText: string): string | null {
-  if (!/^[0-9]{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535)
-    return t.errors.port(portText);
-  return null;
-}
-
 /** Why `text` is not a relay URL the helper accepts, or null when it is one. */
 export function relayUrlProblem(text: string): string | null {
+  // The form trims what it sends (transportRequest), so it checks the trimmed text.
   const url = text.trim();
   if (url === '') return t.errors.urlEmpty;
-  if (url.length > MAX_URL) return t.errors.tooLong(MAX_URL);
-  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(url);
-  if (!match) return t.errors.urlShape;
-  const scheme = match[1]!.toLowerCase();
-  if (scheme !== 'tcp' && scheme !== 'ws' && scheme !== 'wss') return t.errors.urlScheme(scheme);
-  const rest = match[2]!;
-  if (/\s/.test(rest)) return t.errors.whiteSpace;
-  if (/[?#]/.test(rest)) return t.errors.queryOrFragment;
-  const slash = rest.indexOf('/');
-  const authority = slash === -1 ? rest : rest.slice(0, slash);
-  const path = slash === -1 ? '' : rest.slice(slash);
-  if (authority.includes('@')) return t.errors.urlCredentials;
+  const checked = checkRelayUrl(url);
+  return checked.ok ? null : relayUrlMessage(checked.problem);
+}
 
-  let host: string;
-  let portText: string | undefined;
-  if (authority.startsWith('[')) {
-    const close = authority.indexOf(']');
-    if (close === -1) return t.errors.ipv6Brackets;
-    host = authority.slice(1, close);
-    const after = authority.slice(close + 1);
-    if (after !== '' && !after.startsWith(':')) return t.errors.afterAddress(after);
-    portText = after === '' ? undefined : after.slice(1);
-    if (!isIpv6(host)) return t.errors.notIpv6(host);
-  } else {
-    const colon = authority.lastIndexOf(':');
-    host = colon === -1 ? authority : authority.slice(0, colon);
-    portText = colon === -1 ? undefined : authority.slice(colon + 1);
-    if (host.includes(':')) return t.errors.ipv6NeedsBrackets;
-    if (host === '') return t.errors.noHost;
-    const lower = host.toLowerCase();
-    if (!IPV4.test(lower) && (/^[0-9.]+$/.test(lower) || lower.length > 253 || !HOSTNAME.test(lower)))
-      return t.errors.badHost(host);
+/** A refused relay URL's reason, for people: the helper's rules (shared/src/relay-url.ts), our words. */
+function relayUrlMessage(problem: RelayUrlProblem): string {
+  switch (problem.kind) {
+    case 'tooLong':
+      return t.errors.tooLong(problem.max);
+    case 'shape':
+      return t.errors.urlShape;
+    case 'scheme':
+      return t.errors.urlScheme(problem.scheme);
+    case 'queryOrFragment':
+      return t.errors.queryOrFragment;
+    case 'whiteSpace':
+      return t.errors.whiteSpace;
+    case 'credentials':
+      return t.errors.urlCredentials;
+    case 'unterminatedIpv6':
+      return t.errors.ipv6Brackets;
+    case 'afterAddress':
+      return t.errors.afterAddress(problem.after);
+    case 'notIpv6':
+      return t.errors.notIpv6(problem.address);
+    case 'ipv6NeedsBrackets':
+      return t.errors.ipv6NeedsBrackets;
+    case 'noHost':
+      return t.errors.noHost;
+    case 'host':
+      return t.errors.badHost(problem.host);
+    case 'port':
+      return t.errors.port(problem.port);
+    case 'needsPort':
+      // Only tcp:// has no default port (ws:// has 80, wss:// 443).
+      return t.errors.tcpPort;
+    case 'tcpPath':
+      return t.errors.tcpPath;
+    case 'pathTooLong':
+      return t.errors.pathTooLong(problem.max);
+    case 'pathCharacters':
+      return t.errors.pathCharacters;
   }
-  if (portText !== undefined) {
-    const problem = portProblem(portText);
-    if (problem) return problem;
-  } else if (scheme === 'tcp') return t.errors.tcpPort;
-
-  if (scheme === 'tcp') {
-    if (path !== '' && path !== '/') return t.errors.tcpPath;
-  } else if (path !== '') {
-    if (path.length > MAX_PATH) return t.errors.pathTooLong(MAX_PATH);
-    if (!PATH.test(path)) return t.errors.pathCharacters;
-  }
-  return null;
 }
 
 /** Why `text` is not an HTTP CONNECT proxy the helper accepts, or null (an empty one is none). */
 export function proxyUrlProblem(text: string): string | null {
   const proxy = text.trim();
   if (proxy === '') return null;
-  if (proxy.length > MAX_URL) return t.errors.tooLong(MAX_URL);
+  if (proxy.length > MAX_PROXY_URL) return t.errors.tooLong(MAX_PROXY_URL);
   if (/\s/.test(proxy)) return t.errors.whiteSpace;
   if (!/^http:\/\//i.test(proxy))
     return /^https:\/\//i.test(proxy) ? t.errors.proxyHttps : t.errors.proxyShape;
