@@ -81,6 +81,20 @@ test('checkTransport: URLs parse, a key comes with its certificate and matches i
   assert.deepEqual(checkTransport(good), good);
 });
 
+test('a scheme in capitals is the same scheme: the schema, the TLS check and keep all take it', () => {
+  const upper = { kind: 'relay', url: 'WSS://Relay.Example/wg', clientCert: cert, clientKey: key } as const;
+  assert.equal(TransportSetting.safeParse(upper).success, true);
+  assert.deepEqual(checkTransport(upper), upper);
+  const stored = { kind: 'relay', url: 'wss://relay.example/wg', clientCert: cert, clientKey: key } as const;
+  const edit = {
+    kind: 'relay' as const,
+    url: 'WSS://relay.example/other',
+    keep: ['clientCertificate' as const],
+  };
+  const kept = withKept(edit, stored);
+  assert.equal(kept.kind === 'relay' && kept.clientCert, cert, 'the stored certificate is kept for WSS://');
+});
+
 test('what a client sees: the certificate subject, never the key or the proxy password', () => {
   const shown = publicTransport({
     kind: 'relay',

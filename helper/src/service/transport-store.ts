@@ -30,13 +30,13 @@ const invalid = (message: string) => new PhantomError('TRANSPORT_INVALID', messa
  */
 export function checkTransport(setting: Setting): Setting {
   if (setting.kind === 'udp') return setting;
-  parseRelayUrl(setting.url);
+  const { scheme } = parseRelayUrl(setting.url);
   if (setting.proxy !== undefined) parseProxyUrl(setting.proxy);
   if ((setting.clientCert === undefined) !== (setting.clientKey === undefined))
     throw invalid(
       'a client certificate needs its key, and a key its certificate (--client-cert with --client-key)',
     );
-  if (setting.kind === 'relay' && !setting.url.startsWith('wss://') && (setting.clientCert || setting.ca))
+  if (scheme !== 'wss' && (setting.clientCert || setting.ca))
     throw invalid('client certificates and a CA are for wss:// relays (TLS); this relay URL is not wss://');
   if (setting.clientCert !== undefined && setting.clientKey !== undefined) {
     const certificate = certificateOf(setting.clientCert, 'client certificate');
@@ -71,7 +71,7 @@ export function withKept(setting: Setting, stored: Setting): Setting {
   const { keep: asked = [], ...given } = setting;
   const old = stored.kind === 'relay' ? stored : null;
   // Certificates belong to TLS: a relay that is not wss:// keeps none.
-  const keep = given.url.startsWith('wss://') ? asked : asked.filter((item) => item === 'proxy');
+  const keep = /^wss:\/\//i.test(given.url) ? asked : asked.filter((item) => item === 'proxy');
   return {
     ...given,
     ...(keep.includes('clientCertificate') && given.clientCert === undefined && old?.clientCert !== undefined

@@ -131,7 +131,8 @@ export const RelayUrl = z
   .string()
   .max(2048)
   .regex(
-    /^(tcp|wss?):\/\/[^\s]+$/,
+    // Schemes are case-insensitive (RFC 3986), as the helper's parser takes them.
+    /^(tcp|wss?):\/\/[^\s]+$/i,
     'a relay URL is tcp://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST[:PORT]/PATH',
   );
 /** An HTTP CONNECT proxy: http://[USER:PASSWORD@]HOST:PORT. */
