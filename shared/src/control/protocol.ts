@@ -12,6 +12,7 @@
 
 import { z } from 'zod';
 import { INTERFACE_NAME_RULE, isInterfaceName } from '../interface-name.ts';
+import { MAX_RELAY_URL } from '../relay-url.ts';
 import type { TunnelConfig } from '../config/types.ts';
 
 // 2: the lockdown setting, `blocking` in status, the blocking and firewall-restored events.
@@ -129,16 +130,18 @@ export const PublicTunnelConfig = z.object({
 /** A relay URL as the helper accepts it: tcp://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST[:PORT]/PATH. */
 export const RelayUrl = z
   .string()
-  .max(2048)
+  .max(MAX_RELAY_URL)
   .regex(
     // Schemes are case-insensitive (RFC 3986), as the helper's parser takes them.
     /^(tcp|wss?):\/\/[^\s]+$/i,
     'a relay URL is tcp://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST[:PORT]/PATH',
   );
+/** The longest proxy URL the helper keeps. */
+const MAX_PROXY_URL = 2048;
 /** An HTTP CONNECT proxy: http://[USER:PASSWORD@]HOST:PORT. */
 export const ProxyUrl = z
   .string()
-  .max(2048)
+  .max(MAX_PROXY_URL)
   .regex(/^http:\/\/[^\s]+$/, 'a proxy URL is http://[USER:PASSWORD@]HOST:PORT');
 /** The longest PEM file the helper accepts (the app also bounds the bytes it reads by it). */
 export const MAX_PEM_TEXT = 64 * 1024;
