@@ -8,7 +8,7 @@
 // memory (the helper's heap, code and buffers). Figures only: nothing here passes or fails.
 //   npm run bench:service [-- --starts 5 --idle 10 --json FILE]
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
   },
 });
 const STARTS = Math.max(1, Number(args.starts));
-const IDLE_SECONDS = Math.max(2, Number(args.idle));
+const IDLE_SECONDS = Math.max(4, Number(args.idle));
 const BUILT_HELPER = new URL('../dist/helper/src/cli/phantommesh-helper.js', import.meta.url).pathname;
 /** The flags resources/linux/phantommesh-helper.service starts the helper with. */
 const SHIPPED_NODE_OPTIONS = ['--max-semi-space-size=1'];
@@ -50,6 +50,24 @@ function memoryOf(pid: number): Memory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) / 1024;
   return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+}
+
+/** Context switches of all the process's threads so far: each is a wake-up (or a preemption). */
+function switchesOf(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+    for (const key of ['voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches'])
+      total += Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  }
+  return total;
+}
+
+/** Sleeps `seconds` and says how often the idle process woke meanwhile, per second. */
+async function idleWakeups(pid: number, seconds: number): Promise<number> {
+  const before = switchesOf(pid);
+  await sleep(seconds * 1000);
+  return (switchesOf(pid) - before) / seconds;
 }
 
 const mb = (memory: Memory) =>
@@ -123,10 +141,12 @@ async function measure(entry: string, key: string): Promise<ServiceFigures> {
 
   const { helper } = await start(STARTS);
   try {
-    await sleep(IDLE_SECONDS * 1000);
     const pid = helper.child.pid!;
+    await sleep(2000);
+    const idleWakes = await idleWakeups(pid, IDLE_SECONDS - 2);
     const idle = memoryOf(pid);
     console.log(`  RSS idle, no tunnel, after ${IDLE_SECONDS} s: ${mb(idle)}`);
+    console.log(`  wake-ups idle, no tunnel: ${idleWakes.toFixed(1)} a second (all threads)`);
 
     const [ours, theirs] = await Promise.all([genKeyPair(), genKeyPair()]);
     const peer = await startWireguardGo(topology.b.ns, uniqueName('pmbs'), {
@@ -149,9 +169,14 @@ async function measure(entry: string, key: string): Promise<ServiceFigures> {
       });
       await client.call('tunnels.connect', { name });
       await ping(topology.a.ns, INNER.theirs4, { count: 3 });
-      await sleep(IDLE_SECONDS * 1000);
+      await sleep(2000);
+      const tunnelWakes = await idleWakeups(pid, IDLE_SECONDS - 2);
       const oneTunnel = memoryOf(pid);
       console.log(`  RSS with one idle tunnel, after ${IDLE_SECONDS} s: ${mb(oneTunnel)}`);
+      console.log(
+        `  wake-ups with one idle tunnel and a client connected: ${tunnelWakes.toFixed(1)} a second ` +
+          '(all threads; the service sends connected clients stats once a second)',
+      );
       await client.call('tunnels.disconnect', {});
       return { readyMs: median(readies), idle, oneTunnel };
     } finally {
