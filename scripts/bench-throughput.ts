@@ -4,7 +4,8 @@
 // medians and their ratio are printed, and the drop-in (`phantommesh-helper -f IFNAME` set up by wg
 // and ip in wireguard-go's place) against the `tunnel` runner. For both ends: handshake time and
 // latency added over the bare veth (median of 100 pings each way); for PhantomMesh also the helper's
-// peak RSS and CPU time, and RSS across a soak at full speed. Figures only: nothing here passes or
+// peak RSS and CPU time, and RSS across a soak at full speed; per round, how many datagrams the
+// receiving wireguard-go dropped at its socket during the upload (what bounds the upstream ratio here). Figures only: nothing here passes or
 // fails.
 //
 //   node scripts/bench-throughput.ts [--rounds 2] [--seconds 5] [--soak 60] [--helper-node-options '...']
@@ -19,6 +20,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   createTopology,
+  execIn,
   iperf3Client,
   iperf3Server,
   missingPrerequisites,
@@ -86,14 +88,25 @@ function sample(pid: number): ProcSample {
 interface Throughput {
   up: number;
   down: number;
+  /** Datagrams the receiving end (wireguard-go in namespace b) dropped at its socket during the upload. */
+  receiverDropsUp: number;
+}
+
+/** UDP datagrams dropped for a full receive buffer in `ns` so far (RcvbufErrors of /proc/net/snmp). */
+async function socketDrops(ns: string): Promise<number> {
+  const lines = (await execIn(ns, 'cat', ['/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Udp:'));
+  const [names, values] = lines.map((line) => line.trim().split(/\s+/));
+  return Number(values![names!.indexOf('RcvbufErrors')]);
 }
 
 async function iperfBothWays(topology: Topology): Promise<Throughput> {
   const server = await iperf3Server(topology.b.ns);
   try {
+    const dropsBefore = await socketDrops(topology.b.ns);
     const up = await iperf3Client(topology.a.ns, INNER.theirs4, { seconds: SECONDS });
+    const receiverDropsUp = (await socketDrops(topology.b.ns)) - dropsBefore;
     const down = await iperf3Client(topology.a.ns, INNER.theirs4, { seconds: SECONDS, reverse: true });
-    return { up: up / 1e6, down: down / 1e6 };
+    return { up: up / 1e6, down: down / 1e6, receiverDropsUp };
   } finally {
     await server.stop();
   }
@@ -280,7 +293,8 @@ for (let round = 1; round <= ROUNDS; round++) {
       `   wireguard-go up ${fixed(reference.at(-1)!.throughput.up)} down ${fixed(reference.at(-1)!.throughput.down)}` +
       `   ratio ${ratio('up').toFixed(2)} / ${ratio('down').toFixed(2)}` +
       `   CPU s/GB ${cpuPerGigabyte(phantom).toFixed(1)} vs ${cpuPerGigabyte(reference.at(-1)!).toFixed(1)}` +
-      `   helper peak RSS ${phantom.helper!.peakRssMb.toFixed(0)} MB`,
+      `   helper peak RSS ${phantom.helper!.peakRssMb.toFixed(0)} MB` +
+      `   receiver's socket drops up ${phantom.throughput.receiverDropsUp} vs ${reference.at(-1)!.throughput.receiverDropsUp}`,
   );
 }
 
