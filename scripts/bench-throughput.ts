@@ -5,8 +5,8 @@
 // and ip in wireguard-go's place) against the `tunnel` runner. For both ends: handshake time and
 // latency added over the bare veth (median of 100 pings each way); for PhantomMesh also the helper's
 // peak RSS and CPU time, and RSS across a soak at full speed; per round, how many datagrams the
-// receiving wireguard-go dropped at its socket during the upload (what bounds the upstream ratio here). Figures only: nothing here passes or
-// fails.
+// receiving wireguard-go dropped at its socket during the upload (what bounds the upstream ratio
+// here). Figures only: nothing here passes or fails.
 //
 //   node scripts/bench-throughput.ts [--rounds 2] [--seconds 5] [--soak 60] [--helper-node-options '...']
 //                                    [--json FILE]   (the figures, for bench.ts's summary of targets)
