@@ -25,7 +25,6 @@ import { SettingsStore } from './settings-store.ts';
 import { TunnelStore } from './tunnel-store.ts';
 import { TunnelManager } from './tunnel-manager.ts';
 import { WantedTunnels } from './wanted-tunnels.ts';
-import { warmUpOnce } from '../wireguard/warm-up.ts';
 
 export const HELPER_VERSION = '0.1.0';
 /** In the state dir while lockdown is on: the blocking ruleset phantommesh-lockdown.service loads at boot. */
@@ -235,15 +234,9 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   say('helper', `PhantomMesh helper ${HELPER_VERSION} is ready on ${server.path}`);
   sdNotify('READY=1');
-  // After READY, so start-up does not wait for it: the first connect's handshake is then fast.
-  const warming = performance.now();
-  void warmUpOnce().then(() =>
-    log.add(
-      'debug',
-      'helper',
-      `handshake and data path warmed up in ${(performance.now() - warming).toFixed(0)} ms`,
-    ),
-  );
+  // No warm-up here: the first tunnel's interface runs it (wireguard-interface.ts) before its device
+  // comes up, ~20 ms on the first connect, so a helper with no tunnel does not carry the compiled
+  // handshake and data path all day (~2.6 MB of RSS).
   const reason = await stop;
   sdNotify('STOPPING=1');
   say('helper', `stopping (${reason}): taking tunnels down and restoring the network`);
