@@ -144,18 +144,42 @@ export async function readCapture(file: string): Promise<CapturedPacket[]> {
     });
 }
 
+/** The fixed sizes of WireGuard's handshake messages: initiation, response, cookie reply. */
+const HANDSHAKE_SIZES: Record<number, number> = { 1: 148, 2: 92, 3: 64 };
+
 /**
- * Whether a UDP payload is WireGuard's: a message type 1-4, three zero bytes, and that type's size.
- * Transport data is any length from 32: the helper sends it in UDP GSO batches, which the capture on
- * a veth sees before segmentation, as one datagram holding several messages back to back.
+ * Whether a UDP payload is WireGuard's: messages of type 1-4 (three zero bytes after the type), each
+ * its type's size (transport data: any length from 32). The helper sends in UDP GSO batches, which
+ * the capture on a veth sees before segmentation, as one datagram holding several messages back to
+ * back: all of the first one's size but a shorter last one (an initiation followed by a queued data
+ * packet is 148 + 64 = 212 bytes). Every message header the capture kept (256 bytes of each frame)
+ * is checked.
  */
 export function isWireGuardMessage(length: number, payloadHex: string): boolean {
-  if (!/^0[1-4]000000/.test(payloadHex)) return false;
-  const type = Number(payloadHex.slice(0, 2));
-  if (type === 1) return length === 148;
-  if (type === 2) return length === 92;
-  if (type === 3) return length === 64;
-  return length >= 32;
+  const typeAt = (offset: number): number | null => {
+    const header = payloadHex.slice(offset * 2, offset * 2 + 8);
+    if (header.length < 8) return -1; // beyond what the capture kept
+    return /^0[1-4]000000$/.test(header) ? Number(header.slice(0, 2)) : null;
+  };
+  const first = typeAt(0);
+  if (first === null || first === -1) return false;
+  // Transport batches: equal segments of one size, which the capture cannot tell apart from one
+  // long message; the length says only that it holds at least a keepalive.
+  if (first === 4) return length >= 32;
+  const size = HANDSHAKE_SIZES[first]!;
+  if (length === size) return true;
+  if (length < size) return false;
+  for (let offset = size; offset < length; offset += size) {
+    const rest = length - offset;
+    // No WireGuard message is shorter than a keepalive.
+    if (rest < 32) return false;
+    const type = typeAt(offset);
+    if (type === null) return false;
+    if (type === -1) return true;
+    if (rest >= size && type !== first && type !== 4) return false;
+    if (rest < size) return type === 4 || HANDSHAKE_SIZES[type] === rest;
+  }
+  return true;
 }
 
 const isLinkLocalV6 = (address: string): boolean => /^fe[89ab][0-9a-f]:/i.test(address);
@@ -201,12 +225,14 @@ export function allowedAs(packet: CapturedPacket, allowed: AllowedTraffic): stri
   return null;
 }
 
-/** One line per packet: time from `since`, addresses, protocol, tshark's summary. */
+/** One line per packet: time from `since`, addresses, protocol, tshark's summary; for UDP, the
+ *  payload's first 24 bytes, so that a report tells a WireGuard message from anything else. */
 export function describePacket(packet: CapturedPacket, since: number): string {
   const at = `+${(packet.time - since).toFixed(3)}s`;
   const port = (address: string, value: number | undefined): string =>
     value === undefined ? address : address.includes(':') ? `[${address}]:${value}` : `${address}:${value}`;
-  return `${at} ${packet.kind} ${port(packet.src, packet.sport)} > ${port(packet.dst, packet.dport)} ${packet.protocol}: ${packet.info}`;
+  const payload = packet.udpPayload ? ` payload ${packet.udpPayload.slice(0, 48)}` : '';
+  return `${at} ${packet.kind} ${port(packet.src, packet.sport)} > ${port(packet.dst, packet.dport)} ${packet.protocol}: ${packet.info}${payload}`;
 }
 
 // ---------------------------------------------------------------------------------------------
