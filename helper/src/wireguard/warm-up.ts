@@ -2,7 +2,8 @@
 // process when its first WireGuard interface is made, before the device comes up (not at service
 // start: a helper with no tunnel need not carry the compiled path): V8 compiles code on first use,
 // and the first real handshake otherwise pays for compiling the handshake, the macs, the transport
-// cipher and the data path (~6 ms of the ~7-9 ms it took). No network, no real clock, and no key that outlives the call.
+// cipher and the data path (~6 ms of the ~7-9 ms it took). No network, no real clock, and no key
+// that outlives the call.
 
 import type { Endpoint } from '../../../shared/src/ip.ts';
 import { parsePrefix } from '../../../shared/src/ip.ts';
