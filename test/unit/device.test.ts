@@ -306,3 +306,19 @@ test('a change the device cannot apply fails with a DeviceConfigError naming why
   );
   assert.equal(device.listenPort, 0);
 });
+
+test('answers are counted apart: a peer initiation answers nothing, a response and data do', async () => {
+  const pair = await DevicePair.create();
+  // A's initiation reaches B; B's response is lost (only B's way out is blocked).
+  pair.a.sendPacket(ipv4('192.0.2.1', '192.0.2.2'), pair.now);
+  const initiation = pair.inFlight.shift()!;
+  pair.b.receiveDatagram(Buffer.from(initiation.packet), ENDPOINT_A, pair.now);
+  assert.ok(pair.peerOfB.rxBytes > 0n, 'B authenticated the initiation');
+  assert.equal(pair.peerOfB.answersReceived, 0, 'A reaching B says nothing of B reaching A');
+  // The response gets through: it answers A's initiation; A's first data answers B's response.
+  pair.deliver();
+  assert.equal(pair.peerOfA.answersReceived, 1, "B's response");
+  assert.equal(pair.peerOfB.answersReceived, 1, "A's staged data after the response");
+  pair.sendFromB();
+  assert.equal(pair.peerOfA.answersReceived, 2, 'each data packet is an answer');
+});

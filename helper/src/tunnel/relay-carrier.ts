@@ -14,7 +14,7 @@ import { openRelayTransport, type RelayTransport } from '../conn/relay-transport
 import { TransportFallback } from '../conn/transport-fallback.ts';
 import type { KillSwitchEndpoint } from '../net/killswitch.ts';
 import { parseRelayUrl } from '../transport/relay-url.ts';
-import { MESSAGE_INITIATION_TYPE } from '../wireguard/constants.ts';
+import { MESSAGE_INITIATION_TYPE, MESSAGE_RESPONSE_TYPE } from '../wireguard/constants.ts';
 import type { Device } from '../wireguard/device.ts';
 import type { Peer } from '../wireguard/peer.ts';
 import type { EndpointResolver } from './apply-config.ts';
@@ -50,7 +50,7 @@ export class RelayCarrier implements Carrier {
   private transport: RelayTransport | null = null;
   private readonly fallback: TransportFallback | null;
   private ticker: NodeJS.Timeout | null = null;
-  private lastRx: bigint;
+  private lastAnswers: number;
   private lastNetworkProbe = -Infinity;
   private fwmark: number;
 
@@ -63,7 +63,7 @@ export class RelayCarrier implements Carrier {
     this.relayFrom = { ...target };
     this.udpEndpoint = { ...peer.endpoint! };
     this.fwmark = options.fwmark;
-    this.lastRx = peer.rxBytes;
+    this.lastAnswers = peer.answersReceived;
     this.fallback = options.setting.fallback ? new TransportFallback() : null;
   }
 
@@ -130,7 +130,14 @@ export class RelayCarrier implements Carrier {
   }
 
   send(packet: Uint8Array, to: Endpoint, udp: UdpSend): void {
-    if (this.fallback && packet.length >= 4 && packet[0] === MESSAGE_INITIATION_TYPE)
+    // Our handshake messages wait for an answer: an initiation for the response, a response to the
+    // peer's initiation for its first data (key confirmation). When only our UDP is blocked, the
+    // peer's initiations still arrive and WireGuard answers them instead of initiating itself.
+    if (
+      this.fallback &&
+      packet.length >= 4 &&
+      (packet[0] === MESSAGE_INITIATION_TYPE || packet[0] === MESSAGE_RESPONSE_TYPE)
+    )
       this.fallback.handshakeSent(performance.now());
     if (this.sendsOnRelay()) {
       this.transport?.send(packet);
@@ -145,8 +152,10 @@ export class RelayCarrier implements Carrier {
   private tick(): void {
     const fallback = this.fallback!;
     const now = performance.now();
-    if (this.peer.rxBytes !== this.lastRx) {
-      this.lastRx = this.peer.rxBytes;
+    // Only answers prove that UDP reaches the peer: its own initiations reach us however our side is
+    // blocked (the peer retries them every 5 s, which would otherwise look like a working UDP).
+    if (this.peer.answersReceived !== this.lastAnswers) {
+      this.lastAnswers = this.peer.answersReceived;
       const endpoint = this.peer.endpoint;
       const viaRelay =
         endpoint === this.relayFrom || (endpoint !== null && sameEndpoint(endpoint, this.relayFrom));

@@ -19,6 +19,12 @@ export class Peer {
   staged: Buffer[] = [];
   rxBytes = 0n;
   txBytes = 0n;
+  /**
+   * How many authenticated messages arrived that answer something we sent: handshake responses and
+   * transport data. A handshake initiation from the peer answers nothing (the peer reaches us; that
+   * says nothing of whether we reach it), so it does not count.
+   */
+  answersReceived = 0;
   /** Monotonic ms of the first initiation still unanswered (nothing authentic received since). */
   awaitingHandshakeSince: number | null = null;
   /** Wall-clock ms of the latest completed handshake, 0 for never. */

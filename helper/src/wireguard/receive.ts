@@ -137,6 +137,7 @@ function authenticated(peer: Peer, packet: Buffer, from: Endpoint, now: number):
   peer.endpoint = from;
   peer.awaitingHandshakeSince = null;
   peer.rxBytes += BigInt(packet.length);
+  if (packet[0] !== MESSAGE_INITIATION_TYPE) peer.answersReceived++;
   peer.timers.anyAuthenticatedPacketTraversal(now, peer.persistentKeepalive);
   peer.timers.anyAuthenticatedPacketReceived();
 }
