@@ -1,8 +1,10 @@
 // Which transport carries a tunnel in `--fallback` mode: UDP first, the relay when UDP goes
 // unanswered, and UDP again later if it works again. A circuit breaker: UDP is the closed state,
 // the relay the open one, a probe the half-open one. Pure: no I/O, no timers, no clock; the caller
-// reports what WireGuard does (`handshakeSent`, `authenticatedReceived`), calls `tick(now)` (every
-// 100 ms, with the device's tick) and switches the data path when the decision's transport changes.
+// reports what WireGuard does (`handshakeSent` for our initiations and responses,
+// `authenticatedReceived` for answers: responses and data, never the peer's own initiations, which
+// reach us even when our UDP is blocked), calls `tick(now)` (every 100 ms) and switches the data
+// path when the decision's transport changes.
 // `now` is milliseconds on a monotonic clock, as for the device.
 //
 // Why these numbers (WireGuard's own timers, from the whitepaper section 6):
