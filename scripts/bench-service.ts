@@ -18,6 +18,7 @@ import { connectHelper } from '../shared/src/control/client.ts';
 import {
   createTopology,
   genKeyPair,
+  median,
   missingPrerequisites,
   ping,
   spawnIn,
@@ -73,7 +74,6 @@ async function idleWakeups(pid: number, seconds: number): Promise<number> {
 const mb = (memory: Memory) =>
   `${memory.rss.toFixed(1)} MB (anonymous ${memory.anon.toFixed(1)}, file-backed ${memory.file.toFixed(1)})`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const reason = missingPrerequisites() ?? (existsSync(BUILT_HELPER) ? undefined : 'no dist/ (npm run build)');
 if (reason) {

@@ -23,6 +23,7 @@ import {
   execIn,
   iperf3Client,
   iperf3Server,
+  median,
   missingPrerequisites,
   ping,
   startWireguardGo,
@@ -263,11 +264,6 @@ async function soak(seconds: number): Promise<Soak> {
 
 // ---- the run
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 const fixed = (value: number, digits = 0, width = 6) => value.toFixed(digits).padStart(width);
 
 console.log(

@@ -635,6 +635,14 @@ export interface PingResult {
   output: string;
 }
 
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  if (sorted.length === 0) return NaN;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** Pings from `ns`; throws (with ping's report) unless at least one reply came back. */
 export async function ping(ns: string, address: string, opts: PingOptions = {}): Promise<PingResult> {
   const args = ['-c', String(opts.count ?? 3), '-i', String(opts.interval ?? 0.2), '-W', '2'];
@@ -644,14 +652,12 @@ export async function ping(ns: string, address: string, opts: PingOptions = {}):
   const counts = /(\d+) packets transmitted, (\d+) received/.exec(output);
   const rtt = /= [\d.]+\/([\d.]+)\//.exec(output);
   if (!counts || !rtt) throw new Error(`unexpected ping output:\n${output}`);
-  const times = [...output.matchAll(/time=([\d.]+) ms/g)]
-    .map((match) => Number(match[1]))
-    .sort((a, b) => a - b);
+  const times = [...output.matchAll(/time=([\d.]+) ms/g)].map((match) => Number(match[1]));
   return {
     transmitted: Number(counts[1]),
     received: Number(counts[2]),
     avgMs: Number(rtt[1]),
-    medianMs: times[times.length >> 1] ?? Number(rtt[1]),
+    medianMs: times.length > 0 ? median(times) : Number(rtt[1]),
     output,
   };
 }

@@ -15,6 +15,7 @@ import {
 } from '../../../shared/src/control/protocol.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { parseProxyUrl, redactProxyUrl } from '../conn/http-connect.ts';
+import { checkRelayUrl } from '../../../shared/src/relay-url.ts';
 import { parseRelayUrl } from '../transport/relay-url.ts';
 import { checkTunnelName } from './tunnel-store.ts';
 
@@ -71,7 +72,9 @@ export function withKept(setting: Setting, stored: Setting): Setting {
   const { keep: asked = [], ...given } = setting;
   const old = stored.kind === 'relay' ? stored : null;
   // Certificates belong to TLS: a relay that is not wss:// keeps none.
-  const keep = /^wss:\/\//i.test(given.url) ? asked : asked.filter((item) => item === 'proxy');
+  const checked = checkRelayUrl(given.url);
+  const tls = checked.ok && checked.url.scheme === 'wss';
+  const keep = tls ? asked : asked.filter((item) => item === 'proxy');
   return {
     ...given,
     ...(keep.includes('clientCertificate') && given.clientCert === undefined && old?.clientCert !== undefined
