@@ -41,7 +41,7 @@ const BUILT_HELPER = new URL('../dist/helper/src/cli/phantommesh-helper.js', imp
 /** The flags resources/linux/phantommesh-helper.service starts the helper with. */
 const SHIPPED_NODE_OPTIONS = ['--max-semi-space-size=1'];
 
-interface Memory {
+export interface Memory {
   rss: number;
   anon: number;
   file: number;
@@ -96,9 +96,16 @@ interface ServiceFigures {
   oneTunnel: Memory;
 }
 
+/** What --json writes (bench.ts reads it for its summary of targets). */
+export interface ServiceReport {
+  shipped: ServiceFigures;
+  dist: ServiceFigures;
+  bare: Memory;
+}
+
 const topology = await createTopology();
 const dir = await mkdtemp(join(tmpdir(), 'pm-bench-service-'));
-const figures: Record<string, ServiceFigures> = {};
+const figures: Partial<Record<(typeof HELPERS)[number]['key'], ServiceFigures>> = {};
 try {
   for (const { label, key, entry } of HELPERS) {
     console.log(`Helper service ${label}, ${SHIPPED_NODE_OPTIONS.join(' ')}`);
@@ -109,7 +116,15 @@ try {
   const bareMemory = memoryOf(bare.child.pid!);
   console.log(`For comparison, a bare Node process (node -e): ${mb(bareMemory)}`);
   await bare.stop();
-  if (args.json) writeFileSync(args.json, JSON.stringify({ ...figures, bare: bareMemory }));
+  if (args.json)
+    writeFileSync(
+      args.json,
+      JSON.stringify({
+        shipped: figures.shipped!,
+        dist: figures.dist!,
+        bare: bareMemory,
+      } satisfies ServiceReport),
+    );
 } finally {
   await topology.destroy();
   await rm(dir, { recursive: true, force: true });

@@ -201,7 +201,7 @@ async function referenceRound(
   }
 }
 
-interface Soak {
+export interface Soak {
   seconds: number;
   mbits: number;
   samplesMb: number[];
@@ -294,8 +294,27 @@ for (let round = 1; round <= ROUNDS; round++) {
   );
 }
 
+/** One end's medians over the rounds. */
+export interface Summary {
+  label: string;
+  up: number;
+  down: number;
+  handshake: number;
+  latency: number;
+  cpu: number;
+}
+
+/** What --json writes (bench.ts reads it for its summary of targets). */
+export interface ThroughputFigures {
+  ours: Summary;
+  reference: Summary;
+  dropin: Summary;
+  peakRssMb: number;
+  soak: Soak | null;
+}
+
 const med = (rounds: Round[], pick: (round: Round) => number) => median(rounds.map(pick));
-const summary = (label: string, rounds: Round[]) => ({
+const summary = (label: string, rounds: Round[]): Summary => ({
   label,
   up: med(rounds, (r) => r.throughput.up),
   down: med(rounds, (r) => r.throughput.down),
@@ -329,5 +348,11 @@ const soaked = SOAK_SECONDS > 0 ? await soak(SOAK_SECONDS) : null;
 if (args.json)
   writeFileSync(
     args.json,
-    JSON.stringify({ ours: a, reference: b, dropin: c, peakRssMb: peak, soak: soaked }),
+    JSON.stringify({
+      ours: a,
+      reference: b,
+      dropin: c,
+      peakRssMb: peak,
+      soak: soaked,
+    } satisfies ThroughputFigures),
   );

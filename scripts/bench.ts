@@ -23,6 +23,9 @@ import {
 } from '../helper/src/wireguard/noise.ts';
 import { tai64n } from '../helper/src/wireguard/tai64n.ts';
 import { missingPrerequisites } from './lab/netns.ts';
+// Types only: importing them runs neither benchmark.
+import type { Memory, ServiceReport } from './bench-service.ts';
+import type { ThroughputFigures } from './bench-throughput.ts';
 
 function measure(label: string, iterations: number, body: () => void): number {
   for (let i = 0; i < Math.min(1000, iterations / 10); i++) body();
@@ -109,37 +112,13 @@ if (reason) {
   );
   runBench('bench-flood', ['--seconds', '8']);
   runBench('bench-transports', ['--seconds', '5']);
-  const service = runBench<ServiceFigures>('bench-service', [], true);
+  const service = runBench<ServiceReport>('bench-service', [], true);
   printTargets(bothSides / 2, throughput, service);
 }
 rmSync(json, { recursive: true, force: true });
 
-interface Side {
-  up: number;
-  down: number;
-  handshake: number;
-  latency: number;
-  cpu: number;
-}
-interface ThroughputFigures {
-  ours: Side;
-  reference: Side;
-  peakRssMb: number;
-  soak: { seconds: number; samplesMb: number[]; growthMb: number; trendMb: number } | null;
-}
-interface Memory {
-  rss: number;
-  anon: number;
-  file: number;
-}
-interface ServiceFigures {
-  shipped: { readyMs: number; idle: Memory; oneTunnel: Memory };
-  dist: { readyMs: number; idle: Memory; oneTunnel: Memory };
-  bare: Memory;
-}
-
 /** Issue 17's targets, each with this run's figure. */
-function printTargets(warmUs: number, t: ThroughputFigures | null, s: ServiceFigures | null): void {
+function printTargets(warmUs: number, t: ThroughputFigures | null, s: ServiceReport | null): void {
   const rows: Array<[string, string, boolean | null]> = [];
   const missing = (what: string) => rows.push([what, 'not measured (see above)', null]);
   if (t) {
