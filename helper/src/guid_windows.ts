@@ -2,8 +2,6 @@
 // written), and the name-derived GUIDs the helper gives its Wintun adapters and WFP objects. Pure:
 // no DLL is loaded here, so the unit tests run it on any OS.
 
-import { createHash } from 'node:crypto';
-
 /** A GUID as koffi's GUID struct takes it (see kernel32_windows.ts). */
 export interface Guid {
   Data1: number;
@@ -62,6 +60,8 @@ export function guidFromBytes(bytes: Uint8Array): Guid {
  * for the same reason).
  */
 export function nameGuid(namespace: string, name: string): Guid {
+  // Taken at call time: this module loads on every OS (the seams import it); node:crypto need not.
+  const { createHash } = process.getBuiltinModule('node:crypto');
   const digest = createHash('sha256').update(namespace).update('\0').update(name).digest();
   const bytes = digest.subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x50;

@@ -7,8 +7,8 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { basename } from 'node:path';
-import { createInterface } from 'node:readline';
 import { PhantomError } from '../../shared/src/errors.ts';
+import { onLines } from './lines.ts';
 import { formatIp, parseIp, type Family } from '../../shared/src/ip.ts';
 
 // The helper runs as root: fixed locations, not PATH.
@@ -150,7 +150,7 @@ function startMonitor(): void {
   let timer: NodeJS.Timeout | undefined;
   const child = spawn(ROUTE, ['-n', 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
   monitor = child;
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  onLines(child.stdout!, (line) => {
     block.push(line);
     timer ??= setTimeout(() => {
       timer = undefined;

@@ -1,7 +1,6 @@
 // Crash-safe file replacement: a reader, or the helper after a crash or power loss, sees the old file
 // or the new one, never a partial one.
 
-import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PhantomError } from './errors.ts';
@@ -19,6 +18,13 @@ export function isAtomicTemp(fileName: string): boolean {
   return /^\..+\.[0-9a-f]{12}\.tmp$/.test(fileName);
 }
 
+/** A new name for a temporary file beside `path`, for isAtomicTemp to recognise. */
+export function temporaryPathFor(path: string): string {
+  // node:crypto loads with the first write, not with the idle helper service (docs/performance.md).
+  const random = process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex');
+  return join(dirname(path), `.${basename(path)}.${random}.tmp`);
+}
+
 /**
  * Writes `data` to `path` through a temporary file in the same directory that is synced, then renamed
  * over the target; the directory is synced too, so the rename itself survives a power loss.
@@ -30,7 +36,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const mode = options.mode ?? 0o600;
   const dir = dirname(path);
-  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = temporaryPathFor(path);
   try {
     // O_EXCL: never reuse a file someone else placed there. Created with the final mode, so it is
     // never more open than the result; umask can only narrow it, and the chmod below restores it.

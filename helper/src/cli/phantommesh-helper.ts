@@ -4,13 +4,13 @@
 // (`[-f] INTERFACE`, see ../tunnel/dropin.ts).
 
 import { parseArgs } from 'node:util';
-import { serve } from '../service/serve.ts';
 import { DEFAULT_SOCKET_PATH } from '../../../shared/src/control/socket-path.ts';
 import { defaultStateDir } from '../service/paths.ts';
-import { runTunnel } from '../tunnel/runner.ts';
-import { runInBackground, runInForeground } from '../tunnel/dropin.ts';
-import { HELPER_VERSION } from '../service/serve.ts';
+import { HELPER_VERSION } from '../service/version.ts';
 import { fail } from './fail.ts';
+
+// Each mode's code is imported when that mode runs: the service, which sits idle in every user's
+// process list, then does not carry the foreground runner and the drop-in (docs/performance.md).
 
 const USAGE = `usage: phantommesh-helper serve [--socket PATH] [--state-dir DIR]
        phantommesh-helper tunnel FILE.conf [--rekey-after SECONDS]
@@ -90,8 +90,8 @@ if (!parsed) {
 } else if (command === 'serve' && isSubcommand && args.length === 0) {
   const { socket, 'state-dir': stateDir } = parsed.values;
   // In a promise: an OS without a state directory yet is reported like any failure to start.
-  Promise.resolve()
-    .then(() => serve({ socketPath: socket, stateDir: stateDir ?? defaultStateDir() }))
+  import('../service/serve.ts')
+    .then(({ serve }) => serve({ socketPath: socket, stateDir: stateDir ?? defaultStateDir() }))
     .catch((error: unknown) => {
       // A start-up that failed half-way may have left servers listening: exit now, non-zero, so
       // systemd sees the failure (and restarts) instead of a helper that ignores SIGTERM. What was
@@ -103,13 +103,17 @@ if (!parsed) {
   const rekey = parsed.values['rekey-after'];
   if (rekey !== undefined && !(Number(rekey) > 0)) usage();
   else
-    runTunnel(args[0]!, { log, ...(rekey !== undefined ? { rekeyAfterSeconds: Number(rekey) } : {}) }).catch(
-      fail('phantommesh-helper'),
-    );
+    import('../tunnel/runner.ts')
+      .then(({ runTunnel }) =>
+        runTunnel(args[0]!, { log, ...(rekey !== undefined ? { rekeyAfterSeconds: Number(rekey) } : {}) }),
+      )
+      .catch(fail('phantommesh-helper'));
 } else if (command !== undefined && !isSubcommand && args.length === 0 && onlyInterfaceOptions) {
-  const run = parsed.values.foreground
-    ? runInForeground(command, log)
-    : runInBackground(command, [process.execPath, ...process.execArgv, process.argv[1]!]);
+  const run = import('../tunnel/dropin.ts').then(({ runInBackground, runInForeground }) =>
+    parsed.values.foreground
+      ? runInForeground(command, log)
+      : runInBackground(command, [process.execPath, ...process.execArgv, process.argv[1]!]),
+  );
   run.then(
     // Nothing else may keep a daemon alive once its interface is gone.
     () => process.exit(process.exitCode ?? 0),

@@ -2,7 +2,6 @@
 // a per-connection rate limit, backpressure instead of buffering, hello first, then requests
 // validated and dispatched to the daemon's handlers, every failure answered with an error reply.
 
-import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { ConfigError, PhantomError } from '../../../shared/src/errors.ts';
 import { encodeFrame, FrameDecoder, FrameTooLargeError } from '../../../shared/src/control/framing.ts';
@@ -67,11 +66,15 @@ const INTERNAL_ERROR: ErrorObject = {
   data: { code: INTERNAL },
 };
 
+/** Milliseconds on the monotonic clock. Not the global `performance`: its first use loads perf_hooks
+ *  (~0.5 MB) into a service that may have no other use for it (docs/performance.md). */
+const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
+
 function tokenBucket() {
   let tokens = REQUEST_BURST;
-  let last = performance.now();
+  let last = monotonicMs();
   return (): boolean => {
-    const now = performance.now();
+    const now = monotonicMs();
     tokens = Math.min(REQUEST_BURST, tokens + ((now - last) * REQUESTS_PER_SECOND) / 1000);
     last = now;
     if (tokens < 1) return false;

@@ -3,11 +3,10 @@
 // check (/proc/self/mountinfo). Moved here from journal.ts; the interop tests compare files with it.
 
 import { lstat, readFile, readlink, rename, symlink, unlink, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { syncDirectory, writeFileAtomic } from '../../../shared/src/atomic-file.ts';
+import { syncDirectory, temporaryPathFor, writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 
 /** A file's exact state, to put it back byte for byte: its bytes, mode and owner, or where it linked. */
 export const fileSnapshotSchema = z.discriminatedUnion('type', [
@@ -78,7 +77,7 @@ export async function restoreFile(path: string, original: FileSnapshot): Promise
       });
     case 'symlink': {
       // A new link renamed over the file: the name is never missing.
-      const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+      const temp = temporaryPathFor(path);
       await symlink(original.target, temp);
       try {
         await rename(temp, path);

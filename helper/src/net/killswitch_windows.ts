@@ -127,7 +127,9 @@ function deleteOurFilters(engine: Pointer): void {
 }
 
 /** NT SERVICE\PhantomMeshHelper: the SID the endpoint filters let through. */
-const HELPER_SID = serviceSid(HELPER_SERVICE_NAME);
+let cachedHelperSid: string | undefined;
+/** Computed at first use, not at import: this module loads on every OS (the kill-switch seam imports it). */
+const helperSid = () => (cachedHelperSid ??= serviceSid(HELPER_SERVICE_NAME));
 
 /**
  * Refuses to apply filters this process's own traffic would not pass: without the service SID in its
@@ -137,12 +139,12 @@ const HELPER_SID = serviceSid(HELPER_SERVICE_NAME);
 function requireServiceSid(): void {
   const member = new Int32Array(1);
   // A null token: CheckTokenMembership checks the calling thread's (here the process's) token.
-  if (!advapi32().CheckTokenMembership(0n, sidBytes(HELPER_SID), member))
+  if (!advapi32().CheckTokenMembership(0n, sidBytes(helperSid()), member))
     wfpFail("checking the helper's service SID", kernel32().GetLastError());
   if (member[0] === 0)
     throw new PhantomError(
       'KILL_SWITCH_FAILED',
-      `the helper does not hold its service SID NT SERVICE\\${HELPER_SERVICE_NAME} (${HELPER_SID}), which ` +
+      `the helper does not hold its service SID NT SERVICE\\${HELPER_SERVICE_NAME} (${helperSid()}), which ` +
         'the kill switch lets reach the endpoints: run it as the installed service, whose SID type the ' +
         `installer makes unrestricted (as an administrator: sc sidtype ${HELPER_SERVICE_NAME} unrestricted, ` +
         `then sc stop ${HELPER_SERVICE_NAME} and sc start ${HELPER_SERVICE_NAME})`,
@@ -170,14 +172,14 @@ function tunnelLuids(settings: KillSwitchPlanInput): Map<string, bigint> {
 }
 
 function planFor(settings: KillSwitchPlanInput): WfpFilter[] {
-  return killSwitchPlan(settings, { luids: tunnelLuids(settings), serviceSid: HELPER_SID });
+  return killSwitchPlan(settings, { luids: tunnelLuids(settings), serviceSid: helperSid() });
 }
 
 /** Replaces our filters with those of `settings`, in one transaction. */
 export async function applyKillSwitchFilters(settings: KillSwitchPlanInput): Promise<void> {
   const filters = planFor(settings);
   requireServiceSid();
-  const descriptor = matchDescriptor(HELPER_SID);
+  const descriptor = matchDescriptor(helperSid());
   try {
     inTransaction((engine) => {
       const api = fwpuclnt();
@@ -208,7 +210,7 @@ export async function applyKillSwitchFilters(settings: KillSwitchPlanInput): Pro
       );
       if (sublayer !== 0 && sublayer !== FWP_E_ALREADY_EXISTS) wfpFail('adding the WFP sublayer', sublayer);
       deleteOurFilters(engine);
-      const descriptors = new Map([[HELPER_SID, descriptor]]);
+      const descriptors = new Map([[helperSid(), descriptor]]);
       for (const filter of filters) {
         const id = new BigUint64Array(1);
         const status = api.FwpmFilterAdd0(engine, encodeFilter(filter, descriptors), 0n, id);
@@ -238,14 +240,14 @@ export function setKillSwitch(journal: NetworkJournal, settings: KillSwitchSetti
   const windows = journal as unknown as WindowsJournal;
   if (!settings.enabled) return windows.undo((change) => change.kind === 'kill-switch');
   // Refuses what it cannot express before anything is recorded.
-  killSwitchPlan(settings, { luids: new Map(), serviceSid: HELPER_SID });
+  killSwitchPlan(settings, { luids: new Map(), serviceSid: helperSid() });
   return windows.apply({ kind: 'kill-switch', settings: rulesetInputOf(settings) });
 }
 
 /** The plan as text (tunnel-manager writes it as the lockdown file; on Windows the persistent
  *  filters themselves hold across a reboot, so nothing loads that file). */
 export function killSwitchRuleset(settings: KillSwitchPlanInput): string {
-  return `${describePlan(killSwitchPlan(settings, { luids: new Map(), serviceSid: HELPER_SID }))}\n`;
+  return `${describePlan(killSwitchPlan(settings, { luids: new Map(), serviceSid: helperSid() }))}\n`;
 }
 
 /** Whether our filters are still there as applied: the listing is their names, sorted. */

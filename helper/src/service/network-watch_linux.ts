@@ -3,7 +3,7 @@
 // of waiting for their backoff. iproute2's monitor reads the kernel's netlink notifications for us.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { onLines } from '../lines.ts';
 import type { NetworkWatch } from './network-watch.ts';
 
 const DEBOUNCE = 1000;
@@ -46,14 +46,15 @@ export function watchNetworkLinux(onChange: () => void, ours: () => string[]): N
     child = spawn('/usr/sbin/ip', ['-o', 'monitor', 'link', 'address', 'route'], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    const onLine = (line: string) => {
       if (ours().some((name) => line.includes(` ${name} `) || line.includes(`dev ${name}`))) return;
       if (!isChange(line)) return;
       timer ??= setTimeout(() => {
         timer = undefined;
         onChange();
       }, DEBOUNCE);
-    });
+    };
+    onLines(child.stdout!, onLine);
     // The watcher is an optimisation: if it dies, reconnects still happen on their backoff.
     child.on('error', () => {});
     child.on('exit', () => {

@@ -25,8 +25,8 @@ import { SettingsStore } from './settings-store.ts';
 import { TunnelStore } from './tunnel-store.ts';
 import { TunnelManager } from './tunnel-manager.ts';
 import { WantedTunnels } from './wanted-tunnels.ts';
+import { HELPER_VERSION } from './version.ts';
 
-export const HELPER_VERSION = '0.1.0';
 /** In the state dir while lockdown is on: the blocking ruleset phantommesh-lockdown.service loads at boot. */
 export const LOCKDOWN_FILE = 'lockdown.nft';
 

@@ -3,7 +3,9 @@
 // itself stays stock, so an exported tunnel still works with wg-quick against the server directly.
 // Absent file: UDP. Everything is checked when set and again when read back.
 
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+// node:crypto is taken (process.getBuiltinModule) when a certificate is checked, not at start-up: the
+// idle service does not load it (docs/performance.md).
+import type { X509Certificate } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
@@ -43,7 +45,7 @@ export function checkTransport(setting: Setting): Setting {
     const certificate = certificateOf(setting.clientCert, 'client certificate');
     let key;
     try {
-      key = createPrivateKey(setting.clientKey);
+      key = process.getBuiltinModule('node:crypto').createPrivateKey(setting.clientKey);
     } catch (error) {
       throw invalid(`the client key is not a private key in PEM: ${(error as Error).message}`);
     }
@@ -56,7 +58,7 @@ export function checkTransport(setting: Setting): Setting {
 
 function certificateOf(pem: string, what: string): X509Certificate {
   try {
-    return new X509Certificate(pem);
+    return new (process.getBuiltinModule('node:crypto').X509Certificate)(pem);
   } catch (error) {
     throw invalid(`the ${what} is not an X.509 certificate in PEM: ${(error as Error).message}`);
   }

@@ -18,7 +18,6 @@ import {
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { formatEndpoint, formatPrefix, parseIp } from '../../../shared/src/ip.ts';
 import { decodeKey, encodeKey } from '../../../shared/src/keys.ts';
-import { Resolver } from 'node:dns/promises';
 import { writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 import type { Endpoint } from '../../../shared/src/ip.ts';
 import {
@@ -31,9 +30,9 @@ import {
 import { resolveEndpoint } from '../tunnel/resolve-endpoint.ts';
 import { rm } from 'node:fs/promises';
 import type { NetworkJournal } from '../net/network-journal.ts';
-import { checkRunnable } from '../tunnel/runner.ts';
-import { generatePrivateKey, publicKeyOf } from '../wireguard/crypto.ts';
-import { ActiveTunnel } from './active-tunnel.ts';
+import { checkRunnable } from '../tunnel/runnable-config.ts';
+// The tunnel code (WireGuard, the data path, DNS and routes) loads with the first tunnel to open.
+import type { ActiveTunnel } from './active-tunnel.ts';
 import type { TunnelStore } from './tunnel-store.ts';
 import { checkTransport, publicTransport, TransportStore, withKept } from './transport-store.ts';
 import type { WantedTunnels } from './wanted-tunnels.ts';
@@ -67,7 +66,9 @@ export interface TunnelManagerOptions {
   onFirewallRestored?: (reason: string) => void;
 }
 
-function publicKeyFor(config: TunnelConfig): string {
+/** The WireGuard crypto loads with the first key asked for, as the tunnel code does (see above). */
+async function publicKeyFor(config: TunnelConfig): Promise<string> {
+  const { publicKeyOf } = await import('../wireguard/crypto.ts');
   return encodeKey(publicKeyOf(decodeKey(config.interface.privateKey)!));
 }
 
@@ -156,7 +157,7 @@ export class TunnelManager {
     const config = await this.load(name);
     return {
       name,
-      publicKey: publicKeyFor(config),
+      publicKey: await publicKeyFor(config),
       addresses: config.interface.addresses.map(formatPrefix),
       endpoints: config.peers.flatMap((peer) =>
         peer.endpoint ? [formatEndpoint({ address: peer.endpoint.host, port: peer.endpoint.port })] : [],
@@ -171,7 +172,7 @@ export class TunnelManager {
 
   async get({ name }: Params<'tunnels.get'>): Promise<Result<'tunnels.get'>> {
     const config = await this.load(name);
-    return { config: toPublicConfig(config, publicKeyFor(config)), status: this.status(name) };
+    return { config: toPublicConfig(config, await publicKeyFor(config)), status: this.status(name) };
   }
 
   /** Parses and checks a config before it is stored: a bad one never reaches the disk. */
@@ -203,6 +204,7 @@ export class TunnelManager {
     if (await this.options.store.exists(name))
       throw new PhantomError('TUNNEL_EXISTS', `a tunnel named ${name} already exists`);
     await this.checkRoom();
+    const { generatePrivateKey } = await import('../wireguard/crypto.ts');
     await this.options.store.write(name, `[Interface]\nPrivateKey = ${encodeKey(generatePrivateKey())}\n`);
     this.log(`created ${name} with a new key pair`);
     this.options.onTunnelsChanged();
@@ -403,6 +405,7 @@ export class TunnelManager {
   ): Promise<ActiveTunnel> {
     const transport = await this.transports.get(name);
     checkTransportFits(name, config, transport);
+    const { ActiveTunnel } = await import('./active-tunnel.ts');
     const active = await ActiveTunnel.open({
       name,
       config,
@@ -464,6 +467,7 @@ export class TunnelManager {
       active.config.interface.dns.filter((server) => parseIp(server) !== null),
     );
     if (servers.length === 0) return null;
+    const { Resolver } = process.getBuiltinModule('node:dns/promises');
     const resolver = new Resolver({ timeout: 2000, tries: 1 });
     resolver.setServers(servers);
     for (const [query, family] of [

@@ -1,0 +1,110 @@
+// What the idle helper service carries all day is mostly what it loaded (docs/performance.md): with no
+// tunnel, neither the tunnel code (WireGuard, the data path) nor node:crypto, Node's DNS, readline,
+// perf_hooks, HTTP or TLS. The real service, started as the tests start it, reports what it loaded
+// through a preloaded module; creating a tunnel then loads the WireGuard crypto, which shows the
+// report is live.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { connectHelper, type HelperClient } from '../../shared/src/control/client.ts';
+import { RUNNER } from '../../scripts/lab/tunnel-pair.ts';
+import {
+  addNamespace,
+  deleteNamespace,
+  spawnIn,
+  testSkipReason,
+  uniqueName,
+  type Spawned,
+} from '../lib/netns.ts';
+
+// Preloaded into the helper: every 100 ms, the built-in modules it has loaded and the URLs of its own.
+const REPORTER = `
+import { registerHooks } from 'node:module';
+import { writeFileSync } from 'node:fs';
+const urls = new Set();
+registerHooks({ load(url, context, next) { urls.add(url); return next(url, context); } });
+setInterval(() => {
+  const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13));
+  writeFileSync(process.env.PM_MODULES_REPORT, JSON.stringify({ builtins, urls: [...urls] }));
+}, 100).unref();
+`;
+
+/** Built-in modules that only a tunnel, a relay, metrics or a key need. */
+const NOT_IDLE = ['crypto', 'dns', 'dns/promises', 'readline', 'perf_hooks', 'http', 'https', 'tls'];
+/** The helper's tunnel code: the WireGuard protocol, the TUN device, the tunnel and its runners. */
+const TUNNEL_CODE =
+  /\/helper\/src\/(wireguard\/|tun\/|tunnel\/(tunnel|wireguard-interface|runner|dropin)\.ts)/;
+
+const skip = testSkipReason();
+let ns: string;
+let dir: string;
+let helper: Spawned;
+let client: HelperClient;
+
+async function report(): Promise<{ builtins: string[]; urls: string[] }> {
+  // Two reporter ticks, so the report is newer than whatever the caller just did.
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  return JSON.parse(await readFile(join(dir, 'modules.json'), 'utf8'));
+}
+
+before(async () => {
+  if (skip) return;
+  ns = uniqueName('pm-idle');
+  await addNamespace(ns);
+  dir = await mkdtemp(join(tmpdir(), 'pm-idle-modules-'));
+  await writeFile(join(dir, 'reporter.mjs'), REPORTER);
+  const socketPath = join(dir, 'helper.sock');
+  helper = spawnIn(
+    ns,
+    process.execPath,
+    [
+      '--import',
+      join(dir, 'reporter.mjs'),
+      RUNNER,
+      'serve',
+      '--socket',
+      socketPath,
+      '--state-dir',
+      join(dir, 'state'),
+    ],
+    { env: { ...process.env, PM_MODULES_REPORT: join(dir, 'modules.json') } },
+  );
+  await helper.waitForLine(/is ready/, 15_000);
+  client = await connectHelper({ socketPath, client: 'phantommesh-tests' });
+});
+
+after(async () => {
+  if (skip) return;
+  client?.close();
+  await helper?.stop();
+  await deleteNamespace(ns);
+  await rm(dir, { recursive: true, force: true });
+});
+
+test(
+  "the idle service, a client connected, has loaded no tunnel code and none of Node's crypto, DNS, readline, perf_hooks, HTTP or TLS",
+  { skip },
+  async () => {
+    await client.call('tunnels.list', {});
+    const { builtins, urls } = await report();
+    assert.ok(builtins.includes('net'), 'the report lists what was loaded');
+    assert.deepEqual(
+      NOT_IDLE.filter((name) => builtins.includes(name)),
+      [],
+    );
+    assert.deepEqual(
+      urls.filter((url) => TUNNEL_CODE.test(url)),
+      [],
+    );
+  },
+);
+
+test('creating a tunnel (a new key pair) loads the WireGuard crypto and node:crypto', { skip }, async () => {
+  await client.call('tunnels.create', { name: 'idle0' });
+  const { builtins, urls } = await report();
+  assert.ok(builtins.includes('crypto'));
+  assert.ok(urls.some((url) => url.endsWith('/helper/src/wireguard/crypto.ts')));
+});
