@@ -1,6 +1,7 @@
 // The helper as it is shipped: the compiled dist/ bundled by rolldown. Used by the Linux package
 // (scripts/package-linux.ts) and by `npm run bench:service`, which measures what the package runs.
 
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { build } from 'rolldown';
 
@@ -9,40 +10,23 @@ const root = resolve(import.meta.dirname, '..');
 /**
  * The compiled helper as bundles (rolldown), koffi left out (a native module, copied as it is):
  * start-up then reads about ten files instead of ~260 ES modules (95 of them zod's), which measured
- * ~10 MB less RSS and ~100 ms less to READY (docs/performance.md). Two module graphs, one per
- * thread: the main thread's (the three programs) and the writer thread's (writer-worker and the
- * handlers it loads by path). Every file goes into one directory, so the paths siblingModule()
- * computes from a bundle's own URL (the writer thread, its handlers) hold as they did unbundled.
+ * ~10 MB less RSS and ~100 ms less to READY (docs/performance.md). What the helper loads only when
+ * it needs it (each mode's code, the tunnel code, relays) stays in chunks of its own.
  */
 export async function bundleHelper(out: string): Promise<void> {
   const built = (path: string) => join(root, 'dist/helper/src', path);
-  const graphs: Array<{ input: Record<string, string>; chunks: string }> = [
-    {
-      input: {
-        'phantommesh-helper': built('cli/phantommesh-helper.js'),
-        phantommesh: built('cli/phantommesh.js'),
-        'phantommesh-relay': built('cli/phantommesh-relay.js'),
-      },
-      chunks: 'main-[name]-[hash].js',
+  await rm(out, { recursive: true, force: true });
+  await build({
+    input: {
+      'phantommesh-helper': built('cli/phantommesh-helper.js'),
+      phantommesh: built('cli/phantommesh.js'),
+      'phantommesh-relay': built('cli/phantommesh-relay.js'),
     },
-    {
-      input: {
-        'writer-worker': built('datapath/writer-worker.js'),
-        'udp-sender_linux': built('conn/udp-sender_linux.js'),
-        'tun-writer_linux': built('tun/tun-writer_linux.js'),
-      },
-      chunks: 'writer-[name]-[hash].js',
-    },
-  ];
-  for (const { input, chunks } of graphs) {
-    await build({
-      input,
-      external: ['koffi'],
-      platform: 'node',
-      logLevel: 'warn',
-      output: { dir: out, format: 'esm', entryFileNames: '[name].js', chunkFileNames: chunks },
-    });
-  }
+    external: ['koffi'],
+    platform: 'node',
+    logLevel: 'warn',
+    output: { dir: out, format: 'esm', entryFileNames: '[name].js', chunkFileNames: 'main-[name]-[hash].js' },
+  });
 }
 
 /**

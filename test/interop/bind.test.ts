@@ -122,7 +122,7 @@ const scenarios = {
     return { port: bind.port, memory: execFileSync('ss', ['-uanm'], { encoding: 'utf8' }) };
   },
 
-  /** Datagrams through the writer thread's GSO batching, received by a bind (recvmmsg). */
+  /** Datagrams through the UDP sender's GSO batching, received by a bind (recvmmsg). */
   async gsoBatches() {
     loopbackUp();
     const receiver = await echoBind();

@@ -1,7 +1,8 @@
 // Linux UDP: an IPv4 socket and an IPV6_V6ONLY socket on the same port, as wireguard-go does.
 //
 // The sockets are made, bound and read through libc (koffi): recvmmsg() takes up to 64 datagrams per
-// wake-up of the event loop (datagram-receiver_linux.ts), and a PacketWriter thread makes the sendto() calls.
+// wake-up of the event loop (datagram-receiver_linux.ts), and what one batch sends leaves together
+// (PacketWriter, UDP_SEGMENT: udp-sender_linux.ts).
 // node:dgram is not used: it reads one datagram per system call and per JS callback, and it cannot
 // set SO_MARK or SO_RCVBUFFORCE, which we need anyway.
 
@@ -21,7 +22,8 @@ import {
 } from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import type { Endpoint, Family } from '../../../shared/src/ip.ts';
-import { PacketWriter, siblingModule } from '../datapath/packet-writer.ts';
+import { PacketWriter } from '../datapath/packet-writer.ts';
+import { UdpSender } from './udp-sender_linux.ts';
 import type { Bind, BindOptions } from './bind.ts';
 import { DatagramReceiver } from './datagram-receiver_linux.ts';
 import { AF_INET, AF_INET6, SOCKADDR_MAX, writeSockaddr } from './sockaddr_linux.ts';
@@ -38,7 +40,7 @@ const IPV6_V6ONLY = 26;
 
 // wireguard-go's socket buffer size: bursts of a fast peer must not overflow the default ~200 KB.
 const SOCKET_BUFFER = 7 << 20;
-// Datagrams up to this size go through the sender thread (an MTU up to ~1950); bigger ones are sent here.
+// Datagrams up to this size are queued for GSO (an MTU up to ~1950); bigger ones are sent at once.
 const QUEUED_SEND_MAX = 2000;
 
 function setInt(c: Libc, fd: number, level: number, name: number, value: number): number {
@@ -125,10 +127,10 @@ class LinuxBind implements Bind {
     const log = (line: string) => console.error(`udp port ${this.port}: ${line}`);
     this.#receivers = this.#fds.map((fd) => new DatagramReceiver(fd, onDatagram, log));
     this.#sender = new PacketWriter(
-      siblingModule('./udp-sender_linux', import.meta.url),
-      [v4, v6 ?? -1],
+      new UdpSender([v4, v6 ?? -1], (errno, failures) =>
+        this.#sendFailures.record(strerror(errno), failures),
+      ),
       QUEUED_SEND_MAX,
-      (failures, errno) => this.#sendFailures.record(strerror(errno), failures),
     );
   }
 
@@ -138,8 +140,8 @@ class LinuxBind implements Bind {
     if (fd === undefined) return this.#sendFailures.record(`no IPv6 on this host (to ${to.address})`);
     const target = this.#destinations.of(to);
     if (typeof target === 'string') return this.#sendFailures.record(target);
-    // The sender thread takes unscoped destinations and datagrams that fit its slots; anything else
-    // (a link-local peer, a jumbo datagram, a stuck thread) is sent here.
+    // Unscoped destinations are queued for the batch's end (GSO); anything else (a lone datagram, a
+    // link-local peer, a jumbo datagram) is sent here.
     if (target.scopeId === 0 && this.#sender.push(packet, to.family, target.bytes, to.port)) return;
     const length = writeSockaddr(this.#sockaddr, to.family, target.bytes, to.port, target.scopeId);
     for (;;) {
@@ -166,8 +168,8 @@ class LinuxBind implements Bind {
     if (this.#closed) return;
     this.#closed = true;
     for (const receiver of this.#receivers) receiver.close();
-    // The sender thread may be inside sendto() on these fds: it lets go before they are closed.
-    await this.#sender.stop();
+    // What is queued leaves before the fds are closed.
+    this.#sender.stop();
     for (const fd of this.#fds) this.#libc.close(fd);
   }
 }

@@ -11,7 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { parseIp, type Endpoint, type Family } from '../../../shared/src/ip.ts';
-import { siblingModule } from '../datapath/packet-writer.ts';
+import { siblingModule } from '../sibling-module.ts';
 import { defaultInterface } from '../net/default-route_windows.ts';
 import { addressTable, interfaceMetric, routeTable } from '../net/ipconfig_windows.ts';
 import { ownAdapters, watchRoutes, type RouteWatch } from '../route-watch_windows.ts';

@@ -6,7 +6,7 @@
 import koffi from 'koffi';
 import { formatIp, type Endpoint } from '../../../shared/src/ip.ts';
 import { EAGAIN, EINTR, libc, type PollHandle, strerror, watchReadable } from '../libc_linux.ts';
-import { deferWakeups } from '../datapath/packet-writer.ts';
+import { batchWrites } from '../datapath/packet-writer.ts';
 import { AF_INET, SOCKADDR_MAX } from './sockaddr_linux.ts';
 
 const BATCH = 64;
@@ -91,12 +91,12 @@ export class DatagramReceiver {
         if (errno !== EAGAIN) this.#failed(strerror(errno));
         return;
       }
-      deferWakeups(() => this.#deliver(count));
+      batchWrites(() => this.#deliver(count));
       if (count < BATCH) return;
     }
   };
 
-  /** Hands on the `count` datagrams recvmmsg just filled in; what they cause is written in one wake-up. */
+  /** Hands on the `count` datagrams recvmmsg just filled in; what they cause is written in one go. */
   #deliver(count: number): void {
     const headers = this.#headers;
     for (let i = 0; i < count && this.#poll; i++) {

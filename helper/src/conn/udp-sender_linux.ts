@@ -1,7 +1,5 @@
-// Moved here from datapath/: the UDP half of the writer thread belongs to conn/, which hands its module
-// to the thread (PacketWriter's `handler`), so that datapath/ never imports conn/.
-//
-// UDP sends of the writer thread, batched with generic segmentation offload (UDP_SEGMENT, Linux 4.18):
+// UDP sends batched with generic segmentation offload (UDP_SEGMENT, Linux 4.18), the handler of the
+// bind's PacketWriter (datapath/packet-writer.ts):
 // consecutive datagrams to one destination, all of one size but a shorter last one, go to the kernel
 // as one buffer in one sendmsg(), and the kernel splits them as late as it can (on a veth pair, in the
 // receiving namespace). The UDP/IP output path then runs once per batch instead of once per datagram.
@@ -9,8 +7,7 @@
 // per datagram for good, as wireguard-go does.
 
 import koffi from 'koffi';
-import type { RingEntry } from '../datapath/ring.ts';
-import type { RingHandlerFactory } from '../datapath/packet-writer.ts';
+import type { OutgoingPacket, PacketHandler } from '../datapath/packet-writer.ts';
 import { EAGAIN, EINTR, EINVAL, EIO, ENOPROTOOPT, EOPNOTSUPP, libc } from '../libc_linux.ts';
 import { SOCKADDR_MAX, writeSockaddr } from './sockaddr_linux.ts';
 
@@ -35,7 +32,7 @@ const STAGING = 256;
 
 const { sendmsg, sendto, poll } = libc();
 
-export class UdpSender {
+export class UdpSender implements PacketHandler {
   #fds: number[];
   #onFailed: (errno: number, datagrams: number) => void;
   // Large enough to live outside V8's heap, so the absolute addresses written into it stay valid.
@@ -71,7 +68,7 @@ export class UdpSender {
   }
 
   /** Adds a datagram to the batch, sending the batch first if this one cannot join it. */
-  add(entry: RingEntry): void {
+  add(entry: OutgoingPacket): void {
     const length = entry.packet.length;
     if (
       this.#count > 0 &&
@@ -142,13 +139,10 @@ export class UdpSender {
     }
   }
 
-  #sameDestination(entry: RingEntry): boolean {
+  #sameDestination(entry: OutgoingPacket): boolean {
     if (entry.family !== this.#family || entry.port !== this.#port) return false;
     const length = entry.family === 4 ? 4 : 16;
     for (let i = 0; i < length; i++) if (entry.address[i] !== this.#address[i]) return false;
     return true;
   }
 }
-
-/** What the writer thread makes of a UDP ring: its fds are the IPv4 socket, then IPv6 or -1. */
-export const createRingHandler: RingHandlerFactory = (fds, onFailed) => new UdpSender(fds, onFailed);

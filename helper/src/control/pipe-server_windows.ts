@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import koffi from 'koffi';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { advapi32, SDDL_REVISION_1 } from '../advapi32_windows.ts';
-import { siblingModule } from '../datapath/packet-writer.ts';
+import { siblingModule } from '../sibling-module.ts';
 import {
   ERROR_ACCESS_DENIED,
   ERROR_IO_PENDING,

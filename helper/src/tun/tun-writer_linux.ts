@@ -1,14 +1,12 @@
-// The TUN half of the writer thread (see datapath/packet-writer.ts), taken out of the thread's own module so
-// that datapath/ never imports tun/: tun_linux.ts hands this module to the thread as its ring's
-// `handler`. One write() per TCP super-packet (gro_linux.ts) or other packet on the TUN fd.
+// TUN writes, the handler of the TUN's PacketWriter (datapath/packet-writer.ts): one write() per TCP
+// super-packet (gro_linux.ts) or other packet on the TUN fd.
 
 import koffi from 'koffi';
-import type { RingEntry } from '../datapath/ring.ts';
-import type { RingHandler, RingHandlerFactory } from '../datapath/packet-writer.ts';
+import type { OutgoingPacket, PacketHandler } from '../datapath/packet-writer.ts';
 import { EINTR, libc } from '../libc_linux.ts';
 import { TcpCoalescer } from './gro_linux.ts';
 
-export class TunWriter implements RingHandler {
+export class TunWriter implements PacketHandler {
   #fd: number;
   #onFailed: (errno: number, packets: number) => void;
   #tcp = new TcpCoalescer();
@@ -19,8 +17,8 @@ export class TunWriter implements RingHandler {
     this.#onFailed = onFailed;
   }
 
-  /** Each packet arrives behind room for its virtio_net_hdr (the ring's headroom). */
-  add(entry: RingEntry): void {
+  /** Each packet arrives behind room for its virtio_net_hdr (the writer's headroom). */
+  add(entry: OutgoingPacket): void {
     this.#tcp.add(entry.packet, this.#writeFrame);
   }
 
@@ -36,6 +34,3 @@ export class TunWriter implements RingHandler {
     }
   };
 }
-
-/** What the writer thread makes of a TUN ring: its one fd is the TUN device. */
-export const createRingHandler: RingHandlerFactory = (fds, onFailed) => new TunWriter(fds[0]!, onFailed);

@@ -25,8 +25,8 @@ export interface Tun {
     onMtu?: (mtu: number) => void,
   ): void;
   /**
-   * Writes one IP packet, or queues it for a writer thread (the packet is copied); false when it was
-   * dropped at once (device closed, kernel refused it).
+   * Writes one IP packet, or queues it (copied) to be written with the rest of its batch; false when
+   * it was dropped at once (device closed, kernel refused it).
    */
   write(packet: Uint8Array): boolean;
   /**

@@ -3,7 +3,7 @@
 // control's id, connect() with a sockaddr_ctl (unit 0: the kernel picks the first free utunN), and
 // getsockopt(UTUN_OPT_IFNAME) for the name it got. Every packet on the fd carries a 4-byte header,
 // the address family in network order. The fd is non-blocking and polled by libuv (kqueue) on the
-// main loop; writes are made here (the Linux writer thread's ring and GRO are Linux offloads).
+// main loop; writes are made one by one (the batching and GRO of tun_linux.ts are Linux offloads).
 // macOS chooses the name, so the tunnel's own name (what the user, the UAPI socket and the journal
 // call it) is mapped to the utun in routes_darwin.ts, and written to /var/run/wireguard/NAME.name as
 // wg-quick does. The MTU is set with SIOCSIFMTU and followed by polling SIOCGIFMTU.

@@ -1,6 +1,7 @@
 // Linux TUN through /dev/net/tun with libc called by koffi: open + TUNSETIFF give a non-blocking fd
-// that libuv polls on the main loop for reading. Writes go through a PacketWriter thread: the kernel
-// runs the inner protocol's receive path (TCP included) inside write(), too much for the event loop.
+// that libuv polls on the main loop for reading. The packets one UDP batch brings are written together
+// at its end (PacketWriter), TCP segments joined into super-packets: the kernel runs the inner
+// protocol's receive path (TCP included) inside write(), once per super-packet instead of per segment.
 // IFF_NO_PI drops the protocol prefix; IFF_VNET_HDR puts a virtio_net_hdr in front of every packet
 // instead, which lets the kernel hand us TCP super-packets to segment (offload_linux.ts).
 
@@ -26,7 +27,8 @@ import {
   watchReadable,
 } from '../libc_linux.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { deferWakeups, PacketWriter, siblingModule } from '../datapath/packet-writer.ts';
+import { batchWrites, PacketWriter } from '../datapath/packet-writer.ts';
+import { TunWriter } from './tun-writer_linux.ts';
 import { getLinkMtu, MAX_MTU, setLinkMtu, watchLinkMtu, type MtuWatch } from './link-mtu_linux.ts';
 import { splitOffloaded, VIRTIO_NET_HDR_SIZE } from './offload_linux.ts';
 import type { Tun, TunOptions } from './tun.ts';
@@ -51,8 +53,8 @@ const UNUSABLE_LOG_INTERVAL_MS = 10_000;
 // Packets read per readiness callback before yielding to the event loop, so a flood from the OS cannot
 // starve the UDP side. libuv polls level-triggered, so whatever is left is reported again at once.
 const READ_BATCH = 128;
-// Packets up to this size go through the writer thread (any MTU up to 2000); bigger ones are written
-// here, which keeps jumbo MTUs working without a ring of 64 KB slots.
+// Packets up to this size are queued for their batch's end (any MTU up to 2000); bigger ones are
+// written at once, which keeps jumbo MTUs working without a 64 KB staging buffer.
 const QUEUED_WRITE_MAX = 2000;
 
 // The kernel's dev_valid_name(), plus '%': TUNSETIFF would treat "tun%d" as a template and pick a
@@ -162,10 +164,8 @@ class LinuxTun implements Tun {
     this.#mtu = mtu;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#writer = new PacketWriter(
-      siblingModule('./tun-writer_linux', import.meta.url),
-      [fd],
+      new TunWriter(fd, (_errno, packets) => this.#onWriteFailures?.(packets)),
       QUEUED_WRITE_MAX,
-      (failures) => this.#onWriteFailures?.(failures),
       VIRTIO_NET_HDR_SIZE,
     );
   }
@@ -214,9 +214,9 @@ class LinuxTun implements Tun {
     for (let i = 0; i < READ_BATCH && this.#fd >= 0; i++) {
       const n = read(this.#fd, buffer, MAX_READ);
       if (n > 0) {
-        // A super-packet's segments go to the writer thread in one wake-up.
+        // A super-packet's segments are one batch: their datagrams leave in one sendmsg() where they can.
         const read = buffer.subarray(0, n);
-        if (!deferWakeups(() => splitOffloaded(read, this.#scratch, onPacket))) this.#unusable();
+        if (!batchWrites(() => splitOffloaded(read, this.#scratch, onPacket))) this.#unusable();
         continue;
       }
       if (n === 0) continue;
@@ -244,8 +244,7 @@ class LinuxTun implements Tun {
   write(packet: Uint8Array): boolean {
     if (this.#fd < 0) return false;
     if (this.#writer.push(packet)) return true;
-    // Too big for the ring, or the writer thread is gone or stuck: write it here, behind a header that
-    // asks for nothing. EAGAIN (queue full), EIO (link down), EINVAL (not an IP packet), EBADFD
+    // A lone packet, or too big to queue: written here, behind a header that asks for nothing. EAGAIN (queue full), EIO (link down), EINVAL (not an IP packet), EBADFD
     // (deleted): all mean the packet is lost, and deletion is reported through `closed` by the reader.
     const framed = Buffer.alloc(VIRTIO_NET_HDR_SIZE + packet.length);
     framed.set(packet, VIRTIO_NET_HDR_SIZE);
@@ -265,12 +264,10 @@ class LinuxTun implements Tun {
     this.#poll = undefined;
     this.#mtuWatch?.close();
     this.#mtuWatch = undefined;
-    // The writer thread may be inside write() on this fd: it lets go first, or the number could be
-    // reused by another file and get our packets. Closing the last fd of a non-persistent TUN
+    // What is queued is written before the fd goes. Closing the last fd of a non-persistent TUN
     // deletes the interface.
-    void this.#writer.stop().then(() => {
-      this.#libc.close(fd);
-      this.#resolveClosed(reason);
-    });
+    this.#writer.stop();
+    this.#libc.close(fd);
+    this.#resolveClosed(reason);
   }
 }

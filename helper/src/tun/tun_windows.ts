@@ -7,7 +7,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { siblingModule } from '../datapath/packet-writer.ts';
+import { siblingModule } from '../sibling-module.ts';
 import { nameGuid } from '../guid_windows.ts';
 import { kernel32, win32Message, type Pointer } from '../kernel32_windows.ts';
 import { ownAdapters } from '../route-watch_windows.ts';

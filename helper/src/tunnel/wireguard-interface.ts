@@ -7,7 +7,6 @@
 
 import type { Endpoint } from '../../../shared/src/ip.ts';
 import { openBind, type Bind } from '../conn/bind.ts';
-import { writerThreadStarted } from '../datapath/packet-writer.ts';
 import { openTun, type Tun } from '../tun/tun.ts';
 import { serveUapi } from '../uapi/server.ts';
 import { DEFAULT_MTU, MAX_MESSAGE_SIZE } from '../wireguard/constants.ts';
@@ -161,7 +160,6 @@ export class WireGuardInterface {
           if (device.setMtu(Math.min(mtu, MAX_MESSAGE_SIZE))) log(`${name}: MTU updated: ${mtu}`);
         },
       );
-      await writerThreadStarted();
       // The handshake and data path compiled before the first peer's packet (the service has
       // usually done this at start-up already).
       await warmUpOnce();
