@@ -3,7 +3,7 @@
 // and through wireguard-go <-> wireguard-go, alternating, so that both see the same machine load; the
 // medians and their ratio are printed, and the drop-in (`phantommesh-helper -f IFNAME` set up by wg
 // and ip in wireguard-go's place) against the `tunnel` runner. For both ends: handshake time and
-// latency added over the bare veth (median of 100 pings each way); for PhantomMesh also the helper's
+// latency added over the bare veth (median of 100 pings each way, 100 ms apart, and also 20 and 5 ms apart); for PhantomMesh also the helper's
 // peak RSS and CPU time, and RSS across a soak at full speed; per round, how many datagrams the
 // receiving wireguard-go dropped at its socket during the upload (what bounds the upstream ratio
 // here). Figures only: nothing here passes or fails.
@@ -56,6 +56,8 @@ const SOAK_SECONDS = Number(args.soak);
 /** Issue 17 measures latency as the median of 100 pings, through the tunnel and over the bare link. */
 const PINGS = 100;
 const PING_INTERVAL = 0.1;
+/** Also measured closer together: what running cold costs, against the work per packet (see the doc). */
+const CLOSER_INTERVALS = [0.02, 0.005];
 // Linux reports CPU time in clock ticks of 1/100 s (USER_HZ) on every architecture we build for.
 const USER_HZ = 100;
 
@@ -118,17 +120,27 @@ async function iperfBothWays(topology: Topology): Promise<Throughput> {
  * gets the response and sends the ping itself as the confirming first transport message. Its round
  * trip minus that of the established tunnel is the handshake time, measured on the wire.
  */
-async function handshakeAndLatency(topology: Topology): Promise<{ handshakeMs: number; latencyMs: number }> {
+async function handshakeAndLatency(
+  topology: Topology,
+): Promise<{ handshakeMs: number; latencyMs: number; closerLatencyMs: number[] }> {
   const first = await ping(topology.a.ns, INNER.theirs4, { count: 1 });
-  const bare = await ping(topology.a.ns, topology.b.ipv4, { count: PINGS, interval: PING_INTERVAL });
-  const tunnel = await ping(topology.a.ns, INNER.theirs4, { count: PINGS, interval: PING_INTERVAL });
-  return { handshakeMs: first.avgMs - tunnel.medianMs, latencyMs: tunnel.medianMs - bare.medianMs };
+  const added = async (interval: number) => {
+    const bare = await ping(topology.a.ns, topology.b.ipv4, { count: PINGS, interval });
+    const tunnel = await ping(topology.a.ns, INNER.theirs4, { count: PINGS, interval });
+    return { tunnelMs: tunnel.medianMs, addedMs: tunnel.medianMs - bare.medianMs };
+  };
+  const { tunnelMs, addedMs } = await added(PING_INTERVAL);
+  const closerLatencyMs: number[] = [];
+  for (const interval of CLOSER_INTERVALS) closerLatencyMs.push((await added(interval)).addedMs);
+  return { handshakeMs: first.avgMs - tunnelMs, latencyMs: addedMs, closerLatencyMs };
 }
 
 interface Round {
   throughput: Throughput;
   handshakeMs: number;
   latencyMs: number;
+  /** Latency added with pings CLOSER_INTERVALS apart. */
+  closerLatencyMs: number[];
   /** CPU time of the end in namespace a (the helper, or the wireguard-go that stands in for it). */
   cpuSeconds: number;
   helper?: { peakRssMb: number };
@@ -149,12 +161,13 @@ async function phantomRound(): Promise<Round & { keys: { ours: KeyPair; theirs: 
   const pair = await startTunnelPair(HELPER);
   try {
     const pid = pair.ours.process.child.pid!;
-    const { handshakeMs, latencyMs } = await handshakeAndLatency(pair.topology);
+    const { handshakeMs, latencyMs, closerLatencyMs } = await handshakeAndLatency(pair.topology);
     const { throughput, cpuSeconds, peakRssMb } = await measuredThroughput(pair.topology, pid);
     return {
       throughput,
       handshakeMs,
       latencyMs,
+      closerLatencyMs,
       cpuSeconds,
       helper: { peakRssMb },
       keys: { ours: pair.ours.keys, theirs: pair.theirs.keys },
@@ -193,9 +206,9 @@ async function referenceRound(
         },
       ],
     });
-    const { handshakeMs, latencyMs } = await handshakeAndLatency(topology);
+    const { handshakeMs, latencyMs, closerLatencyMs } = await handshakeAndLatency(topology);
     const { throughput, cpuSeconds } = await measuredThroughput(topology, ourEnd.process.child.pid!);
-    return { throughput, handshakeMs, latencyMs, cpuSeconds };
+    return { throughput, handshakeMs, latencyMs, closerLatencyMs, cpuSeconds };
   } finally {
     await topology.destroy();
   }
@@ -301,6 +314,8 @@ export interface Summary {
   down: number;
   handshake: number;
   latency: number;
+  /** Latency added with pings CLOSER_INTERVALS apart. */
+  closerLatency: number[];
   cpu: number;
 }
 
@@ -320,6 +335,7 @@ const summary = (label: string, rounds: Round[]): Summary => ({
   down: med(rounds, (r) => r.throughput.down),
   handshake: med(rounds, (r) => r.handshakeMs),
   latency: med(rounds, (r) => r.latencyMs),
+  closerLatency: CLOSER_INTERVALS.map((_, i) => med(rounds, (r) => r.closerLatencyMs[i]!)),
   cpu: med(rounds, cpuPerGigabyte),
 });
 const a = summary('PhantomMesh <-> wireguard-go', ours);
@@ -338,6 +354,13 @@ console.log(
 console.log(
   `  ratio drop-in / tunnel:           up ${(c.up / a.up).toFixed(2)}   down ${(c.down / a.down).toFixed(2)}`,
 );
+const intervals = [PING_INTERVAL, ...CLOSER_INTERVALS].map((interval) => interval * 1000).join(' / ');
+for (const s of [a, b])
+  console.log(
+    `  latency added, pings ${intervals} ms apart, ${s.label}: ` +
+      [s.latency, ...s.closerLatency].map((ms) => ms.toFixed(3)).join(' / ') +
+      ' ms',
+  );
 const peak = Math.max(...ours.map((r) => r.helper!.peakRssMb));
 const cpu = ours.map((r) => r.cpuSeconds);
 console.log(
