@@ -21,9 +21,20 @@ const TIMER_NAMES: TimerName[] = [
   'zeroKeyMaterial',
   'persistentKeepalive',
 ];
+const SLOT: Record<TimerName, number> = {
+  retransmitHandshake: 0,
+  sendKeepalive: 1,
+  newHandshake: 2,
+  zeroKeyMaterial: 3,
+  persistentKeepalive: 4,
+};
+const NOT_PENDING = Infinity;
 
 export class Timers {
-  private readonly deadlines = new Map<TimerName, number>();
+  // One slot per timer rather than a Map: deadlines are set and cleared on every packet, and a Map
+  // boxed each one and churned its table, garbage that outlived the young generation and made the
+  // helper's RSS climb ~8 MB between major collections at full speed (docs/performance.md).
+  private readonly deadlines = new Float64Array(TIMER_NAMES.length).fill(NOT_PENDING);
   private readonly random: () => number;
   private readonly armed: (at: number) => void;
   handshakeAttempts = 0;
@@ -36,41 +47,40 @@ export class Timers {
   }
 
   isPending(name: TimerName): boolean {
-    return this.deadlines.has(name);
+    return this.deadlines[SLOT[name]] !== NOT_PENDING;
   }
 
   deadline(name: TimerName): number | undefined {
-    return this.deadlines.get(name);
+    const at = this.deadlines[SLOT[name]]!;
+    return at === NOT_PENDING ? undefined : at;
   }
 
   set(name: TimerName, at: number): void {
-    this.deadlines.set(name, at);
+    this.deadlines[SLOT[name]] = at;
     this.armed(at);
   }
 
   /** The earliest pending deadline, or undefined when none is. */
   next(): number | undefined {
-    let next: number | undefined;
-    for (const at of this.deadlines.values()) if (next === undefined || at < next) next = at;
-    return next;
+    const next = Math.min(...this.deadlines);
+    return next === NOT_PENDING ? undefined : next;
   }
 
   stop(name: TimerName): void {
-    this.deadlines.delete(name);
+    this.deadlines[SLOT[name]] = NOT_PENDING;
   }
 
   stopAll(): void {
-    this.deadlines.clear();
+    this.deadlines.fill(NOT_PENDING);
   }
 
   /** Removes and returns the timers due at `now`, in a fixed order. */
   expired(now: number): TimerName[] {
     const due: TimerName[] = [];
-    for (const name of TIMER_NAMES) {
-      const at = this.deadlines.get(name);
-      if (at !== undefined && at <= now) {
-        this.deadlines.delete(name);
-        due.push(name);
+    for (let slot = 0; slot < TIMER_NAMES.length; slot++) {
+      if (this.deadlines[slot]! <= now) {
+        this.deadlines[slot] = NOT_PENDING;
+        due.push(TIMER_NAMES[slot]!);
       }
     }
     return due;
