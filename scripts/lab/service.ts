@@ -33,7 +33,14 @@ export interface Service {
   destroy(): Promise<void>;
 }
 
-export async function startService(ns: string): Promise<Service> {
+export interface ServiceOptions {
+  /** Node flags before the helper's entry point (e.g. --import of a module that reports on it). */
+  nodeArgs?: string[];
+  /** Extra environment for the helper. */
+  env?: Record<string, string>;
+}
+
+export async function startService(ns: string, options: ServiceOptions = {}): Promise<Service> {
   const dir = await mkdtemp(join(tmpdir(), 'pm-service-'));
   removeOnCleanup(ns, dir);
   const netnsEtc = `/etc/netns/${ns}`;
@@ -44,14 +51,20 @@ export async function startService(ns: string): Promise<Service> {
   const socketPath = join(dir, 'helper.sock');
 
   const launch = async () => {
-    const process_ = spawnIn(ns, process.execPath, [
-      RUNNER,
-      'serve',
-      '--socket',
-      socketPath,
-      '--state-dir',
-      join(dir, 'state'),
-    ]);
+    const process_ = spawnIn(
+      ns,
+      process.execPath,
+      [
+        ...(options.nodeArgs ?? []),
+        RUNNER,
+        'serve',
+        '--socket',
+        socketPath,
+        '--state-dir',
+        join(dir, 'state'),
+      ],
+      { env: { ...process.env, ...options.env } },
+    );
     await process_.waitForLine(/is ready/, 15_000);
     const client = await connectHelper({ socketPath, client: 'phantommesh-tests' });
     return { process_, client };

@@ -9,16 +9,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { connectHelper, type HelperClient } from '../../shared/src/control/client.ts';
-import { RUNNER } from '../../scripts/lab/tunnel-pair.ts';
-import {
-  addNamespace,
-  deleteNamespace,
-  spawnIn,
-  testSkipReason,
-  uniqueName,
-  type Spawned,
-} from '../lib/netns.ts';
+import { startService, type Service } from '../../scripts/lab/service.ts';
+import { addNamespace, deleteNamespace, testSkipReason, uniqueName } from '../lib/netns.ts';
 
 // Preloaded into the helper: every 100 ms, the built-in modules it has loaded and the URLs of its own.
 const REPORTER = `
@@ -41,8 +33,7 @@ const TUNNEL_CODE =
 const skip = testSkipReason();
 let ns: string;
 let dir: string;
-let helper: Spawned;
-let client: HelperClient;
+let service: Service;
 
 async function report(): Promise<{ builtins: string[]; urls: string[] }> {
   // Two reporter ticks, so the report is newer than whatever the caller just did.
@@ -56,30 +47,15 @@ before(async () => {
   await addNamespace(ns);
   dir = await mkdtemp(join(tmpdir(), 'pm-idle-modules-'));
   await writeFile(join(dir, 'reporter.mjs'), REPORTER);
-  const socketPath = join(dir, 'helper.sock');
-  helper = spawnIn(
-    ns,
-    process.execPath,
-    [
-      '--import',
-      join(dir, 'reporter.mjs'),
-      RUNNER,
-      'serve',
-      '--socket',
-      socketPath,
-      '--state-dir',
-      join(dir, 'state'),
-    ],
-    { env: { ...process.env, PM_MODULES_REPORT: join(dir, 'modules.json') } },
-  );
-  await helper.waitForLine(/is ready/, 15_000);
-  client = await connectHelper({ socketPath, client: 'phantommesh-tests' });
+  service = await startService(ns, {
+    nodeArgs: ['--import', join(dir, 'reporter.mjs')],
+    env: { PM_MODULES_REPORT: join(dir, 'modules.json') },
+  });
 });
 
 after(async () => {
   if (skip) return;
-  client?.close();
-  await helper?.stop();
+  await service?.destroy();
   await deleteNamespace(ns);
   await rm(dir, { recursive: true, force: true });
 });
@@ -88,7 +64,7 @@ test(
   "the idle service, a client connected, has loaded no tunnel code and none of Node's crypto, DNS, readline, perf_hooks, HTTP or TLS",
   { skip },
   async () => {
-    await client.call('tunnels.list', {});
+    await service.client.call('tunnels.list', {});
     const { builtins, urls } = await report();
     assert.ok(builtins.includes('net'), 'the report lists what was loaded');
     assert.deepEqual(
@@ -103,7 +79,7 @@ test(
 );
 
 test('creating a tunnel (a new key pair) loads the WireGuard crypto and node:crypto', { skip }, async () => {
-  await client.call('tunnels.create', { name: 'idle0' });
+  await service.client.call('tunnels.create', { name: 'idle0' });
   const { builtins, urls } = await report();
   assert.ok(builtins.includes('crypto'));
   assert.ok(urls.some((url) => url.endsWith('/helper/src/wireguard/crypto.ts')));
