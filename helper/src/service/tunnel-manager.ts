@@ -31,6 +31,7 @@ import { resolveEndpoint } from '../tunnel/resolve-endpoint.ts';
 import { rm } from 'node:fs/promises';
 import type { NetworkJournal } from '../net/network-journal.ts';
 import { checkRunnable } from '../tunnel/runnable-config.ts';
+import { publicKeyOf } from '../wireguard/x25519.ts';
 // The tunnel code (WireGuard, the data path, DNS and routes) loads with the first tunnel to open.
 import type { ActiveTunnel } from './active-tunnel.ts';
 import type { TunnelStore } from './tunnel-store.ts';
@@ -66,9 +67,7 @@ export interface TunnelManagerOptions {
   onFirewallRestored?: (reason: string) => void;
 }
 
-/** The WireGuard crypto loads with the first key asked for, as the tunnel code does (see above). */
-async function publicKeyFor(config: TunnelConfig): Promise<string> {
-  const { publicKeyOf } = await import('../wireguard/crypto.ts');
+function publicKeyFor(config: TunnelConfig): string {
   return encodeKey(publicKeyOf(decodeKey(config.interface.privateKey)!));
 }
 
@@ -157,7 +156,7 @@ export class TunnelManager {
     const config = await this.load(name);
     return {
       name,
-      publicKey: await publicKeyFor(config),
+      publicKey: publicKeyFor(config),
       addresses: config.interface.addresses.map(formatPrefix),
       endpoints: config.peers.flatMap((peer) =>
         peer.endpoint ? [formatEndpoint({ address: peer.endpoint.host, port: peer.endpoint.port })] : [],
@@ -172,7 +171,7 @@ export class TunnelManager {
 
   async get({ name }: Params<'tunnels.get'>): Promise<Result<'tunnels.get'>> {
     const config = await this.load(name);
-    return { config: toPublicConfig(config, await publicKeyFor(config)), status: this.status(name) };
+    return { config: toPublicConfig(config, publicKeyFor(config)), status: this.status(name) };
   }
 
   /** Parses and checks a config before it is stored: a bad one never reaches the disk. */

@@ -1,31 +1,31 @@
 // The one place that decides which library computes each primitive.
-// OpenSSL where it is much faster than @noble: X25519 (through EVP directly, see below),
+// OpenSSL where it is much faster than @noble: X25519 (through EVP directly, x25519.ts),
 // ChaCha20-Poly1305 of handshake messages (~3x noble), BLAKE2s-256 and HMAC-BLAKE2s (node:crypto),
 // keyed BLAKE2s with a 16-byte output (mac1/mac2, cookies: OpenSSL 3's EVP_MAC "BLAKE2SMAC", ~8x
 // noble, which matters because mac1 is what every unauthenticated handshake packet costs us).
 // Transport messages: transport-cipher.ts. @noble where OpenSSL has no equivalent:
 // XChaCha20-Poly1305 (cookie replies), and keyed BLAKE2s where the EVP_MAC symbols are missing.
 
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  randomBytes,
-  timingSafeEqual,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { addressOf, openSsl } from './openssl.ts';
+import { clampPrivateKey } from './x25519.ts';
+
+export {
+  clampPrivateKey,
+  dh,
+  publicKeyOf,
+  staticKey,
+  x25519,
+  x25519Public,
+  type StaticKey,
+  type X25519Backend,
+} from './x25519.ts';
 
 export const KEY_SIZE = 32;
 export const TAG_SIZE = 16;
 export const MAC_SIZE = 16;
-
-const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 /** HASH(a || b || ...) = BLAKE2s-256. */
 export function hash(...parts: Uint8Array[]): Buffer {
@@ -159,114 +159,12 @@ export function kdf(n: 1 | 2 | 3, key: Uint8Array, input: Uint8Array): Buffer[] 
   return out;
 }
 
-/** Clamps an X25519 private key in place (RFC 7748), as `wg genkey` does. */
-export function clampPrivateKey(key: Uint8Array): Uint8Array {
-  key[0]! &= 248;
-  key[31] = (key[31]! & 127) | 64;
-  return key;
-}
-
 export function generatePrivateKey(): Buffer {
   return clampPrivateKey(randomBytes(KEY_SIZE)) as Buffer;
 }
 
 export function randomKey(): Buffer {
   return randomBytes(KEY_SIZE);
-}
-
-/** An X25519 private key (clamped) and its public key. */
-export interface StaticKey {
-  readonly privateKey: Buffer;
-  readonly publicKey: Buffer;
-}
-
-export function staticKey(privateKey: Uint8Array): StaticKey {
-  const raw = clampPrivateKey(Buffer.from(privateKey)) as Buffer;
-  return { privateKey: raw, publicKey: x25519Public(raw) };
-}
-
-export function publicKeyOf(privateKey: Uint8Array): Buffer {
-  return staticKey(privateKey).publicKey;
-}
-
-/** X25519(private, public); null when the result is all zeros (a low-order point), which the
- *  protocol treats as a failed handshake. */
-export function dh(privateKey: StaticKey, publicKey: Uint8Array): Buffer | null {
-  return x25519(privateKey.privateKey, publicKey);
-}
-
-const NID_X25519 = 1034;
-
-// X25519 through OpenSSL's EVP with raw keys (openssl.ts), or node:crypto where that is out of reach.
-// node:crypto only takes keys as KeyObjects built from DER, and building them costs far more than
-// the scalar multiplication: a handshake took 1.7 ms a side that way, 40 % of it in KeyObjects.
-
-export type X25519Backend = 'openssl' | 'node:crypto';
-
-const defaultBackend = (): X25519Backend => (openSsl() ? 'openssl' : 'node:crypto');
-
-/** X25519(scalar, point); null for an all-zero result. `backend` is for tests. */
-export function x25519(scalar: Uint8Array, point: Uint8Array, backend = defaultBackend()): Buffer | null {
-  const ssl = backend === 'openssl' ? openSsl() : null;
-  if (!ssl) return x25519NodeCrypto(scalar, point);
-  const own = ssl.pkeyNewRawPrivate(NID_X25519, null, scalar, KEY_SIZE);
-  const peer = ssl.pkeyNewRawPublic(NID_X25519, null, point, KEY_SIZE);
-  const ctx = own ? ssl.pkeyCtxNew(own, null) : null;
-  const shared = Buffer.alloc(KEY_SIZE);
-  // OpenSSL refuses an all-zero shared secret in EVP_PKEY_derive.
-  const ok =
-    ctx !== null &&
-    peer !== null &&
-    ssl.deriveInit(ctx) === 1 &&
-    ssl.deriveSetPeer(ctx, peer) === 1 &&
-    ssl.derive(ctx, shared, new BigUint64Array([BigInt(KEY_SIZE)])) === 1;
-  // Freeing an EVP_PKEY cleanses the key it holds.
-  if (ctx) ssl.pkeyCtxFree(ctx);
-  if (peer) ssl.pkeyFree(peer);
-  if (own) ssl.pkeyFree(own);
-  if (ok) return shared;
-  ssl.clearErrors();
-  return null;
-}
-
-/** X25519(scalar, 9): the public key of a private one. `backend` is for tests. */
-export function x25519Public(scalar: Uint8Array, backend = defaultBackend()): Buffer {
-  const ssl = backend === 'openssl' ? openSsl() : null;
-  if (!ssl) return x25519PublicNodeCrypto(scalar);
-  const own = ssl.pkeyNewRawPrivate(NID_X25519, null, scalar, KEY_SIZE);
-  const publicKey = Buffer.alloc(KEY_SIZE);
-  const ok =
-    own !== null && ssl.pkeyGetRawPublic(own, publicKey, new BigUint64Array([BigInt(KEY_SIZE)])) === 1;
-  if (own) ssl.pkeyFree(own);
-  if (!ok) {
-    ssl.clearErrors();
-    throw new Error('OpenSSL could not derive an X25519 public key');
-  }
-  return publicKey;
-}
-
-const privateKeyObject = (scalar: Uint8Array) =>
-  createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, scalar]), format: 'der', type: 'pkcs8' });
-
-function x25519NodeCrypto(scalar: Uint8Array, point: Uint8Array): Buffer | null {
-  try {
-    return diffieHellman({
-      privateKey: privateKeyObject(scalar),
-      publicKey: createPublicKey({
-        key: Buffer.concat([SPKI_X25519_PREFIX, point]),
-        format: 'der',
-        type: 'spki',
-      }),
-    });
-  } catch {
-    // OpenSSL refuses an all-zero shared secret ("failed during key derivation").
-    return null;
-  }
-}
-
-function x25519PublicNodeCrypto(scalar: Uint8Array): Buffer {
-  const spki = createPublicKey(privateKeyObject(scalar)).export({ format: 'der', type: 'spki' });
-  return Buffer.from(spki.subarray(SPKI_X25519_PREFIX.length));
 }
 
 /** The 96-bit AEAD nonce: 32 zero bits then the 64-bit little-endian counter. */
