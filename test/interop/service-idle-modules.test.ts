@@ -31,7 +31,6 @@ const NOT_IDLE = ['crypto', 'dns', 'dns/promises', 'readline', 'perf_hooks', 'ht
  *  wireguard/x25519.ts and the OpenSSL bindings it uses: the public keys the service shows). */
 const TUNNEL_CODE =
   /\/helper\/src\/(wireguard\/(?!x25519\.ts|openssl\.ts)|tun\/|tunnel\/(tunnel|wireguard-interface|runner|dropin)\.ts)/;
-/\/helper\/src\/(wireguard\/|tun\/|tunnel\/(tunnel|wireguard-interface|runner|dropin)\.ts)/;
 
 const skip = testSkipReason();
 let ns: string;
