@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import {
   batchWrites,
+  batchWritesOfThisTask,
   PacketWriter,
   type OutgoingPacket,
   type PacketHandler,
@@ -88,4 +89,18 @@ test('a writer that queued nothing in a batch is not flushed', () => {
   });
   assert.deepEqual(busy.flushes, [1]);
   assert.deepEqual(idle.flushes, []);
+});
+
+test("packets of separate events in one task (a WebSocket's messages) are one batch, written when its microtasks run", async () => {
+  const handler = new Recorder();
+  const writer = new PacketWriter(handler, 100);
+  for (let i = 0; i < 3; i++) {
+    batchWritesOfThisTask();
+    writer.push(Buffer.alloc(10, i));
+  }
+  assert.deepEqual(handler.flushes, [], 'held back while the task runs');
+  await Promise.resolve();
+  // The first packet after a pause is the caller's; the other two are written together.
+  assert.deepEqual(handler.flushes, [2]);
+  assert.equal(writer.push(Buffer.alloc(10)), false, 'the batch is over');
 });

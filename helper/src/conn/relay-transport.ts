@@ -38,6 +38,7 @@ import {
 import { isWireGuardMessage } from '../transport/wireguard-message.ts';
 import { httpConnect, parseProxyUrl, ProxyError, redactProxyUrl, type ProxyUrl } from './http-connect.ts';
 import { connectMarked } from './marked-socket.ts';
+import { batchWrites, batchWritesOfThisTask } from '../datapath/packet-writer.ts';
 
 export interface RelaySpec {
   /** tcp://HOST:PORT | ws://HOST:PORT/PATH | wss://HOST[:PORT]/PATH (../transport/relay-url.ts). */
@@ -275,17 +276,21 @@ function tcpCarrier(socket: Socket, head: Buffer, events: CarrierEvents): Carrie
   const onChunk = (chunk: Buffer): void => {
     if (reason !== undefined) return;
     try {
-      deframer.push(chunk, (datagram) => {
-        if (reason !== undefined) return;
-        // Nothing that WireGuard sends is empty; udp-over-tcp forwards empty datagrams, so they are
-        // not an error of the relay's, merely nothing for us.
-        if (datagram.length === 0) return;
-        if (!isWireGuardMessage(datagram)) {
-          fail('protocol: the relay sent a datagram that is not WireGuard (is this a relay?)');
-          return;
-        }
-        events.datagram(datagram as Buffer);
-      });
+      // The datagrams of one chunk are one batch: what they make the device write goes out together
+      // (segments of one TCP stream as one TUN write).
+      batchWrites(() =>
+        deframer.push(chunk, (datagram) => {
+          if (reason !== undefined) return;
+          // Nothing that WireGuard sends is empty; udp-over-tcp forwards empty datagrams, so they are
+          // not an error of the relay's, merely nothing for us.
+          if (datagram.length === 0) return;
+          if (!isWireGuardMessage(datagram)) {
+            fail('protocol: the relay sent a datagram that is not WireGuard (is this a relay?)');
+            return;
+          }
+          events.datagram(datagram as Buffer);
+        }),
+      );
     } catch (error) {
       if (!(error instanceof FrameTooLargeError)) throw error;
       fail(`protocol: ${error.message}`);
@@ -326,6 +331,8 @@ function webSocketCarrier(ws: WebSocket, events: CarrierEvents): Carrier {
     if (data.length === 0) return;
     if (!isWireGuardMessage(data))
       return fail('protocol: the relay sent a message that is not WireGuard (is this a relay?)', 1002);
+    // ws emits the messages of one socket read one by one: they are one batch all the same.
+    batchWritesOfThisTask();
     events.datagram(data);
   });
   ws.on('error', (error) => (reason ??= describeError(error)));

@@ -32,7 +32,14 @@ const SPARSE_GAP_MS = 1;
 const NO_ADDRESS: Uint8Array = new Uint8Array(0);
 
 let batching = 0;
+let taskBatch = false;
 const queued: PacketWriter[] = [];
+
+function endBatch(): void {
+  if (--batching > 0) return;
+  for (const writer of queued) writer.flush();
+  queued.length = 0;
+}
 
 /**
  * Runs `batch` with the writes it queues held back until it ends (the outermost batch, if nested):
@@ -43,11 +50,23 @@ export function batchWrites<T>(batch: () => T): T {
   try {
     return batch();
   } finally {
-    if (--batching === 0) {
-      for (const writer of queued) writer.flush();
-      queued.length = 0;
-    }
+    endBatch();
   }
+}
+
+/**
+ * Holds writes back until the current task's microtasks run: for packets that arrive as separate
+ * events of one read, such as a WebSocket's messages, which `ws` emits one by one while it parses
+ * a chunk of its socket. Once per task; later calls in the same task join the open batch.
+ */
+export function batchWritesOfThisTask(): void {
+  if (taskBatch) return;
+  taskBatch = true;
+  batching++;
+  queueMicrotask(() => {
+    taskBatch = false;
+    endBatch();
+  });
 }
 
 export class PacketWriter {
