@@ -13,15 +13,18 @@ import { startService, type Service } from '../../scripts/lab/service.ts';
 import { ourConfigText } from '../../scripts/lab/tunnel-pair.ts';
 import { addNamespace, deleteNamespace, genKeyPair, testSkipReason, uniqueName } from '../lib/netns.ts';
 
-// Preloaded into the helper: every 100 ms, the built-in modules it has loaded and the URLs of its own.
+// Preloaded into the helper: every 100 ms, when it was taken, the built-in modules the helper has
+// loaded and the URLs of its own, written whole (a temporary file renamed over the report).
 const REPORTER = `
 import { registerHooks } from 'node:module';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 const urls = new Set();
 registerHooks({ load(url, context, next) { urls.add(url); return next(url, context); } });
 setInterval(() => {
   const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13));
-  writeFileSync(process.env.PM_MODULES_REPORT, JSON.stringify({ builtins, urls: [...urls] }));
+  const report = process.env.PM_MODULES_REPORT;
+  writeFileSync(report + '.tmp', JSON.stringify({ time: Date.now(), builtins, urls: [...urls] }));
+  renameSync(report + '.tmp', report);
 }, 100).unref();
 `;
 
@@ -37,10 +40,15 @@ let ns: string;
 let dir: string;
 let service: Service;
 
+/** The first report taken after this call: newer than whatever the caller just did. */
 async function report(): Promise<{ builtins: string[]; urls: string[] }> {
-  // Two reporter ticks, so the report is newer than whatever the caller just did.
-  await new Promise((resolve) => setTimeout(resolve, 250));
-  return JSON.parse(await readFile(join(dir, 'modules.json'), 'utf8'));
+  const asked = Date.now();
+  for (const deadline = asked + 10_000; Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const taken = JSON.parse(await readFile(join(dir, 'modules.json'), 'utf8'));
+    if (taken.time > asked) return taken;
+  }
+  throw new Error('the helper wrote no report for 10 s');
 }
 
 before(async () => {

@@ -29,7 +29,7 @@ export interface PacketHandler {
 // A packet that comes this long after the one before, with nothing queued, is the caller's to write:
 // it has nothing to be joined with. Packets of a stream come microseconds apart.
 const SPARSE_GAP_MS = 1;
-const NO_ADDRESS: Uint8Array = new Uint8Array(0);
+const EMPTY: Uint8Array = new Uint8Array(0);
 
 let batching = 0;
 let taskBatch = false;
@@ -75,7 +75,7 @@ export class PacketWriter {
   readonly #headroom: number;
   /** Zeros (the headroom), then the packet: for a handler that writes packets behind a header. */
   readonly #framed: Buffer | null;
-  readonly #packet: OutgoingPacket = { packet: NO_ADDRESS, family: 0, address: NO_ADDRESS, port: 0 };
+  readonly #packet: OutgoingPacket = { packet: EMPTY, family: 0, address: EMPTY, port: 0 };
   #count = 0;
   #lastPush = -Infinity;
   #stopped = false;
@@ -95,7 +95,7 @@ export class PacketWriter {
    * Queues the packet for the end of the batch. False when the caller has to write it itself: outside
    * a batch, a lone packet after a pause (see SPARSE_GAP_MS), too big, or the writer stopped.
    */
-  push(packet: Uint8Array, family = 0, address: Uint8Array = NO_ADDRESS, port = 0): boolean {
+  push(packet: Uint8Array, family = 0, address: Uint8Array = EMPTY, port = 0): boolean {
     if (this.#stopped || batching === 0 || packet.length > this.#capacity) return false;
     const now = performance.now();
     const sparse = now - this.#lastPush > SPARSE_GAP_MS;

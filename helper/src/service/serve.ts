@@ -236,7 +236,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   sdNotify('READY=1');
   // No warm-up here: the first tunnel's interface runs it (wireguard-interface.ts) before its device
   // comes up, ~20 ms on the first connect, so a helper with no tunnel does not carry the compiled
-  // handshake and data path all day (~2.6 MB of RSS).
+  // handshake and data path all day (2-3 MB of RSS).
   const reason = await stop;
   sdNotify('STOPPING=1');
   say('helper', `stopping (${reason}): taking tunnels down and restoring the network`);

@@ -244,8 +244,9 @@ class LinuxTun implements Tun {
   write(packet: Uint8Array): boolean {
     if (this.#fd < 0) return false;
     if (this.#writer.push(packet)) return true;
-    // A lone packet, or too big to queue: written here, behind a header that asks for nothing. EAGAIN (queue full), EIO (link down), EINVAL (not an IP packet), EBADFD
-    // (deleted): all mean the packet is lost, and deletion is reported through `closed` by the reader.
+    // A lone packet, or too big to queue: written here, behind a header that asks for nothing. EAGAIN
+    // (queue full), EIO (link down), EINVAL (not an IP packet), EBADFD (deleted): all mean the packet
+    // is lost, and deletion is reported through `closed` by the reader.
     const framed = Buffer.alloc(VIRTIO_NET_HDR_SIZE + packet.length);
     framed.set(packet, VIRTIO_NET_HDR_SIZE);
     return this.#libc.write(this.#fd, framed, framed.length) === framed.length;

@@ -21,13 +21,8 @@ const TIMER_NAMES: TimerName[] = [
   'zeroKeyMaterial',
   'persistentKeepalive',
 ];
-const SLOT: Record<TimerName, number> = {
-  retransmitHandshake: 0,
-  sendKeepalive: 1,
-  newHandshake: 2,
-  zeroKeyMaterial: 3,
-  persistentKeepalive: 4,
-};
+/** Each timer's slot in a Timers' deadlines: its place in TIMER_NAMES. */
+const SLOT = Object.fromEntries(TIMER_NAMES.map((name, slot) => [name, slot])) as Record<TimerName, number>;
 const NOT_PENDING = Infinity;
 
 export class Timers {
