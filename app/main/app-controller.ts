@@ -7,7 +7,7 @@
 
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { z } from 'zod';
+import { z } from '../../shared/src/zod.ts';
 import { describeIssues, MAX_CONFIG_TEXT, type TransportSetting } from '../../shared/src/control/protocol.ts';
 import { PhantomError } from '../../shared/src/errors.ts';
 import {
@@ -52,7 +52,7 @@ export function toFailure(error: unknown): InvokeFailure {
       ...(typeof key === 'string' ? { key } : {}),
     };
   }
-  if (error instanceof z.ZodError)
+  if (error instanceof z.core.$ZodError)
     return { message: `an answer outside the IPC schema: ${describeIssues(error)}`, code: 'INTERNAL' };
   return { message: error instanceof Error ? error.message : String(error), code: 'INTERNAL' };
 }

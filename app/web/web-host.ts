@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { z } from 'zod';
+import { z } from '../../shared/src/zod.ts';
 import type { AppEvent, TransportFileKind } from '../../shared/src/ipc/schema.ts';
 import { startCore } from '../main/app-core.ts';
 import type { Backoff } from '../main/helper-link.ts';
@@ -58,8 +58,8 @@ const MAX_MESSAGE_BYTES = 1024 * 1024;
 const SHIM_SOURCE = `(${installShim.toString()})();\n`;
 
 const WireRequest = z.strictObject({
-  id: z.number().int().nonnegative(),
-  method: z.string().max(200),
+  id: z.int().check(z.nonnegative()),
+  method: z.string().check(z.maxLength(200)),
   params: z.unknown(),
 });
 

@@ -8,7 +8,7 @@
 // checked every few seconds and applied again to a service that got new servers or appeared.
 // The scutil scripts and the parsing of its output are pure and unit-tested on Linux.
 
-import { z } from 'zod';
+import { z } from '../../../shared/src/zod.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { formatIp, parseIp } from '../../../shared/src/ip.ts';
 import { runChecked, SCUTIL } from '../routes_darwin.ts';
@@ -25,12 +25,12 @@ export const SERVICE_DNS_KEY = /^(State|Setup):\/Network\/Service\/[A-Za-z0-9_.-
 /** A value scutil's d.add takes as one word. */
 const WORD = /^[^\s"'\\]+$/;
 
-const word = z.string().regex(WORD);
+const word = z.string().check(z.regex(WORD));
 /** What one service key had before: null for a value it did not have. */
 export const dnsOriginalSchema = z.object({
-  key: z.string().regex(SERVICE_DNS_KEY),
-  serverAddresses: z.array(word).nullable(),
-  searchDomains: z.array(word).nullable(),
+  key: z.string().check(z.regex(SERVICE_DNS_KEY)),
+  serverAddresses: z.nullable(z.array(word)),
+  searchDomains: z.nullable(z.array(word)),
 });
 export type DnsOriginal = z.infer<typeof dnsOriginalSchema>;
 

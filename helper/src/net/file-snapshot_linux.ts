@@ -4,7 +4,7 @@
 
 import { lstat, readFile, readlink, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { z } from 'zod';
+import { z } from '../../../shared/src/zod.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { syncDirectory, temporaryPathFor, writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 
@@ -15,11 +15,11 @@ export const fileSnapshotSchema = z.discriminatedUnion('type', [
     base64: z.string(),
     // Read and write bits only: a journal never restores a set-id or executable file (a tampered one
     // asked root to make a 6755 file).
-    mode: z.number().int().min(0).max(0o666),
-    uid: z.number().int(),
-    gid: z.number().int(),
+    mode: z.int().check(z.minimum(0), z.maximum(0o666)),
+    uid: z.int(),
+    gid: z.int(),
   }),
-  z.object({ type: z.literal('symlink'), target: z.string().min(1) }),
+  z.object({ type: z.literal('symlink'), target: z.string().check(z.minLength(1)) }),
   z.object({ type: z.literal('absent') }),
 ]);
 

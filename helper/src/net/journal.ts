@@ -8,7 +8,7 @@
 
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { z } from 'zod';
+import { z } from '../../../shared/src/zod.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 
@@ -20,7 +20,7 @@ export interface JournalChange {
 /** An OS's kinds of change `C`, asked for as requests `R` (a change without what the journal captures). */
 export interface ChangeKinds<C extends JournalChange, R> {
   /** Checks a change, when recorded and when read back. */
-  schema: z.ZodType<C>;
+  schema: z.ZodMiniType<C>;
   /** The change a request makes, with what undoing it needs captured now; `recorded` are those in force. */
   capture(request: R, recorded: readonly C[]): Promise<C>;
   perform(change: C): Promise<void>;

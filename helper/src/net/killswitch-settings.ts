@@ -5,7 +5,7 @@
 // links' subnets and default gateways. The nft (killswitch_linux.ts), pf (killswitch_darwin.ts) and
 // WFP (killswitch_windows.ts) backends only turn these into their own rules.
 
-import { z } from 'zod';
+import { z } from '../../../shared/src/zod.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import {
@@ -31,27 +31,29 @@ export const DHCP_BROADCAST = '255.255.255.255';
 /** What the rules are built from: what the journal keeps (see killSwitchRulesetInput). */
 export type KillSwitchRulesetInput = Omit<KillSwitchSettings, 'enabled'>;
 
-const address = z.string().refine((text) => parseIp(text) !== null, 'not an IP address');
-const prefix = z.string().refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix');
+const address = z.string().check(z.refine((text) => parseIp(text) !== null, 'not an IP address'));
+const prefix = z
+  .string()
+  .check(z.refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix'));
 
 /** The kill switch's settings as the journal keeps them, checked again when read back: recovery
  *  builds the rules from these, never from stored text. */
 export const killSwitchRulesetInput = z.object({
   allowLan: z.boolean(),
-  local: z.object({ subnets: z.array(prefix), dhcpServers: z.array(address) }).optional(),
+  local: z.optional(z.object({ subnets: z.array(prefix), dhcpServers: z.array(address) })),
   tunnels: z.array(
     z.object({
-      ifname: z.string().refine(isInterfaceName, 'not an interface name'),
+      ifname: z.string().check(z.refine(isInterfaceName, 'not an interface name')),
       endpoints: z.array(
         z.object({
           address,
-          port: z.number().int().min(1).max(65535),
+          port: z.int().check(z.minimum(1), z.maximum(65535)),
           family: z.union([z.literal(4), z.literal(6)]),
-          protocol: z.enum(['udp', 'tcp']).optional(),
+          protocol: z.optional(z.enum(['udp', 'tcp'])),
         }),
       ),
       dns: z.array(address),
-      fwmark: z.number().int().min(0).max(0xffffffff),
+      fwmark: z.int().check(z.minimum(0), z.maximum(0xffffffff)),
     }),
   ),
 });

@@ -17,7 +17,7 @@
 //   the above, whatever the tunnels route.
 // The journal keeps the settings, not the script: recovery builds the script again from them.
 
-import { z } from 'zod';
+import { z } from '../../../shared/src/zod.ts';
 import { formatPrefix, maskedPrefix, parsePrefix, type IpPrefix } from '../../../shared/src/ip.ts';
 import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import type { KillSwitchSettings, KillSwitchTunnel, LocalNetworks } from './killswitch.ts';
@@ -154,27 +154,28 @@ export function setKillSwitch(journal: NetworkJournal, settings: KillSwitchSetti
 const addressList = z.array(
   z.object({
     ifname: z.string(),
-    flags: z.array(z.string()).default([]),
-    link_type: z.string().optional(),
-    addr_info: z
-      .array(
+    flags: z._default(z.array(z.string()), []),
+    link_type: z.optional(z.string()),
+    addr_info: z._default(
+      z.array(
         z.object({
           family: z.string(),
-          local: z.string().optional(),
-          address: z.string().optional(),
-          prefixlen: z.number().int().optional(),
-          scope: z.string().optional(),
+          local: z.optional(z.string()),
+          address: z.optional(z.string()),
+          prefixlen: z.optional(z.int()),
+          scope: z.optional(z.string()),
         }),
-      )
-      .default([]),
+      ),
+      [],
+    ),
   }),
 );
 const routeList = z.array(
   z.object({
     dst: z.string(),
-    gateway: z.string().optional(),
-    dev: z.string().optional(),
-    type: z.string().optional(),
+    gateway: z.optional(z.string()),
+    dev: z.optional(z.string()),
+    type: z.optional(z.string()),
   }),
 );
 

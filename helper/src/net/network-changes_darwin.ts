@@ -7,7 +7,7 @@
 // The seam's NetworkJournal is typed with Linux's changes (one static type for every OS); the
 // _darwin files see the same object as a DarwinJournal through darwinJournal().
 
-import { z } from 'zod';
+import { z } from '../../../shared/src/zod.ts';
 import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { parseIp, parsePrefix } from '../../../shared/src/ip.ts';
 import { realInterfaceName } from '../routes_darwin.ts';
@@ -31,13 +31,17 @@ import {
 import { routeArgs, runRoute } from './net_darwin.ts';
 import type { NetworkJournal } from './network-journal.ts';
 
-const ifname = z.string().refine(isInterfaceName, 'not an interface name');
+const ifname = z.string().check(z.refine(isInterfaceName, 'not an interface name'));
 const family = z.union([z.literal(4), z.literal(6)]);
-const address = z.string().refine((text) => parseIp(text.split('%')[0]!) !== null, 'not an IP address');
-const prefix = z.string().refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix');
+const address = z
+  .string()
+  .check(z.refine((text) => parseIp(text.split('%')[0]!) !== null, 'not an IP address'));
+const prefix = z
+  .string()
+  .check(z.refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix'));
 /** What the helper's routes through a tunnel may be: the halves of a full tunnel, nothing else. */
 const HALF_ROUTES = ['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1'] as const;
-const dnsWord = z.string().regex(/^[^\s"'\\]+$/);
+const dnsWord = z.string().check(z.regex(/^[^\s"'\\]+$/));
 
 const changeSchema = z.discriminatedUnion('kind', [
   /** `route add DESTINATION -interface UTUN`: a full tunnel's half of the address space. */
@@ -47,15 +51,15 @@ const changeSchema = z.discriminatedUnion('kind', [
     kind: z.literal('endpoint-route'),
     ifname,
     family,
-    destination: prefix.refine((text) => /\/(32|128)$/.test(text), 'not a host route'),
-    gateway: address.optional(),
-    interface: z.string().regex(/^[A-Za-z][A-Za-z0-9]{0,14}$/),
+    destination: prefix.check(z.refine((text) => /\/(32|128)$/.test(text), 'not a host route')),
+    gateway: z.optional(address),
+    interface: z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9]{0,14}$/)),
   }),
   /** The tunnel's servers on every service's DNS key; `originals` what the keys had before. */
   z.object({
     kind: z.literal('scutil-dns'),
     ifname,
-    servers: z.array(address).min(1),
+    servers: z.array(address).check(z.minLength(1)),
     search: z.array(dnsWord),
     originals: z.array(dnsOriginalSchema),
   }),
@@ -65,7 +69,7 @@ const changeSchema = z.discriminatedUnion('kind', [
     kind: z.literal('kill-switch'),
     anchor: z.literal(KILL_SWITCH_ANCHOR),
     settings: killSwitchRulesetInput,
-    token: z.string().regex(/^\d+$/).optional(),
+    token: z.optional(z.string().check(z.regex(/^\d+$/))),
   }),
 ]);
 

@@ -3,7 +3,7 @@
 // fails closed), systemd-resolved links, resolvconf records and replaced files (/etc/resolv.conf).
 // Moved here from journal.ts, which keeps the engine: persistence, ordering, the recovery policy.
 
-import { z } from 'zod';
+import { z } from '../../../shared/src/zod.ts';
 import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { parseIp, parsePrefix } from '../../../shared/src/ip.ts';
 import type { ChangeKinds } from './journal.ts';
@@ -38,13 +38,15 @@ import {
 // ---------------------------------------------------------------------------------------------
 // The records: plain JSON, validated when read back.
 
-const ifname = z.string().refine(isInterfaceName, 'not an interface name');
+const ifname = z.string().check(z.refine(isInterfaceName, 'not an interface name'));
 const family = z.union([z.literal(4), z.literal(6)]);
-const u32 = z.number().int().min(1).max(0xffffffff);
-const address = z.string().refine((text) => parseIp(text) !== null, 'not an IP address');
-const prefix = z.string().refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix');
+const u32 = z.int().check(z.minimum(1), z.maximum(0xffffffff));
+const address = z.string().check(z.refine((text) => parseIp(text) !== null, 'not an IP address'));
+const prefix = z
+  .string()
+  .check(z.refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix'));
 /** The helper's own nft tables (full tunnels'): undoing a change never deletes anyone else's. */
-const nftName = z.string().regex(/^phantommesh-[A-Za-z0-9_.-]+$/);
+const nftName = z.string().check(z.regex(/^phantommesh-[A-Za-z0-9_.-]+$/));
 /**
  * What recovery may touch, and nothing else: the journal sits in a root-only directory, but a file
  * there is still no reason for root to write any path or sysctl it names.
@@ -64,8 +66,8 @@ const changeSchema = z.discriminatedUnion('kind', [
     kind: z.literal('sysctl'),
     ifname,
     key: z.enum(SYSCTLS),
-    value: z.string().regex(/^[0-9]{1,10}$/),
-    original: z.string().regex(/^[0-9]{1,10}$/),
+    value: z.string().check(z.regex(/^[0-9]{1,10}$/)),
+    original: z.string().check(z.regex(/^[0-9]{1,10}$/)),
   }),
   /** An nft table of an interface (`table inet NAME`), loaded from `ruleset` in one transaction. */
   z.object({ kind: z.literal('nft-table'), ifname, name: nftName, ruleset: z.string() }),
@@ -87,7 +89,7 @@ const changeSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('resolvconf'),
     ifname,
-    record: z.string().refine((record) => isInterfaceName(record.replace(/^[A-Za-z0-9-]+\./, ''))),
+    record: z.string().check(z.refine((record) => isInterfaceName(record.replace(/^[A-Za-z0-9-]+\./, '')))),
     content: z.string(),
   }),
   /** A file replaced by `content`; `original` is how it was before the first of our changes to it. */
@@ -112,7 +114,7 @@ function upgrade(change: unknown): unknown {
   return { kind: 'kill-switch', table: old.table, settings: LEGACY_KILL_SWITCH };
 }
 
-const recordSchema = z.preprocess(upgrade, changeSchema);
+const recordSchema = z.pipe(z.transform(upgrade), changeSchema);
 
 export type NetworkChange = z.infer<typeof changeSchema>;
 

@@ -5,7 +5,7 @@
 // with the process that made it, and with it its routes and addresses, so undoing those after a crash
 // finds nothing and that counts as undone.
 
-import { z } from 'zod';
+import { z } from '../../../shared/src/zod.ts';
 import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { parseIp, parsePrefix } from '../../../shared/src/ip.ts';
 import type { ChangeKinds, Journal } from './journal.ts';
@@ -22,23 +22,31 @@ import { killSwitchRulesetInput } from './killswitch-settings.ts';
 import { applyKillSwitchFilters, removeKillSwitchFilters } from './killswitch_windows.ts';
 import { parseGuid, formatGuid } from '../guid_windows.ts';
 
-const ifname = z.string().refine(isInterfaceName, 'not an interface name');
+const ifname = z.string().check(z.refine(isInterfaceName, 'not an interface name'));
 const family = z.union([z.literal(4), z.literal(6)]);
-const luid = z.string().regex(/^[0-9]{1,20}$/);
-const prefix = z.string().refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix');
-const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+const luid = z.string().check(z.regex(/^[0-9]{1,20}$/));
+const prefix = z
+  .string()
+  .check(z.refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix'));
+const guid = z.string().check(z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/));
 
 const changeSchema = z.discriminatedUnion('kind', [
   /** A route on the tunnel's adapter (CreateIpForwardEntry2), on-link, with `metric`. */
-  z.object({ kind: z.literal('route'), ifname, luid, destination: prefix, metric: z.number().int().min(0) }),
+  z.object({
+    kind: z.literal('route'),
+    ifname,
+    luid,
+    destination: prefix,
+    metric: z.int().check(z.minimum(0)),
+  }),
   /** A fixed interface metric (SetIpInterfaceEntry); `original` null was automatic. */
   z.object({
     kind: z.literal('interface-metric'),
     ifname,
     luid,
     family,
-    metric: z.number().int().min(0),
-    original: z.number().int().min(0).nullable(),
+    metric: z.int().check(z.minimum(0)),
+    original: z.nullable(z.int().check(z.minimum(0))),
   }),
   /** One family's DNS servers and search list on the tunnel's adapter. */
   z.object({
@@ -46,8 +54,10 @@ const changeSchema = z.discriminatedUnion('kind', [
     ifname,
     guid,
     family,
-    nameServer: z.string().refine((text) => text === '' || text.split(',').every((s) => parseIp(s) !== null)),
-    searchList: z.string().max(2048),
+    nameServer: z
+      .string()
+      .check(z.refine((text) => text === '' || text.split(',').every((s) => parseIp(s) !== null))),
+    searchList: z.string().check(z.maxLength(2048)),
   }),
   /** The kill switch's WFP filters, built from `settings` each time (never from stored filters). */
   z.object({ kind: z.literal('kill-switch'), settings: killSwitchRulesetInput }),

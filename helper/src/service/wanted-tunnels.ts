@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import { z } from '../../../shared/src/zod.ts';
 import { writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 
 const FileSchema = z.object({ tunnels: z.array(z.string()) });

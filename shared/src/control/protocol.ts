@@ -10,7 +10,7 @@
 // Raise PROTOCOL_VERSION on any change an older peer would misread. `hello` itself must never change:
 // it is how two versions find out they differ.
 
-import { z } from 'zod';
+import { z } from '../zod.ts';
 import { INTERFACE_NAME_RULE, isInterfaceName } from '../interface-name.ts';
 import { MAX_RELAY_URL } from '../relay-url.ts';
 import type { TunnelConfig } from '../config/types.ts';
@@ -25,14 +25,14 @@ export const MAX_CONFIG_TEXT = 256 * 1024;
 /** wg-quick's rule for interface names (also Linux's, which refuses "." and ".."). */
 export const TunnelName = z
   .string()
-  .refine(isInterfaceName, `a tunnel name is ${INTERFACE_NAME_RULE}, and not "." or ".."`);
+  .check(z.refine(isInterfaceName, `a tunnel name is ${INTERFACE_NAME_RULE}, and not "." or ".."`));
 
 const ConfigText = z
   .string()
-  .max(MAX_CONFIG_TEXT, `a configuration is at most ${MAX_CONFIG_TEXT} characters`);
-const Count = z.number().int().nonnegative();
+  .check(z.maxLength(MAX_CONFIG_TEXT, `a configuration is at most ${MAX_CONFIG_TEXT} characters`));
+const Count = z.int().check(z.nonnegative());
 /** Unix time in milliseconds. */
-const Time = z.number().int().nonnegative();
+const Time = z.int().check(z.nonnegative());
 
 export const TunnelState = z.enum([
   'disconnected',
@@ -45,9 +45,9 @@ export const TunnelState = z.enum([
 
 export const PeerStatus = z.object({
   publicKey: z.string(),
-  endpoint: z.string().optional(),
+  endpoint: z.optional(z.string()),
   allowedIps: z.array(z.string()),
-  latestHandshake: Time.optional(),
+  latestHandshake: z.optional(Time),
   rxBytes: Count,
   txBytes: Count,
 });
@@ -56,30 +56,30 @@ export const PeerStatus = z.object({
 export const CarriedBy = z.object({
   kind: z.enum(['udp', 'relay']),
   /** The relay's URL when kind is relay. */
-  url: z.string().optional(),
+  url: z.optional(z.string()),
   /** With fallback: why the current one was chosen, for people ("UDP handshakes went unanswered"). */
-  reason: z.string().optional(),
+  reason: z.optional(z.string()),
 });
 
 export const TunnelStatus = z.object({
   name: TunnelName,
   state: TunnelState,
-  transport: CarriedBy.optional(),
+  transport: z.optional(CarriedBy),
   /** For people, e.g. "Handshake did not complete: no answer from 192.0.2.2:51820 for 20 s". */
-  reason: z.string().optional(),
-  attempt: z.number().int().positive().optional(),
-  nextRetrySeconds: z.number().nonnegative().optional(),
+  reason: z.optional(z.string()),
+  attempt: z.optional(z.int().check(z.positive())),
+  nextRetrySeconds: z.optional(z.number().check(z.nonnegative())),
   /** When the tunnel entered `state`. */
-  since: Time.optional(),
+  since: z.optional(Time),
   interfaceAddresses: z.array(z.string()),
-  endpoint: z.string().optional(),
-  latestHandshake: Time.optional(),
+  endpoint: z.optional(z.string()),
+  latestHandshake: z.optional(Time),
   rxBytes: Count,
   txBytes: Count,
   peers: z.array(PeerStatus),
   /** What the Prometheus endpoint exports, for `phantommesh status --json`. */
-  counters: z
-    .object({
+  counters: z.optional(
+    z.object({
       handshakesCompleted: Count,
       handshakeRetries: Count,
       reconnects: Count,
@@ -87,17 +87,17 @@ export const TunnelStatus = z.object({
       dropped: z.record(z.string(), Count),
       /** When the tunnel was brought up. */
       upSince: Time,
-    })
-    .optional(),
+    }),
+  ),
 });
 
 const IpPrefix = z.object({
   address: z.string(),
-  bits: z.number().int().min(0).max(128),
+  bits: z.int().check(z.minimum(0), z.maximum(128)),
   family: z.union([z.literal(4), z.literal(6)]),
 });
 
-const HostPort = z.object({ host: z.string(), port: z.number().int().min(0).max(65535) });
+const HostPort = z.object({ host: z.string(), port: z.int().check(z.minimum(0), z.maximum(65535)) });
 
 /** A wg-quick configuration without its secrets: what a client may see of a tunnel. */
 export const PublicTunnelConfig = z.object({
@@ -106,10 +106,10 @@ export const PublicTunnelConfig = z.object({
     addresses: z.array(IpPrefix),
     dns: z.array(z.string()),
     dnsSearch: z.array(z.string()),
-    mtu: z.number().int().optional(),
-    listenPort: z.number().int().optional(),
-    table: z.string().optional(),
-    fwMark: z.number().int().optional(),
+    mtu: z.optional(z.int()),
+    listenPort: z.optional(z.int()),
+    table: z.optional(z.string()),
+    fwMark: z.optional(z.int()),
     preUp: z.array(z.string()),
     postUp: z.array(z.string()),
     preDown: z.array(z.string()),
@@ -121,38 +121,42 @@ export const PublicTunnelConfig = z.object({
       publicKey: z.string(),
       hasPresharedKey: z.boolean(),
       allowedIps: z.array(IpPrefix),
-      endpoint: HostPort.optional(),
-      persistentKeepalive: z.number().int().optional(),
+      endpoint: z.optional(HostPort),
+      persistentKeepalive: z.optional(z.int()),
     }),
   ),
 });
 
 /** A relay URL as the helper accepts it: tcp://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST[:PORT]/PATH. */
-export const RelayUrl = z
-  .string()
-  .max(MAX_RELAY_URL)
-  .regex(
+export const RelayUrl = z.string().check(
+  z.maxLength(MAX_RELAY_URL),
+  z.regex(
     // Schemes are case-insensitive (RFC 3986), as the helper's parser takes them.
     /^(tcp|wss?):\/\/[^\s]+$/i,
     'a relay URL is tcp://HOST:PORT, ws://HOST:PORT/PATH or wss://HOST[:PORT]/PATH',
-  );
+  ),
+);
 /** The longest proxy URL the helper keeps. */
 const MAX_PROXY_URL = 2048;
 /** An HTTP CONNECT proxy: http://[USER:PASSWORD@]HOST:PORT. */
 export const ProxyUrl = z
   .string()
-  .max(MAX_PROXY_URL)
-  .regex(/^http:\/\/[^\s]+$/, 'a proxy URL is http://[USER:PASSWORD@]HOST:PORT');
+  .check(
+    z.maxLength(MAX_PROXY_URL),
+    z.regex(/^http:\/\/[^\s]+$/, 'a proxy URL is http://[USER:PASSWORD@]HOST:PORT'),
+  );
 /** The longest PEM file the helper accepts (the app also bounds the bytes it reads by it). */
 export const MAX_PEM_TEXT = 64 * 1024;
 /** PEM text (a certificate chain or a private key), never a file name: the helper opens no client path. */
 export const PemText = z
   .string()
-  .max(MAX_PEM_TEXT, 'a PEM file is at most 64 KiB')
-  .regex(/-----BEGIN [A-Z0-9 ]+-----/, 'not PEM text (-----BEGIN ...-----)');
+  .check(
+    z.maxLength(MAX_PEM_TEXT, 'a PEM file is at most 64 KiB'),
+    z.regex(/-----BEGIN [A-Z0-9 ]+-----/, 'not PEM text (-----BEGIN ...-----)'),
+  );
 
 /** Which stored parts of a relay setting an edit keeps (TransportSetting's `keep`). */
-export const TransportKeep = z.array(z.enum(['clientCertificate', 'ca', 'proxy'])).max(3);
+export const TransportKeep = z.array(z.enum(['clientCertificate', 'ca', 'proxy'])).check(z.maxLength(3));
 
 /** How a tunnel's datagrams travel, as a client sets it: UDP (WireGuard's own), or a relay. */
 export const TransportSetting = z.discriminatedUnion('kind', [
@@ -161,18 +165,18 @@ export const TransportSetting = z.discriminatedUnion('kind', [
     kind: z.literal('relay'),
     url: RelayUrl,
     /** UDP first; the relay only while UDP handshakes go unanswered (probing UDP again later). */
-    fallback: z.boolean().optional(),
-    proxy: ProxyUrl.optional(),
-    clientCert: PemText.optional(),
-    clientKey: PemText.optional(),
-    ca: PemText.optional(),
+    fallback: z.optional(z.boolean()),
+    proxy: z.optional(ProxyUrl),
+    clientCert: z.optional(PemText),
+    clientKey: z.optional(PemText),
+    ca: z.optional(PemText),
     /**
      * What the tunnel's stored relay setting keeps where this one gives none: the client certificate
      * and key, the CA, the proxy URL with its credentials. Clients never hold those (the helper shows
      * subjects and a redacted proxy), so an edit of the URL or the fallback would otherwise need them
      * picked again. Not stored itself.
      */
-    keep: TransportKeep.optional(),
+    keep: z.optional(TransportKeep),
   }),
 ]);
 
@@ -184,11 +188,11 @@ export const PublicTransport = z.discriminatedUnion('kind', [
     url: z.string(),
     fallback: z.boolean(),
     /** The proxy with its credentials replaced by *** (http://***@host:port). */
-    proxy: z.string().optional(),
+    proxy: z.optional(z.string()),
     /** The client certificate's subject, when one is set. */
-    clientCertificate: z.string().optional(),
+    clientCertificate: z.optional(z.string()),
     /** The CA's subject, when one replaces the system's. */
-    ca: z.string().optional(),
+    ca: z.optional(z.string()),
   }),
 ]);
 
@@ -207,9 +211,9 @@ export const Settings = z.object({
   /** Block everything but tunnels even with no tunnel wanted, from early boot, until turned off. */
   lockdown: z.boolean(),
   /** The tunnel to bring up when the helper starts, or null. */
-  autoConnect: TunnelName.nullable(),
+  autoConnect: z.nullable(TunnelName),
   /** A localhost port for Prometheus metrics, or null for none. */
-  metricsPort: z.number().int().min(1024).max(65535).nullable(),
+  metricsPort: z.nullable(z.int().check(z.minimum(1024), z.maximum(65535))),
 });
 
 export const LogLine = z.object({
@@ -220,7 +224,7 @@ export const LogLine = z.object({
 });
 
 /** Traffic outside the tunnels is blocked, and why ("kill switch: connecting office"), or null. */
-export const Blocking = z.object({ reason: z.string() }).nullable();
+export const Blocking = z.nullable(z.object({ reason: z.string() }));
 
 /** What the helper pushes to subscribed connections, as the JSON-RPC notification `event`. */
 export const HelperEvent = z.discriminatedUnion('type', [
@@ -254,8 +258,8 @@ const ByName = z.strictObject({ name: TunnelName });
 
 export const methods = {
   hello: {
-    params: z.strictObject({ protocolVersion: z.number().int().nonnegative(), client: z.string().max(200) }),
-    result: z.object({ protocolVersion: z.number().int().nonnegative(), helperVersion: z.string() }),
+    params: z.strictObject({ protocolVersion: Count, client: z.string().check(z.maxLength(200)) }),
+    result: z.object({ protocolVersion: Count, helperVersion: z.string() }),
   },
   'tunnels.list': { params: Empty, result: z.array(TunnelSummary) },
   'tunnels.get': {
@@ -273,7 +277,7 @@ export const methods = {
   },
   'tunnels.delete': { params: ByName, result: Empty },
   'tunnels.export': {
-    params: z.strictObject({ name: TunnelName, includePrivateKey: z.boolean().optional() }),
+    params: z.strictObject({ name: TunnelName, includePrivateKey: z.optional(z.boolean()) }),
     result: z.object({ text: z.string() }),
   },
   'tunnels.connect': { params: ByName, result: TunnelStatus },
@@ -284,15 +288,15 @@ export const methods = {
     result: PublicTransport,
   },
   /** Without a name: every tunnel that is up. */
-  'tunnels.disconnect': { params: z.strictObject({ name: TunnelName.optional() }), result: Empty },
+  'tunnels.disconnect': { params: z.strictObject({ name: z.optional(TunnelName) }), result: Empty },
   status: {
     params: Empty,
     result: z.object({ tunnels: z.array(TunnelStatus), settings: Settings, blocking: Blocking }),
   },
   'settings.get': { params: Empty, result: Settings },
-  'settings.set': { params: z.strictObject(Settings.partial().shape), result: Settings },
+  'settings.set': { params: z.strictObject(z.partial(Settings).shape), result: Settings },
   'logs.tail': {
-    params: z.strictObject({ lines: z.number().int().min(1).max(10000).optional() }),
+    params: z.strictObject({ lines: z.optional(z.int().check(z.minimum(1), z.maximum(10000))) }),
     result: z.array(LogLine),
   },
   diagnostics: { params: Empty, result: z.object({ text: z.string() }) },
@@ -329,10 +333,10 @@ export const INTERNAL = 'INTERNAL';
 export const ErrorData = z.object({
   code: z.string(),
   /** A ConfigError's line (1-based) and key, so the app can point at the line. */
-  line: z.number().int().positive().optional(),
-  key: z.string().optional(),
+  line: z.optional(z.int().check(z.positive())),
+  key: z.optional(z.string()),
   /** With VERSION_MISMATCH: the helper's protocol version. */
-  protocolVersion: z.number().int().nonnegative().optional(),
+  protocolVersion: z.optional(Count),
 });
 export type ErrorData = z.infer<typeof ErrorData>;
 
@@ -346,10 +350,10 @@ export const Request = z.object({
   jsonrpc: z.literal('2.0'),
   id: Id,
   method: z.string(),
-  params: z.unknown().optional(),
+  params: z.optional(z.unknown()),
 });
 
-export const ErrorObject = z.object({ code: z.number().int(), message: z.string(), data: ErrorData });
+export const ErrorObject = z.object({ code: z.int(), message: z.string(), data: ErrorData });
 export type ErrorObject = z.infer<typeof ErrorObject>;
 
 /**
@@ -385,7 +389,7 @@ export function toPublicConfig(config: TunnelConfig, publicKey: string): PublicT
 }
 
 /** One line per issue, `path: message`, for error replies. */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
     .join('; ');

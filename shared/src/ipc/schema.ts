@@ -3,7 +3,7 @@
 // payload against it; the browser host carries the same messages over a WebSocket. No method ever
 // returns a private key: the renderer never sees one.
 
-import { z } from 'zod';
+import { z } from '../zod.ts';
 import {
   HelperEvent,
   MAX_CONFIG_TEXT,
@@ -15,7 +15,7 @@ import {
   TunnelName,
 } from '../control/protocol.ts';
 
-const ConfigText = z.string().max(MAX_CONFIG_TEXT);
+const ConfigText = z.string().check(z.maxLength(MAX_CONFIG_TEXT));
 const Empty = z.strictObject({});
 const ByName = z.strictObject({ name: TunnelName });
 
@@ -26,7 +26,7 @@ export const TransportFileKind = z.enum(['clientCert', 'clientKey', 'ca']);
  * What the renderer holds for a file the main process read for it: a random handle (32 bytes,
  * base64url), never the contents. Only the main process can turn it back into the file.
  */
-export const FileToken = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not a file token');
+export const FileToken = z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/, 'not a file token'));
 
 /**
  * A tunnel's transport as the renderer asks for it: like the helper's TransportSetting, but the
@@ -39,27 +39,29 @@ export const TransportRequest = z
       name: TunnelName,
       kind: z.literal('relay'),
       url: RelayUrl,
-      fallback: z.boolean().optional(),
-      proxy: ProxyUrl.optional(),
-      clientCertToken: FileToken.optional(),
-      clientKeyToken: FileToken.optional(),
-      caToken: FileToken.optional(),
+      fallback: z.optional(z.boolean()),
+      proxy: z.optional(ProxyUrl),
+      clientCertToken: z.optional(FileToken),
+      clientKeyToken: z.optional(FileToken),
+      caToken: z.optional(FileToken),
       /** The stored files and proxy this request does not give again stay (the helper's `keep`). */
-      keep: TransportKeep.optional(),
+      keep: z.optional(TransportKeep),
     }),
   ])
-  .refine(
-    (request) =>
-      request.kind === 'udp' ||
-      (request.clientCertToken === undefined) === (request.clientKeyToken === undefined),
-    { message: 'a client certificate goes with its key', path: ['clientKeyToken'] },
+  .check(
+    z.refine(
+      (request) =>
+        request.kind === 'udp' ||
+        (request.clientCertToken === undefined) === (request.clientKeyToken === undefined),
+      { message: 'a client certificate goes with its key', path: ['clientKeyToken'] },
+    ),
   );
 
 /** How the app's link to the helper is doing; the UI shows each with its fix. */
 export const HelperConnection = z.object({
   state: z.enum(['connecting', 'connected', 'unavailable', 'out-of-date', 'unauthorized']),
   /** For people: what is wrong and what to do. */
-  message: z.string().optional(),
+  message: z.optional(z.string()),
   /** The app can offer to start or install the helper (Linux: through polkit). */
   canFix: z.boolean(),
 });
@@ -70,7 +72,7 @@ export const Theme = z.enum(['system', 'light', 'dark']);
 export const AppSettings = z.object({
   startAtLogin: z.boolean(),
   /** The tunnel to connect when the app starts, or null. */
-  connectOnLaunch: TunnelName.nullable(),
+  connectOnLaunch: z.nullable(TunnelName),
   closeToTray: z.boolean(),
   theme: Theme,
 });
@@ -80,24 +82,24 @@ export const invokes = {
     params: Empty,
     result: z.object({ helper: HelperConnection, settings: AppSettings, version: z.string() }),
   },
-  'app.settings.set': { params: z.strictObject(AppSettings.partial().shape), result: AppSettings },
+  'app.settings.set': { params: z.strictObject(z.partial(AppSettings).shape), result: AppSettings },
   /** Asks the OS to start (or install) the helper service; resolves once it was asked. */
   'app.fixHelper': { params: Empty, result: Empty },
   /** A native open-file dialog for .conf files; null when cancelled. */
   'app.openConfigFile': {
     params: Empty,
-    result: z.object({ name: z.string(), text: ConfigText }).nullable(),
+    result: z.nullable(z.object({ name: z.string(), text: ConfigText })),
   },
   /** A native save dialog, then the helper's diagnostics report written there; null when cancelled. */
-  'app.saveDiagnostics': { params: Empty, result: z.object({ path: z.string() }).nullable() },
+  'app.saveDiagnostics': { params: Empty, result: z.nullable(z.object({ path: z.string() })) },
   /**
    * A save dialog, then the tunnel's file written there: without secrets, or with includePrivateKey a
    * full backup, which the helper gives to root only (tunnels.export refuses anyone else with
    * NOT_AUTHORIZED). The main process writes the file; the renderer still never sees a key.
    */
   'app.exportTunnel': {
-    params: z.strictObject({ name: TunnelName, includePrivateKey: z.boolean().optional() }),
-    result: z.object({ path: z.string() }).nullable(),
+    params: z.strictObject({ name: TunnelName, includePrivateKey: z.optional(z.boolean()) }),
+    result: z.nullable(z.object({ path: z.string() })),
   },
   /** Opens one of the app's known links (help, issue tracker) in the browser. */
   'app.openLink': { params: z.strictObject({ link: z.enum(['help', 'issues']) }), result: Empty },
@@ -108,7 +110,7 @@ export const invokes = {
    */
   'transport.pickFile': {
     params: z.strictObject({ kind: TransportFileKind }),
-    result: z.object({ token: FileToken, fileName: z.string() }).nullable(),
+    result: z.nullable(z.object({ token: FileToken, fileName: z.string() })),
   },
   /** Sets a tunnel's transport; the main process swaps each token for its file, once. */
   'transport.set': { params: TransportRequest, result: PublicTransport },
@@ -170,8 +172,8 @@ export interface PhantomMeshApi {
 export const InvokeFailure = z.object({
   message: z.string(),
   code: z.string(),
-  line: z.number().int().optional(),
-  key: z.string().optional(),
+  line: z.optional(z.int()),
+  key: z.optional(z.string()),
 });
 export type InvokeFailure = z.infer<typeof InvokeFailure>;
 
