@@ -93,6 +93,18 @@ interface Throughput {
   down: number;
   /** Datagrams the receiving end (wireguard-go in namespace b) dropped at its socket during the upload. */
   receiverDropsUp: number;
+  /** The receive buffer of that end's UDP socket, in bytes (what it holds before it drops). */
+  receiverBuffer: number;
+}
+
+/**
+ * The largest receive buffer of the UDP sockets in `ns` (`ss -uam`'s skmem rb). Debian's wireguard-go
+ * (0.0.20220316) leaves its socket at net.core.rmem_default, 208 KiB here: ~90 datagrams, which is
+ * what limits upstream (docs/performance.md); wireguard-go since 2023 asks for 7 MiB itself.
+ */
+async function receiveBuffer(ns: string): Promise<number> {
+  const sizes = [...(await execIn(ns, 'ss', ['-uamn'])).matchAll(/\brb(\d+)/g)].map((m) => Number(m[1]));
+  return Math.max(0, ...sizes);
 }
 
 /** UDP datagrams dropped for a full receive buffer in `ns` so far (RcvbufErrors of /proc/net/snmp). */
@@ -108,8 +120,9 @@ async function iperfBothWays(topology: Topology): Promise<Throughput> {
     const dropsBefore = await socketDrops(topology.b.ns);
     const up = await iperf3Client(topology.a.ns, INNER.theirs4, { seconds: SECONDS });
     const receiverDropsUp = (await socketDrops(topology.b.ns)) - dropsBefore;
+    const receiverBuffer = await receiveBuffer(topology.b.ns);
     const down = await iperf3Client(topology.a.ns, INNER.theirs4, { seconds: SECONDS, reverse: true });
-    return { up: up / 1e6, down: down / 1e6, receiverDropsUp };
+    return { up: up / 1e6, down: down / 1e6, receiverDropsUp, receiverBuffer };
   } finally {
     await server.stop();
   }
@@ -303,7 +316,8 @@ for (let round = 1; round <= ROUNDS; round++) {
       `   ratio ${ratio('up').toFixed(2)} / ${ratio('down').toFixed(2)}` +
       `   CPU s/GB ${cpuPerGigabyte(phantom).toFixed(1)} vs ${cpuPerGigabyte(reference.at(-1)!).toFixed(1)}` +
       `   helper peak RSS ${phantom.helper!.peakRssMb.toFixed(0)} MB` +
-      `   receiver's socket drops up ${phantom.throughput.receiverDropsUp} vs ${reference.at(-1)!.throughput.receiverDropsUp}`,
+      `   receiver's socket drops up ${phantom.throughput.receiverDropsUp} vs ${reference.at(-1)!.throughput.receiverDropsUp}` +
+      ` (its receive buffer ${(phantom.throughput.receiverBuffer / 1024).toFixed(0)} KiB)`,
   );
 }
 

@@ -188,6 +188,11 @@ function printTargets(warmUs: number, t: ThroughputFigures | null, s: ServiceRep
   console.log('\nIssue 17 targets, this run');
   for (const [target, figure, met] of rows)
     console.log(`  ${target.padEnd(48)} ${figure.padEnd(58)} ${met === null ? '' : met ? 'met' : 'NOT MET'}`);
+  if (t && t.ours.up < 1.4 * t.reference.up)
+    console.log(
+      "  (upstream: the receiving wireguard-go drops datagrams at its socket in both setups, see the rounds' " +
+        'drops and receive buffer above; docs/performance.md, "Upstream")',
+    );
   if (s)
     console.log(
       `  (a bare Node 24 process here: ${s.bare.rss.toFixed(1)} MB, ${s.bare.file.toFixed(1)} of it file-backed; docs/performance.md)`,
