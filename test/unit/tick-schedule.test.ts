@@ -1,27 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KEEPALIVE_TIMEOUT, REKEY_TIMEOUT } from '../../helper/src/wireguard/constants.ts';
 import { TickSchedule } from '../../helper/src/tunnel/tick-schedule.ts';
-import { Timers } from '../../helper/src/wireguard/timers.ts';
 import { DevicePair } from '../lib/device-pair.ts';
-
-test('timers report every deadline they set, and the earliest pending one', () => {
-  const armed: number[] = [];
-  const timers = new Timers(
-    () => 0,
-    (at) => armed.push(at),
-  );
-  assert.equal(timers.next(), undefined);
-  timers.dataReceived(100);
-  timers.handshakeInitiated(50);
-  assert.deepEqual(armed, [100 + KEEPALIVE_TIMEOUT, 50 + REKEY_TIMEOUT]);
-  assert.equal(timers.next(), 50 + REKEY_TIMEOUT);
-  timers.handshakeComplete();
-  assert.equal(timers.next(), 100 + KEEPALIVE_TIMEOUT);
-  timers.expired(100 + KEEPALIVE_TIMEOUT);
-  assert.equal(timers.next(), undefined);
-});
 
 test('a device reports its peers timers to the runner and names the next deadline', async () => {
   const armed: number[] = [];

@@ -3,12 +3,20 @@ import test from 'node:test';
 import { Timers } from '../../helper/src/wireguard/timers.ts';
 import { KEEPALIVE_TIMEOUT, REKEY_TIMEOUT } from '../../helper/src/wireguard/constants.ts';
 
-test('deadlines: set, pending, the earliest, expired in a fixed order, stopped', () => {
+/** Timers without jitter that record every deadline they arm. */
+function recordingTimers(): { timers: Timers; armed: number[] } {
   const armed: number[] = [];
-  const timers = new Timers(
-    () => 0,
-    (at) => armed.push(at),
-  );
+  return {
+    timers: new Timers(
+      () => 0,
+      (at) => armed.push(at),
+    ),
+    armed,
+  };
+}
+
+test('deadlines: set, pending, the earliest, expired in a fixed order, stopped', () => {
+  const { timers, armed } = recordingTimers();
   assert.equal(timers.next(), undefined);
   assert.equal(timers.isPending('sendKeepalive'), false);
   assert.equal(timers.deadline('sendKeepalive'), undefined);
@@ -40,5 +48,18 @@ test('deadlines: set, pending, the earliest, expired in a fixed order, stopped',
   assert.equal(timers.isPending('persistentKeepalive'), false);
   assert.equal(timers.isPending('zeroKeyMaterial'), true);
   timers.stopAll();
+  assert.equal(timers.next(), undefined);
+});
+
+test('timers report every deadline they set, and the earliest pending one', () => {
+  const { timers, armed } = recordingTimers();
+  assert.equal(timers.next(), undefined);
+  timers.dataReceived(100);
+  timers.handshakeInitiated(50);
+  assert.deepEqual(armed, [100 + KEEPALIVE_TIMEOUT, 50 + REKEY_TIMEOUT]);
+  assert.equal(timers.next(), 50 + REKEY_TIMEOUT);
+  timers.handshakeComplete();
+  assert.equal(timers.next(), 100 + KEEPALIVE_TIMEOUT);
+  timers.expired(100 + KEEPALIVE_TIMEOUT);
   assert.equal(timers.next(), undefined);
 });
