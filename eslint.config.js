@@ -197,6 +197,7 @@ export default tseslint.config(
     // The helper's own tools, which drive its code directly.
     files: [
       'scripts/bench.ts', // microbenchmarks of the data path: crypto, Noise, cookies, the transport cipher
+      'scripts/lab/bare-forwarder.ts', // the runtime's latency floor: the helper's libc calls and cipher, no protocol
     ],
     rules: { 'no-restricted-imports': ['error', { patterns: [TEST_HARNESS] }] },
   },

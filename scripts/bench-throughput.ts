@@ -3,10 +3,11 @@
 // and through wireguard-go <-> wireguard-go, alternating, so that both see the same machine load; the
 // medians and their ratio are printed, and the drop-in (`phantommesh-helper -f IFNAME` set up by wg
 // and ip in wireguard-go's place) against the `tunnel` runner. For both ends: handshake time and
-// latency added over the bare veth (median of 100 pings each way, 100 ms apart, and also 20 and 5 ms apart); for PhantomMesh also the helper's
-// peak RSS and CPU time, and RSS across a soak at full speed; per round, how many datagrams the
-// receiving wireguard-go dropped at its socket during the upload (what bounds the upstream ratio
-// here). Figures only: nothing here passes or fails.
+// latency added over the bare veth (median of 100 pings each way, 100 ms apart, and also 20 and 5 ms
+// apart), and the same latency through lab/bare-forwarder.ts at both ends (the runtime's floor: no
+// protocol); for PhantomMesh also the helper's peak RSS and CPU time, and RSS across a soak at full
+// speed; per round, how many datagrams the receiving wireguard-go dropped at its socket during the
+// upload (what bounds the upstream ratio here). Figures only: nothing here passes or fails.
 //
 //   node scripts/bench-throughput.ts [--rounds 2] [--seconds 5] [--soak 60] [--helper-node-options '...']
 //                                    [--json FILE]   (the figures, for bench.ts's summary of targets)
@@ -26,6 +27,7 @@ import {
   median,
   missingPrerequisites,
   ping,
+  spawnIn,
   startWireguardGo,
   uniqueName,
   type KeyPair,
@@ -137,15 +139,58 @@ async function handshakeAndLatency(
   topology: Topology,
 ): Promise<{ handshakeMs: number; latencyMs: number; closerLatencyMs: number[] }> {
   const first = await ping(topology.a.ns, INNER.theirs4, { count: 1 });
-  const added = async (interval: number) => {
-    const bare = await ping(topology.a.ns, topology.b.ipv4, { count: PINGS, interval });
-    const tunnel = await ping(topology.a.ns, INNER.theirs4, { count: PINGS, interval });
-    return { tunnelMs: tunnel.medianMs, addedMs: tunnel.medianMs - bare.medianMs };
-  };
-  const { tunnelMs, addedMs } = await added(PING_INTERVAL);
+  const { tunnelMs, addedMs } = await latencyAdded(topology, PING_INTERVAL);
   const closerLatencyMs: number[] = [];
-  for (const interval of CLOSER_INTERVALS) closerLatencyMs.push((await added(interval)).addedMs);
+  for (const interval of CLOSER_INTERVALS)
+    closerLatencyMs.push((await latencyAdded(topology, interval)).addedMs);
   return { handshakeMs: first.avgMs - tunnelMs, latencyMs: addedMs, closerLatencyMs };
+}
+
+/** Median round trip through the tunnel, and that minus the bare link's, pinging `interval` s apart. */
+async function latencyAdded(
+  topology: Topology,
+  interval: number,
+): Promise<{ tunnelMs: number; addedMs: number }> {
+  const bare = await ping(topology.a.ns, topology.b.ipv4, { count: PINGS, interval });
+  const tunnel = await ping(topology.a.ns, INNER.theirs4, { count: PINGS, interval });
+  return { tunnelMs: tunnel.medianMs, addedMs: tunnel.medianMs - bare.medianMs };
+}
+
+const FORWARDER = new URL('./lab/bare-forwarder.ts', import.meta.url).pathname;
+
+/**
+ * Latency added, at each interval, by lab/bare-forwarder.ts at both ends: Node, koffi's poll and the
+ * helper's ChaCha20-Poly1305 through OpenSSL, with no WireGuard protocol. The floor that the runtime
+ * sets a lone packet, to read the two tunnels' figures against.
+ */
+async function floorLatency(): Promise<number[]> {
+  const topology = await createTopology();
+  try {
+    const ends = [
+      { side: topology.a, inner: INNER.ours4, port: OUR_PORT, peer: topology.b.ipv4, peerPort: THEIR_PORT },
+      { side: topology.b, inner: INNER.theirs4, port: THEIR_PORT, peer: topology.a.ipv4, peerPort: OUR_PORT },
+    ];
+    for (const end of ends) {
+      const name = uniqueName('pmf');
+      const forwarder = spawnIn(end.side.ns, process.execPath, [
+        FORWARDER,
+        name,
+        String(end.port),
+        end.peer,
+        String(end.peerPort),
+      ]);
+      await forwarder.waitForLine(/^ready$/, 10_000);
+      await execIn(end.side.ns, 'ip', ['address', 'add', `${end.inner}/24`, 'dev', name]);
+      await execIn(end.side.ns, 'ip', ['link', 'set', name, 'up']);
+    }
+    await ping(topology.a.ns, INNER.theirs4, { count: 1 });
+    const added: number[] = [];
+    for (const interval of [PING_INTERVAL, ...CLOSER_INTERVALS])
+      added.push((await latencyAdded(topology, interval)).addedMs);
+    return added;
+  } finally {
+    await topology.destroy();
+  }
 }
 
 interface Round {
@@ -299,6 +344,7 @@ console.log(`TCP throughput, iperf3 ${SECONDS} s up then ${SECONDS} s down, ${RO
 const ours: Round[] = [];
 const reference: Round[] = [];
 const dropin: Round[] = [];
+const floor: number[][] = [];
 // The drop-in (`phantommesh-helper -f IFNAME` driven by wg and ip): the same data path as `tunnel`.
 const DROPIN = [
   process.execPath,
@@ -309,6 +355,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   ours.push(phantom);
   reference.push(await referenceRound(phantom.keys));
   dropin.push(await referenceRound(phantom.keys, DROPIN));
+  floor.push(await floorLatency());
   const ratio = (field: keyof Throughput) => phantom.throughput[field] / reference.at(-1)!.throughput[field];
   console.log(
     `  round ${round}: PhantomMesh up ${fixed(phantom.throughput.up)} down ${fixed(phantom.throughput.down)}` +
@@ -333,11 +380,15 @@ export interface Summary {
   cpu: number;
 }
 
+/** Latency added by lab/bare-forwarder.ts at both ends, pings PING_INTERVAL then CLOSER_INTERVALS apart. */
+export type FloorLatency = number[];
+
 /** What --json writes (bench.ts reads it for its summary of targets). */
 export interface ThroughputFigures {
   ours: Summary;
   reference: Summary;
   dropin: Summary;
+  floor: FloorLatency;
   peakRssMb: number;
   soak: Soak | null;
 }
@@ -369,11 +420,14 @@ console.log(
   `  ratio drop-in / tunnel:           up ${(c.up / a.up).toFixed(2)}   down ${(c.down / a.down).toFixed(2)}`,
 );
 const intervals = [PING_INTERVAL, ...CLOSER_INTERVALS].map((interval) => interval * 1000).join(' / ');
-for (const s of [a, b])
+const floorMedians = floor[0]!.map((_, i) => median(floor.map((round) => round[i]!)));
+for (const [label, figures] of [
+  [a.label, [a.latency, ...a.closerLatency]],
+  [b.label, [b.latency, ...b.closerLatency]],
+  ["bare forwarder at both ends, no protocol (the runtime's floor)", floorMedians],
+] as const)
   console.log(
-    `  latency added, pings ${intervals} ms apart, ${s.label}: ` +
-      [s.latency, ...s.closerLatency].map((ms) => ms.toFixed(3)).join(' / ') +
-      ' ms',
+    `  latency added, pings ${intervals} ms apart, ${label}: ${figures.map((ms) => ms.toFixed(3)).join(' / ')} ms`,
   );
 const peak = Math.max(...ours.map((r) => r.helper!.peakRssMb));
 const cpu = ours.map((r) => r.cpuSeconds);
@@ -389,6 +443,7 @@ if (args.json)
       ours: a,
       reference: b,
       dropin: c,
+      floor: floorMedians,
       peakRssMb: peak,
       soak: soaked,
     } satisfies ThroughputFigures),
