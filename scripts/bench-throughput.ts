@@ -27,13 +27,13 @@ import {
   median,
   missingPrerequisites,
   ping,
-  spawnIn,
   startWireguardGo,
   uniqueName,
   type KeyPair,
   type Topology,
 } from './lab/netns.ts';
 import { INNER, OUR_PORT, startTunnelPair, THEIR_PORT } from './lab/tunnel-pair.ts';
+import { startBareForwarders } from './lab/bare-forwarder-pair.ts';
 import { shippedHelper } from './bundle-helper.ts';
 
 const { values: args } = parseArgs({
@@ -156,8 +156,6 @@ async function latencyAdded(
   return { tunnelMs: tunnel.medianMs, addedMs: tunnel.medianMs - bare.medianMs };
 }
 
-const FORWARDER = new URL('./lab/bare-forwarder.ts', import.meta.url).pathname;
-
 /**
  * Latency added, at each interval, by lab/bare-forwarder.ts at both ends: Node, koffi's poll and the
  * helper's ChaCha20-Poly1305 through OpenSSL, with no WireGuard protocol. The floor that the runtime
@@ -166,23 +164,7 @@ const FORWARDER = new URL('./lab/bare-forwarder.ts', import.meta.url).pathname;
 async function floorLatency(): Promise<number[]> {
   const topology = await createTopology();
   try {
-    const ends = [
-      { side: topology.a, inner: INNER.ours4, port: OUR_PORT, peer: topology.b.ipv4, peerPort: THEIR_PORT },
-      { side: topology.b, inner: INNER.theirs4, port: THEIR_PORT, peer: topology.a.ipv4, peerPort: OUR_PORT },
-    ];
-    for (const end of ends) {
-      const name = uniqueName('pmf');
-      const forwarder = spawnIn(end.side.ns, process.execPath, [
-        FORWARDER,
-        name,
-        String(end.port),
-        end.peer,
-        String(end.peerPort),
-      ]);
-      await forwarder.waitForLine(/^ready$/, 10_000);
-      await execIn(end.side.ns, 'ip', ['address', 'add', `${end.inner}/24`, 'dev', name]);
-      await execIn(end.side.ns, 'ip', ['link', 'set', name, 'up']);
-    }
+    await startBareForwarders(topology);
     await ping(topology.a.ns, INNER.theirs4, { count: 1 });
     const added: number[] = [];
     for (const interval of [PING_INTERVAL, ...CLOSER_INTERVALS])
