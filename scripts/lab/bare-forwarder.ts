@@ -12,23 +12,13 @@
 // is killed. Both ends use one fixed key: this is a measuring tool, never a tunnel.
 
 import koffi from 'koffi';
-import {
-  libc,
-  O_NONBLOCK,
-  O_RDWR,
-  SOCK_DGRAM,
-  SOCK_NONBLOCK,
-  watchReadable,
-} from '../../helper/src/libc_linux.ts';
+import { libc, SOCK_DGRAM, SOCK_NONBLOCK, watchReadable } from '../../helper/src/libc_linux.ts';
 import { transportCipher } from '../../helper/src/wireguard/transport-cipher.ts';
+import { TAG_SIZE } from '../../helper/src/wireguard/crypto.ts';
+import { createTunFd } from '../../helper/src/tun/tun_linux.ts';
 import { AF_INET, SOCKADDR_MAX, writeSockaddr } from '../../helper/src/conn/sockaddr_linux.ts';
 
-const TUNSETIFF = 0x400454ca;
-const IFF_TUN = 0x0001;
-const IFF_NO_PI = 0x1000;
-const IFREQ_SIZE = 40;
 const COUNTER_SIZE = 8;
-const TAG_SIZE = 16;
 const MAX_PACKET = 65535;
 
 const [name, localPort, peerAddress, peerPort] = process.argv.slice(2);
@@ -36,12 +26,7 @@ if (!name || !localPort || !peerAddress || !peerPort)
   throw new Error('usage: bare-forwarder.ts TUN-NAME LOCAL-PORT PEER-IPV4 PEER-PORT');
 
 const c = libc();
-const tun = c.open('/dev/net/tun', O_RDWR | O_NONBLOCK);
-const ifreq = Buffer.alloc(IFREQ_SIZE);
-ifreq.write(name);
-ifreq.writeUInt16LE(IFF_TUN | IFF_NO_PI, 16);
-if (tun < 0 || c.ioctl(tun, TUNSETIFF, 'void *', ifreq) < 0)
-  throw new Error(`creating TUN ${name} failed: errno ${koffi.errno()}`);
+const tun = createTunFd(name, { virtioHeader: false });
 
 const socket = c.socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 const local = Buffer.alloc(SOCKADDR_MAX);

@@ -100,6 +100,26 @@ function openError(name: string, step: string, errno: number): PhantomError {
   }
 }
 
+/**
+ * A non-blocking fd of a new TUN interface `name` (IFF_TUN, no protocol prefix); with `virtioHeader`,
+ * each packet comes and goes behind a virtio_net_hdr. The caller checks the name first.
+ */
+export function createTunFd(name: string, { virtioHeader }: { virtioHeader: boolean }): number {
+  const c = libc();
+  const fd = c.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw openError(name, 'open /dev/net/tun', koffi.errno());
+  const ifr = Buffer.alloc(IFREQ_SIZE);
+  ifr.write(name, 0, 'utf8');
+  // ifr_flags: host order, little-endian on our targets
+  ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI | (virtioHeader ? IFF_VNET_HDR : 0), IFNAMSIZ);
+  if (c.ioctl(fd, TUNSETIFF, 'void *', ifr) < 0) {
+    const errno = koffi.errno();
+    c.close(fd);
+    throw openError(name, 'TUNSETIFF', errno);
+  }
+  return fd;
+}
+
 export function openTunLinux(name: string, options: TunOptions = {}): Tun {
   checkName(name);
   if (
@@ -114,17 +134,7 @@ export function openTunLinux(name: string, options: TunOptions = {}): Tun {
   if (c.if_nametoindex(name) !== 0)
     throw new PhantomError('TUN_NAME_TAKEN', `a network interface named ${name} already exists`);
 
-  const fd = c.open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw openError(name, 'open /dev/net/tun', koffi.errno());
-  const ifr = Buffer.alloc(IFREQ_SIZE);
-  ifr.write(name, 0, 'utf8');
-  // ifr_flags: host order, little-endian on our targets
-  ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, IFNAMSIZ);
-  if (c.ioctl(fd, TUNSETIFF, 'void *', ifr) < 0) {
-    const errno = koffi.errno();
-    c.close(fd);
-    throw openError(name, 'TUNSETIFF', errno);
-  }
+  const fd = createTunFd(name, { virtioHeader: true });
   // Without it (a kernel that refuses) the header stays, asking for nothing: packets come one by one.
   c.ioctl(fd, TUNSETOFFLOAD, 'unsigned long', TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN);
   let mtu: number;
