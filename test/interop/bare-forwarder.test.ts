@@ -16,15 +16,19 @@ test(
     t.after(() => topology.destroy());
     const forwarders = await startBareForwarders(topology);
 
-    const through = await ping(topology.a.ns, INNER.theirs4, { count: 5, interval: 0.05 });
-    assert.equal(through.received, 5, through.output);
+    // One ping at a time: each waits up to 2 s for its reply, where a burst's last replies get only
+    // two round trips once some have come back (iputils), too short for a loaded CI machine.
+    for (let i = 0; i < 3; i++) {
+      const through = await ping(topology.a.ns, INNER.theirs4, { count: 1 });
+      assert.equal(through.received, 1, through.output);
+    }
     // The requests reached namespace b as UDP datagrams to the forwarder's port, not as plain ICMP.
     const udp = await execIn(topology.b.ns, 'cat', ['/proc/net/snmp']);
     const [names, values] = udp
       .split('\n')
       .filter((line) => line.startsWith('Udp:'))
       .map((line) => line.trim().split(/\s+/));
-    assert.ok(Number(values![names!.indexOf('InDatagrams')]) >= 5, udp);
+    assert.ok(Number(values![names!.indexOf('InDatagrams')]) >= 3, udp);
     assert.match(await execIn(topology.b.ns, 'ss', ['-uan']), new RegExp(`:${THEIR_PORT}\\b`));
 
     await forwarders.b.stop();
