@@ -7,7 +7,6 @@
 
 import { z } from '../../../shared/src/zod.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
-import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import {
   formatIp,
   formatPrefix,
@@ -17,6 +16,12 @@ import {
   type IpPrefix,
 } from '../../../shared/src/ip.ts';
 import type { KillSwitchSettings, KillSwitchTunnel, LocalNetworks } from './killswitch.ts';
+import {
+  addressSchema as address,
+  familySchema,
+  ifnameSchema,
+  prefixSchema as prefix,
+} from './record-schemas.ts';
 
 // With the LAN allowed, besides its subnets: link-local addresses, and to link-local multicast
 // (mDNS, LLMNR and the like), SSDP's group and broadcast.
@@ -31,11 +36,6 @@ export const DHCP_BROADCAST = '255.255.255.255';
 /** What the rules are built from: what the journal keeps (see killSwitchRulesetInput). */
 export type KillSwitchRulesetInput = Omit<KillSwitchSettings, 'enabled'>;
 
-const address = z.string().check(z.refine((text) => parseIp(text) !== null, 'not an IP address'));
-const prefix = z
-  .string()
-  .check(z.refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix'));
-
 /** The kill switch's settings as the journal keeps them, checked again when read back: recovery
  *  builds the rules from these, never from stored text. */
 export const killSwitchRulesetInput = z.object({
@@ -43,12 +43,12 @@ export const killSwitchRulesetInput = z.object({
   local: z.optional(z.object({ subnets: z.array(prefix), dhcpServers: z.array(address) })),
   tunnels: z.array(
     z.object({
-      ifname: z.string().check(z.refine(isInterfaceName, 'not an interface name')),
+      ifname: ifnameSchema,
       endpoints: z.array(
         z.object({
           address,
           port: z.int().check(z.minimum(1), z.maximum(65535)),
-          family: z.union([z.literal(4), z.literal(6)]),
+          family: familySchema,
           protocol: z.optional(z.enum(['udp', 'tcp'])),
         }),
       ),

@@ -8,7 +8,6 @@
 // _darwin files see the same object as a DarwinJournal through darwinJournal().
 
 import { z } from '../../../shared/src/zod.ts';
-import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { parseIp, parsePrefix } from '../../../shared/src/ip.ts';
 import { realInterfaceName } from '../routes_darwin.ts';
 import {
@@ -30,15 +29,11 @@ import {
 } from './killswitch_darwin.ts';
 import { routeArgs, runRoute } from './net_darwin.ts';
 import type { NetworkJournal } from './network-journal.ts';
+import { familySchema as family, ifnameSchema as ifname, prefixSchema as prefix } from './record-schemas.ts';
 
-const ifname = z.string().check(z.refine(isInterfaceName, 'not an interface name'));
-const family = z.union([z.literal(4), z.literal(6)]);
 const address = z
   .string()
   .check(z.refine((text) => parseIp(text.split('%')[0]!) !== null, 'not an IP address'));
-const prefix = z
-  .string()
-  .check(z.refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix'));
 /** What the helper's routes through a tunnel may be: the halves of a full tunnel, nothing else. */
 const HALF_ROUTES = ['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1'] as const;
 const dnsWord = z.string().check(z.regex(/^[^\s"'\\]+$/));

@@ -5,7 +5,13 @@
 
 import { z } from '../../../shared/src/zod.ts';
 import { isInterfaceName } from '../../../shared/src/interface-name.ts';
-import { parseIp, parsePrefix } from '../../../shared/src/ip.ts';
+import { parsePrefix } from '../../../shared/src/ip.ts';
+import {
+  addressSchema as address,
+  familySchema as family,
+  ifnameSchema as ifname,
+  prefixSchema as prefix,
+} from './record-schemas.ts';
 import type { ChangeKinds } from './journal.ts';
 import {
   KILL_SWITCH_TABLE,
@@ -38,13 +44,7 @@ import {
 // ---------------------------------------------------------------------------------------------
 // The records: plain JSON, validated when read back.
 
-const ifname = z.string().check(z.refine(isInterfaceName, 'not an interface name'));
-const family = z.union([z.literal(4), z.literal(6)]);
 const u32 = z.int().check(z.minimum(1), z.maximum(0xffffffff));
-const address = z.string().check(z.refine((text) => parseIp(text) !== null, 'not an IP address'));
-const prefix = z
-  .string()
-  .check(z.refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix'));
 /** The helper's own nft tables (full tunnels'): undoing a change never deletes anyone else's. */
 const nftName = z.string().check(z.regex(/^phantommesh-[A-Za-z0-9_.-]+$/));
 /**

@@ -6,7 +6,6 @@
 // finds nothing and that counts as undone.
 
 import { z } from '../../../shared/src/zod.ts';
-import { isInterfaceName } from '../../../shared/src/interface-name.ts';
 import { parseIp, parsePrefix } from '../../../shared/src/ip.ts';
 import type { ChangeKinds, Journal } from './journal.ts';
 import {
@@ -19,15 +18,11 @@ import {
   setInterfaceDns,
 } from './ipconfig_windows.ts';
 import { killSwitchRulesetInput } from './killswitch-settings.ts';
+import { familySchema as family, ifnameSchema as ifname, prefixSchema as prefix } from './record-schemas.ts';
 import { applyKillSwitchFilters, removeKillSwitchFilters } from './killswitch_windows.ts';
 import { parseGuid, formatGuid } from '../guid_windows.ts';
 
-const ifname = z.string().check(z.refine(isInterfaceName, 'not an interface name'));
-const family = z.union([z.literal(4), z.literal(6)]);
 const luid = z.string().check(z.regex(/^[0-9]{1,20}$/));
-const prefix = z
-  .string()
-  .check(z.refine((text) => text.includes('/') && parsePrefix(text) !== null, 'not a prefix'));
 const guid = z.string().check(z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/));
 
 const changeSchema = z.discriminatedUnion('kind', [
