@@ -10,7 +10,7 @@
 
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { execIn, missingPrerequisites, spawnIn, type Topology } from './lab/netns.ts';
+import { execIn, missingPrerequisites, spawnIn, udpCounter, type Topology } from './lab/netns.ts';
 import { INNER, OUR_PORT, startReferencePair, startTunnelPair } from './lab/tunnel-pair.ts';
 
 const { values: args } = parseArgs({
@@ -67,12 +67,7 @@ async function pingFor(ns: string, seconds: number): Promise<PingFigures> {
   };
 }
 
-async function rcvbufErrors(ns: string): Promise<number> {
-  const snmp = await execIn(ns, 'cat', ['/proc/net/snmp']);
-  const [header, values] = snmp.split('\n').filter((line) => line.startsWith('Udp:'));
-  const index = header!.split(/\s+/).indexOf('RcvbufErrors');
-  return Number(values!.split(/\s+/)[index]);
-}
+const rcvbufErrors = (ns: string): Promise<number> => udpCounter(ns, 'RcvbufErrors');
 
 async function measure(topology: Topology, label: string, publicKey: string): Promise<Phase[]> {
   const c = topology.c!;

@@ -28,6 +28,7 @@ import {
   missingPrerequisites,
   ping,
   startWireguardGo,
+  udpCounter,
   uniqueName,
   type KeyPair,
   type Topology,
@@ -109,12 +110,8 @@ async function receiveBuffer(ns: string): Promise<number> {
   return Math.max(0, ...sizes);
 }
 
-/** UDP datagrams dropped for a full receive buffer in `ns` so far (RcvbufErrors of /proc/net/snmp). */
-async function socketDrops(ns: string): Promise<number> {
-  const lines = (await execIn(ns, 'cat', ['/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Udp:'));
-  const [names, values] = lines.map((line) => line.trim().split(/\s+/));
-  return Number(values![names!.indexOf('RcvbufErrors')]);
-}
+/** UDP datagrams dropped for a full receive buffer in `ns` so far. */
+const socketDrops = (ns: string): Promise<number> => udpCounter(ns, 'RcvbufErrors');
 
 async function iperfBothWays(topology: Topology): Promise<Throughput> {
   const server = await iperf3Server(topology.b.ns);

@@ -662,6 +662,15 @@ export async function ping(ns: string, address: string, opts: PingOptions = {}):
   };
 }
 
+/** A UDP counter of `ns` so far, by its name in /proc/net/snmp (InDatagrams, RcvbufErrors, ...). */
+export async function udpCounter(ns: string, name: string): Promise<number> {
+  const lines = (await execIn(ns, 'cat', ['/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Udp:'));
+  const [names, values] = lines.map((line) => line.trim().split(/\s+/));
+  const index = names!.indexOf(name);
+  if (index < 0) throw new Error(`/proc/net/snmp has no UDP counter ${name}`);
+  return Number(values![index]);
+}
+
 const iperf3Port = 5201;
 
 /** An iperf3 server in `ns`, listening once this resolves; stop() it or leave it to destroy(). */

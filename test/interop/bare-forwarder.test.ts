@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startBareForwarders } from '../../scripts/lab/bare-forwarder-pair.ts';
 import { INNER, THEIR_PORT } from '../../scripts/lab/tunnel-pair.ts';
-import { createTopology, execIn, ping, requireRoot } from '../lib/netns.ts';
+import { createTopology, execIn, ping, requireRoot, udpCounter } from '../lib/netns.ts';
 
 test(
   'bare forwarder: pings cross the pair sealed over UDP, and stop when one end stops',
@@ -23,12 +23,7 @@ test(
       assert.equal(through.received, 1, through.output);
     }
     // The requests reached namespace b as UDP datagrams to the forwarder's port, not as plain ICMP.
-    const udp = await execIn(topology.b.ns, 'cat', ['/proc/net/snmp']);
-    const [names, values] = udp
-      .split('\n')
-      .filter((line) => line.startsWith('Udp:'))
-      .map((line) => line.trim().split(/\s+/));
-    assert.ok(Number(values![names!.indexOf('InDatagrams')]) >= 3, udp);
+    assert.ok((await udpCounter(topology.b.ns, 'InDatagrams')) >= 3);
     assert.match(await execIn(topology.b.ns, 'ss', ['-uan']), new RegExp(`:${THEIR_PORT}\\b`));
 
     await forwarders.b.stop();
