@@ -15,7 +15,7 @@ const SEAMS = [
   'helper/src/conn/{bind,marked-socket}.ts',
   'helper/src/net/{net,dns,killswitch,network-journal}.ts',
   'helper/src/control/{peercred,listener}.ts',
-  'helper/src/service/{sd-notify,network-watch,paths}.ts',
+  'helper/src/service/{sd-notify,network-watch,paths,memory-release}.ts',
   'helper/src/privileges.ts',
   'helper/src/uapi/server.ts', // the UAPI's transport: a Unix socket, or on Windows uapi/pipe_windows.ts
 ];

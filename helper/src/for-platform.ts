@@ -1,6 +1,6 @@
 // How every seam of the helper (tun/tun.ts, conn/bind.ts, net/net.ts, net/dns.ts, net/killswitch.ts,
 // net/network-journal.ts, control/peercred.ts, service/sd-notify.ts, service/network-watch.ts,
-// service/paths.ts, privileges.ts) picks the implementation of the OS it runs on.
+// service/paths.ts, service/memory-release.ts, privileges.ts) picks the implementation of the OS it runs on.
 
 import { NotSupportedError } from '../../shared/src/errors.ts';
 

@@ -60,6 +60,8 @@ export interface Libc {
   sendto: (fd: number, buf: Uint8Array, len: number, flags: number, addr: Buffer, addrlen: number) => number;
   sendmsg: (fd: number, msg: Buffer, flags: number) => number;
   recvmmsg: (fd: number, msgvec: Buffer, vlen: number, flags: number, timeout: null) => number;
+  // memory: glibc's, returning freed heap pages to the system (memory-release.ts)
+  malloc_trim: (pad: number) => number;
   // interfaces
   if_nametoindex: (name: string) => number;
   if_indextoname: (index: number, name: Buffer) => string | null;
@@ -119,6 +121,7 @@ function declare(lib: LibraryHandle): Libc {
     ),
     sendmsg: lib.func('long sendmsg(int fd, const void *msg, int flags)'),
     recvmmsg: lib.func('int recvmmsg(int fd, void *msgvec, unsigned int vlen, int flags, void *timeout)'),
+    malloc_trim: lib.func('int malloc_trim(size_t pad)'),
     if_nametoindex: lib.func('unsigned int if_nametoindex(const char *name)'),
     if_indextoname: lib.func('const char *if_indextoname(unsigned int index, char *name)'),
     getpwuid_r: asyncOf(reentrantLookup('getpwuid_r', 'uint32_t', passwd)),

@@ -20,8 +20,11 @@ export function isAtomicTemp(fileName: string): boolean {
 
 /** A new name for a temporary file beside `path`, for isAtomicTemp to recognise. */
 export function temporaryPathFor(path: string): string {
-  // node:crypto loads with the first write, not with the idle helper service (docs/performance.md).
-  const random = process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex');
+  // Unique, not secret: open(..., 'wx') refuses a name someone placed there first. Not node:crypto,
+  // which would cost the helper ~1.8 MB of RSS for a file name (docs/performance.md).
+  const random = Math.floor(Math.random() * 2 ** 48)
+    .toString(16)
+    .padStart(12, '0');
   return join(dirname(path), `.${basename(path)}.${random}.tmp`);
 }
 

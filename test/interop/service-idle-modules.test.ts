@@ -2,7 +2,9 @@
 // tunnel up, neither the tunnel code (WireGuard, the data path) nor node:crypto, Node's DNS,
 // readline, perf_hooks, HTTP or TLS, even with tunnels stored and a client showing them. The real
 // service, started as the tests start it, reports what it loaded through a preloaded module;
-// creating a tunnel then loads the WireGuard crypto, which shows the report is live.
+// creating a tunnel then loads the WireGuard crypto, which shows the report is live. A tunnel up loads
+// neither node:crypto nor perf_hooks either: its crypto goes through OpenSSL (koffi), its clock is
+// process.uptime() (helper/src/clock.ts).
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +13,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startService, type Service } from '../../scripts/lab/service.ts';
 import { ourConfigText } from '../../scripts/lab/tunnel-pair.ts';
-import { addNamespace, deleteNamespace, genKeyPair, testSkipReason, uniqueName } from '../lib/netns.ts';
+import {
+  addNamespace,
+  deleteNamespace,
+  execIn,
+  genKeyPair,
+  testSkipReason,
+  uniqueName,
+} from '../lib/netns.ts';
 
 // Preloaded into the helper: every 100 ms, when it was taken, the built-in modules the helper has
 // loaded and the URLs of its own, written whole (a temporary file renamed over the report).
@@ -100,9 +109,50 @@ test(
   },
 );
 
-test('creating a tunnel (a new key pair) loads the WireGuard crypto and node:crypto', { skip }, async () => {
-  await service.client.call('tunnels.create', { name: 'idle1' });
-  const { builtins, urls } = await report();
-  assert.ok(builtins.includes('crypto'));
-  assert.ok(urls.some((url) => url.endsWith('/helper/src/wireguard/crypto.ts')));
-});
+test(
+  'creating a tunnel (a new key pair) loads the WireGuard crypto, through OpenSSL: not node:crypto',
+  { skip },
+  async () => {
+    await service.client.call('tunnels.create', { name: 'idle1' });
+    const { builtins, urls } = await report();
+    assert.ok(urls.some((url) => url.endsWith('/helper/src/wireguard/crypto.ts')));
+    assert.equal(builtins.includes('crypto'), false);
+  },
+);
+
+test(
+  'a tunnel up (its warm-up ran handshakes and packets in memory, then handshakes are sent) loads none of node:crypto, perf_hooks or DNS',
+  { skip },
+  async () => {
+    // Somewhere for the handshakes to go: a veth pair inside the namespace routes the endpoint, and
+    // nothing answers at the other end.
+    await execIn(ns, 'ip', ['link', 'add', 'pmidle-d', 'type', 'veth', 'peer', 'name', 'pmidle-e']);
+    await execIn(ns, 'ip', ['link', 'set', 'pmidle-e', 'up']);
+    await execIn(ns, 'ip', ['address', 'add', '198.51.100.1/24', 'dev', 'pmidle-d']);
+    await execIn(ns, 'ip', ['link', 'set', 'pmidle-d', 'up']);
+    const peer = await genKeyPair();
+    const keys = await genKeyPair();
+    await service.client.call('tunnels.import', {
+      name: 'up0',
+      text: ourConfigText({
+        privateKey: keys.privateKey,
+        peerPublicKey: peer.publicKey,
+        endpoint: '198.51.100.2:51820',
+      }),
+    });
+    await service.client.call('tunnels.connect', { name: 'up0' });
+    try {
+      const { builtins, urls } = await report();
+      assert.ok(
+        urls.some((url) => url.endsWith('/helper/src/wireguard/warm-up.ts')),
+        'the tunnel code is loaded',
+      );
+      assert.deepEqual(
+        ['crypto', 'perf_hooks', 'dns', 'dns/promises'].filter((name) => builtins.includes(name)),
+        [],
+      );
+    } finally {
+      await service.client.call('tunnels.disconnect', {});
+    }
+  },
+);

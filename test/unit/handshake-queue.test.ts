@@ -12,6 +12,32 @@ const RESPONSE = 2;
 const COOKIE = 3;
 const FROM: Endpoint = { address: '203.0.113.7', port: 4000, family: 4 };
 
+test('slots are made as the queue first fills: one chunk for a trickle, all of them after a flood, then no more', () => {
+  const queue = new HandshakeQueue(1024, 128);
+  assert.equal(queue.allocatedSlots, 0, 'nothing before the first message');
+  for (let i = 0; i < 5000; i++) {
+    assert.ok(queue.push(Buffer.alloc(148, i % 251), FROM, i));
+    if (i % 2 === 1) {
+      assert.deepEqual(queue.shift()!.packet, Buffer.alloc(148, (i - 1) % 251));
+      assert.deepEqual(queue.shift()!.packet, Buffer.alloc(148, i % 251));
+    }
+  }
+  assert.equal(
+    queue.allocatedSlots,
+    64,
+    'a queue that never holds more than two messages keeps to one chunk',
+  );
+  for (let i = 0; i < 1024; i++) assert.ok(queue.push(Buffer.alloc(148, i % 251), FROM, i));
+  assert.equal(queue.push(Buffer.alloc(148), FROM, 0), false, 'full at its capacity');
+  assert.equal(queue.allocatedSlots, 1024);
+  for (let i = 0; i < 1000; i++) assert.deepEqual(queue.shift()!.packet, Buffer.alloc(148, i % 251));
+  for (let i = 0; i < 1000; i++)
+    assert.ok(queue.push(Buffer.alloc(148, 7), FROM, i), 'wraps around the ring');
+  assert.equal(queue.allocatedSlots, 1024, 'a second flood makes no more');
+  for (let i = 1000; i < 1024; i++) assert.deepEqual(queue.shift()!.packet, Buffer.alloc(148, i % 251));
+  assert.deepEqual(queue.shift()!.packet, Buffer.alloc(148, 7), 'in order across the wrap');
+});
+
 test('the queue keeps messages in order, copies them, and refuses pushes beyond its capacity', () => {
   const queue = new HandshakeQueue(3, 2);
   const message = (n: number) => Buffer.alloc(148, n);

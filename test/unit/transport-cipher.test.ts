@@ -1,8 +1,22 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes } from 'node:crypto';
 import test from 'node:test';
-import { open, seal, TAG_SIZE } from '../../helper/src/wireguard/crypto.ts';
-import { transportCipher, transportCipherBackend } from '../../helper/src/wireguard/transport-cipher.ts';
+import {
+  TAG_SIZE,
+  transportCipher,
+  transportCipherBackend,
+} from '../../helper/src/wireguard/transport-cipher.ts';
+
+/** The reference: node:crypto's ChaCha20-Poly1305, ciphertext || tag. */
+function nodeSeal(key: Uint8Array, counter: bigint, plaintext: Uint8Array, ad?: Uint8Array): Buffer {
+  const nonce = Buffer.alloc(12);
+  nonce.writeBigUInt64LE(counter, 4);
+  const cipher = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_SIZE });
+  if (ad) cipher.setAAD(ad, { plaintextLength: plaintext.length });
+  const head = cipher.update(plaintext);
+  cipher.final();
+  return Buffer.concat([head, cipher.getAuthTag()]);
+}
 
 test('OpenSSL EVP is reachable through koffi on Linux (else the data path runs 3-5x slower)', () => {
   assert.equal(transportCipherBackend(), 'openssl');
@@ -23,7 +37,7 @@ for (const backend of ['openssl', 'node:crypto'] as const) {
       const message = Buffer.alloc(length + TAG_SIZE);
       plaintext.copy(message);
       sealer.seal(counter, message.subarray(0, length), message.subarray(length));
-      assert.deepEqual(message, seal(key, counter, plaintext), `counter ${counter}, ${length} bytes`);
+      assert.deepEqual(message, nodeSeal(key, counter, plaintext), `counter ${counter}, ${length} bytes`);
     }
   });
 
@@ -31,7 +45,7 @@ for (const backend of ['openssl', 'node:crypto'] as const) {
     const key = randomBytes(32);
     const opener = transportCipher(key, 'open', backend);
     const plaintext = randomBytes(1420);
-    const sealed = () => seal(key, 7n, plaintext);
+    const sealed = () => nodeSeal(key, 7n, plaintext);
 
     const good = sealed();
     assert.equal(opener.open(7n, good.subarray(0, 1420), good.subarray(1420)), true);
@@ -51,7 +65,43 @@ for (const backend of ['openssl', 'node:crypto'] as const) {
     // A failure leaves the context usable for the next packet.
     const again = sealed();
     assert.equal(opener.open(7n, again.subarray(0, 1420), again.subarray(1420)), true);
-    assert.deepEqual(open(key, 7n, sealed()), plaintext);
+    assert.deepEqual(again.subarray(0, 1420), plaintext);
+  });
+
+  test(`${backend} transport cipher authenticates additional data as node:crypto does (the handshake's AEAD)`, () => {
+    const key = randomBytes(32);
+    const sealer = transportCipher(key, 'seal', backend);
+    const opener = transportCipher(key, 'open', backend);
+    for (const [plainLength, adLength] of [
+      [0, 32],
+      [32, 32],
+      [12, 32],
+      [48, 0],
+      [100, 77],
+    ] as const) {
+      const plaintext = randomBytes(plainLength);
+      const ad = randomBytes(adLength);
+      const message = Buffer.alloc(plainLength + TAG_SIZE);
+      plaintext.copy(message);
+      const body = message.subarray(0, plainLength);
+      const tag = message.subarray(plainLength);
+      sealer.seal(5n, body, tag, ad);
+      assert.deepEqual(
+        message,
+        nodeSeal(key, 5n, plaintext, ad),
+        `${plainLength} bytes, ${adLength} of data`,
+      );
+      const otherAd = Buffer.from(ad);
+      otherAd[0] = (otherAd[0] ?? 0) ^ 1;
+      const copy = Buffer.from(message);
+      if (adLength > 0)
+        assert.equal(
+          opener.open(5n, copy.subarray(0, plainLength), copy.subarray(plainLength), otherAd),
+          false,
+        );
+      assert.equal(opener.open(5n, body, tag, ad), true);
+      assert.deepEqual(body, plaintext);
+    }
   });
 
   test(`${backend} transport cipher refuses use after free instead of touching freed memory`, () => {

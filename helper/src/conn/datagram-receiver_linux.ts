@@ -8,6 +8,7 @@ import { formatIp, type Endpoint } from '../../../shared/src/ip.ts';
 import { EAGAIN, EINTR, libc, type PollHandle, strerror, watchReadable } from '../libc_linux.ts';
 import { batchWrites } from '../datapath/packet-writer.ts';
 import { AF_INET, SOCKADDR_MAX } from './sockaddr_linux.ts';
+import { monotonicMs } from '../clock.ts';
 
 const BATCH = 64;
 // As big as a UDP datagram can be, so that none is ever truncated. Only the pages datagrams touch
@@ -123,7 +124,7 @@ export class DatagramReceiver {
 
   #failed(reason: string): void {
     this.#errors++;
-    const now = performance.now();
+    const now = monotonicMs();
     if (now - this.#lastErrorLog < ERROR_LOG_INTERVAL_MS) return;
     this.#lastErrorLog = now;
     this.#log(`receiving failed: ${reason} (${this.#errors} times)`);

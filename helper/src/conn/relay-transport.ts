@@ -39,6 +39,7 @@ import { isWireGuardMessage } from '../transport/wireguard-message.ts';
 import { httpConnect, parseProxyUrl, ProxyError, redactProxyUrl, type ProxyUrl } from './http-connect.ts';
 import { connectMarked } from './marked-socket.ts';
 import { batchWrites, batchWritesOfThisTask } from '../datapath/packet-writer.ts';
+import { monotonicMs } from '../clock.ts';
 
 export interface RelaySpec {
   /** tcp://HOST:PORT | ws://HOST:PORT/PATH | wss://HOST[:PORT]/PATH (../transport/relay-url.ts). */
@@ -401,7 +402,7 @@ class RelayTransportImpl implements RelayTransport {
     try {
       if (this.state === 'connected' && !this.closing && this.carrier?.send(packet)) {
         this.counters.sent += 1;
-        this.unansweredSince ??= performance.now();
+        this.unansweredSince ??= monotonicMs();
         return;
       }
     } catch {
@@ -471,7 +472,7 @@ class RelayTransportImpl implements RelayTransport {
           return;
         }
         this.carrier = carrier;
-        this.connectedAt = performance.now();
+        this.connectedAt = monotonicMs();
         this.counters.connects += 1;
         this.watchForStall(carrier);
         this.options.log(`relay ${this.label}: connected`);
@@ -496,7 +497,7 @@ class RelayTransportImpl implements RelayTransport {
       return;
     }
     if (this.restarting) return this.connect();
-    if (performance.now() - this.connectedAt > RECONNECT_RESET_AFTER_MS) this.failures = 0;
+    if (monotonicMs() - this.connectedAt > RECONNECT_RESET_AFTER_MS) this.failures = 0;
     this.failed(reason);
   }
 
@@ -506,7 +507,7 @@ class RelayTransportImpl implements RelayTransport {
     this.unansweredSince = undefined;
     this.stallTimer = setInterval(
       () => {
-        if (this.unansweredSince === undefined || performance.now() - this.unansweredSince < timeout) return;
+        if (this.unansweredSince === undefined || monotonicMs() - this.unansweredSince < timeout) return;
         clearInterval(this.stallTimer);
         carrier.close(
           `nothing received for ${timeout / 1000} s while sending (the connection is presumed dead)`,

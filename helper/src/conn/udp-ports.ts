@@ -5,6 +5,7 @@
 
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { parseIp, type Endpoint, type Family } from '../../../shared/src/ip.ts';
+import { monotonicMs } from '../clock.ts';
 
 // With port 0, how often to retry when the port the kernel gave IPv4 is taken for IPv6 (wireguard-go: 100).
 const RANDOM_PORT_ATTEMPTS = 100;
@@ -92,7 +93,7 @@ export class SendFailures {
 
   record(reason: string, count = 1): void {
     this.#sendErrors += count;
-    const now = performance.now();
+    const now = monotonicMs();
     if (now - this.#lastSendErrorLog < SEND_ERROR_LOG_INTERVAL_MS) return;
     console.error(
       `udp send failed: ${reason} (${this.#sendErrors - this.#sendErrorsLogged} since last report)`,

@@ -11,6 +11,8 @@
 //
 // tun/ and conn/ use this module; it uses neither.
 
+import { monotonicMs } from '../clock.ts';
+
 /** One packet for a handler. Its views are valid only during the call: a handler copies what it keeps. */
 export interface OutgoingPacket {
   packet: Uint8Array;
@@ -97,7 +99,7 @@ export class PacketWriter {
    */
   push(packet: Uint8Array, family = 0, address: Uint8Array = EMPTY, port = 0): boolean {
     if (this.#stopped || batching === 0 || packet.length > this.#capacity) return false;
-    const now = performance.now();
+    const now = monotonicMs();
     const sparse = now - this.#lastPush > SPARSE_GAP_MS;
     this.#lastPush = now;
     if (sparse && this.#count === 0) return false;

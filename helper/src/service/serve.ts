@@ -24,6 +24,7 @@ import { EndpointPins } from './endpoint-pins.ts';
 import { SettingsStore } from './settings-store.ts';
 import { TunnelStore } from './tunnel-store.ts';
 import { TunnelManager } from './tunnel-manager.ts';
+import { releaseFreedMemorySoon } from './memory-release.ts';
 import { WantedTunnels } from './wanted-tunnels.ts';
 import { HELPER_VERSION } from './version.ts';
 
@@ -92,7 +93,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     journal,
     settings: () => settings.get(),
     log: say,
-    onStatus: (status) => broadcast({ type: 'tunnel-state', status }),
+    onStatus: (status) => {
+      broadcast({ type: 'tunnel-state', status });
+      // A tunnel came up or went down: what it allocated on the way is freed by now or soon.
+      if (status.state === 'connected' || status.state === 'disconnected') releaseFreedMemorySoon();
+    },
     onTunnelsChanged: () => broadcast({ type: 'tunnels-changed' }),
     pins,
     lockdownFile: join(options.stateDir, LOCKDOWN_FILE),
@@ -234,6 +239,7 @@ export async function serve(options: ServeOptions): Promise<void> {
 
   say('helper', `PhantomMesh helper ${HELPER_VERSION} is ready on ${server.path}`);
   sdNotify('READY=1');
+  releaseFreedMemorySoon();
   // No warm-up here: the first tunnel's interface runs it (wireguard-interface.ts) before its device
   // comes up, ~20 ms on the first connect, so a helper with no tunnel does not carry the compiled
   // handshake and data path all day (2-3 MB of RSS).

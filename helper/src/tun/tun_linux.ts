@@ -32,6 +32,7 @@ import { TunWriter } from './tun-writer_linux.ts';
 import { getLinkMtu, MAX_MTU, setLinkMtu, watchLinkMtu, type MtuWatch } from './link-mtu_linux.ts';
 import { splitOffloaded, VIRTIO_NET_HDR_SIZE } from './offload_linux.ts';
 import type { Tun, TunOptions } from './tun.ts';
+import { monotonicMs } from '../clock.ts';
 
 const TUNSETIFF = 0x400454ca;
 const IFF_TUN = 0x0001;
@@ -245,7 +246,7 @@ class LinuxTun implements Tun {
   /** The kernel handed us an offload we never enabled or a header that makes no sense: dropped. */
   #unusable(): void {
     this.#unusableReads++;
-    const now = performance.now();
+    const now = monotonicMs();
     if (now - this.#lastUnusableLog < UNUSABLE_LOG_INTERVAL_MS) return;
     this.#lastUnusableLog = now;
     console.error(`${this.name}: dropped ${this.#unusableReads} unusable offloaded reads so far`);

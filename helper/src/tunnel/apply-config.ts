@@ -10,6 +10,7 @@ import type { DeviceChange } from '../wireguard/config.ts';
 import { DEFAULT_MTU } from '../wireguard/constants.ts';
 import { resolveEndpoint } from './resolve-endpoint.ts';
 import type { WireGuardInterface } from './wireguard-interface.ts';
+import { monotonicMs } from '../clock.ts';
 
 export interface DeviceChangeOptions {
   /** SO_MARK for the UDP socket; overrides the file's FwMark (a full tunnel needs one). */
@@ -80,7 +81,7 @@ export async function applyConfig(
 ): Promise<void> {
   const { name } = iface;
   const net = netConfig();
-  await iface.device.apply(change, performance.now());
+  await iface.device.apply(change, monotonicMs());
 
   for (const address of config.interface.addresses) await net.addAddress(name, address);
   await net.setLinkUp(name, config.interface.mtu ?? DEFAULT_MTU);

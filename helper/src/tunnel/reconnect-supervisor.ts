@@ -7,6 +7,7 @@ import { formatEndpoint } from '../../../shared/src/ip.ts';
 import { REJECT_AFTER_TIME } from '../wireguard/constants.ts';
 import type { Device } from '../wireguard/device.ts';
 import type { Peer } from '../wireguard/peer.ts';
+import { monotonicMs } from '../clock.ts';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting';
 
@@ -50,7 +51,7 @@ export class Connection {
 
   constructor(options: ConnectionOptions) {
     this.options = {
-      now: () => performance.now(),
+      now: () => monotonicMs(),
       wallClock: Date.now,
       random: Math.random,
       ...options,

@@ -19,6 +19,7 @@ import type { Device } from '../wireguard/device.ts';
 import type { Peer } from '../wireguard/peer.ts';
 import type { EndpointResolver } from './apply-config.ts';
 import type { Carrier, UdpSend } from './wireguard-interface.ts';
+import { monotonicMs } from '../clock.ts';
 
 export type RelaySetting = Extract<TransportSetting, { kind: 'relay' }>;
 
@@ -86,7 +87,7 @@ export class RelayCarrier implements Carrier {
         (setting.fallback ? ' when UDP goes unanswered (fallback)' : ''),
     );
     if (carrier.fallback) {
-      carrier.fallback.tick(performance.now());
+      carrier.fallback.tick(monotonicMs());
       carrier.ticker = setInterval(() => carrier.tick(), FALLBACK_TICK_MS);
       carrier.ticker.unref();
     } else {
@@ -108,11 +109,11 @@ export class RelayCarrier implements Carrier {
       },
       connectAddress: this.target.address,
       fwmark: this.fwmark,
-      onDatagram: (packet) => this.device.receiveDatagram(packet, this.relayFrom, performance.now()),
+      onDatagram: (packet) => this.device.receiveDatagram(packet, this.relayFrom, monotonicMs()),
       onState: (state) => {
         // A new connection: handshake at once rather than at WireGuard's next retry (up to 5 s).
         if (state === 'connected' && this.sendsOnRelay())
-          this.device.initiateHandshake(this.peer, performance.now());
+          this.device.initiateHandshake(this.peer, monotonicMs());
       },
       log: this.options.log,
     });
@@ -138,7 +139,7 @@ export class RelayCarrier implements Carrier {
       packet.length >= 4 &&
       (packet[0] === MESSAGE_INITIATION_TYPE || packet[0] === MESSAGE_RESPONSE_TYPE)
     )
-      this.fallback.handshakeSent(performance.now());
+      this.fallback.handshakeSent(monotonicMs());
     if (this.sendsOnRelay()) {
       this.transport?.send(packet);
       return;
@@ -151,7 +152,7 @@ export class RelayCarrier implements Carrier {
   /** The fallback breaker's clock: what authenticated since the last look, and where it came from. */
   private tick(): void {
     const fallback = this.fallback!;
-    const now = performance.now();
+    const now = monotonicMs();
     // Only answers prove that UDP reaches the peer: its own initiations reach us however our side is
     // blocked (the peer retries them every 5 s, which would otherwise look like a working UDP).
     if (this.peer.answersReceived !== this.lastAnswers) {
@@ -209,7 +210,7 @@ export class RelayCarrier implements Carrier {
    * counts from a fall back to the relay, UDP's failure being the newest news.
    */
   networkChanged(): void {
-    const now = performance.now();
+    const now = monotonicMs();
     if (!this.fallback || this.fallback.decision.transport !== 'relay') return;
     if (now - this.lastNetworkProbe < NETWORK_PROBE_INTERVAL_MS) return;
     this.lastNetworkProbe = now;

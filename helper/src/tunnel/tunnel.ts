@@ -13,6 +13,7 @@ import type { KillSwitchEndpoint } from '../net/killswitch.ts';
 import type { RelayCarrier } from './relay-carrier.ts';
 import { resolveEndpoint } from './resolve-endpoint.ts';
 import { WireGuardInterface } from './wireguard-interface.ts';
+import { monotonicMs } from '../clock.ts';
 
 /** The inner MTU of a relayed tunnel whose file names none. */
 export const RELAY_MTU = 1280;
@@ -106,7 +107,7 @@ export class Tunnel {
 
   /** Resolves the peers' endpoint host names again (a server's address may have moved). */
   async reresolveEndpoints(): Promise<void> {
-    const now = performance.now();
+    const now = monotonicMs();
     for (const peer of this.config.peers) {
       if (!peer.endpoint || parseIp(peer.endpoint.host)) continue;
       const endpoint = await this.resolve(peer.endpoint.host, peer.endpoint.port);

@@ -12,6 +12,7 @@ import { DEFAULT_MTU, MAX_MESSAGE_SIZE } from '../wireguard/constants.ts';
 import { Device } from '../wireguard/device.ts';
 import { warmUpOnce } from '../wireguard/warm-up.ts';
 import { TickSchedule } from './tick-schedule.ts';
+import { monotonicMs } from '../clock.ts';
 
 /**
  * One slice of the handshake queue: messages are processed until this much time has gone (a valid
@@ -81,7 +82,7 @@ export class WireGuardInterface {
   /** Creates the interface and brings its device up; on any failure, what was done is undone. */
   static async open(options: InterfaceOptions): Promise<WireGuardInterface> {
     const { name, log } = options;
-    const now = () => performance.now();
+    const now = () => monotonicMs();
     const cleanup: CleanupStep[] = [];
     try {
       const tun: Tun = openTun(name, { mtu: options.mtu ?? DEFAULT_MTU });
@@ -161,7 +162,7 @@ export class WireGuardInterface {
       );
       // The handshake and data path compiled before the first peer's packet (once per process: the
       // first interface pays ~20 ms, the service with no tunnel carries none of it).
-      await warmUpOnce();
+      if (!process.env.PM_NO_WARMUP) await warmUpOnce();
       device.up(now());
       return new WireGuardInterface({
         name,

@@ -14,6 +14,7 @@ import { UapiError, type UapiDevice } from './types.ts';
 import { claimSocketPath, listenPrivately } from '../unix-listen.ts';
 import { DeviceConfigError, type DeviceConfigErrorCode } from '../wireguard/config.ts';
 import { listenUapiPipe, uapiPipePath } from './pipe_windows.ts';
+import { monotonicMs } from '../clock.ts';
 
 const EINVAL = -22;
 const EPROTO = -71;
@@ -110,7 +111,7 @@ export async function serveUapi(
   const directory = options.directory ?? '/var/run/wireguard';
   const log = options.log ?? (() => {});
   // The device reads no clock: the monotonic time of a `set=1` comes from here.
-  const now = options.now ?? (() => performance.now());
+  const now = options.now ?? (() => monotonicMs());
   // Windows: wireguard-go's pipe, which only SYSTEM and Administrators may create (ProtectedPrefix)
   // or open (its descriptor), so nobody else can serve it first; a second server for the name fails.
   const windows = process.platform === 'win32';

@@ -2,9 +2,8 @@
 // The checker is the device's side (validates what arrives, issues cookies under load); a
 // generator belongs to each peer (adds macs to what we send it, keeps the cookie it gave us).
 
-import { randomBytes } from 'node:crypto';
 import { COOKIE_REFRESH_TIME, MESSAGE_COOKIE_REPLY_SIZE, MESSAGE_COOKIE_REPLY_TYPE } from './constants.ts';
-import { equalConstantTime, hash, mac, MAC_SIZE, xopen, xseal } from './crypto.ts';
+import { equalConstantTime, hash, mac, MAC_SIZE, randomBytes, xopen, xseal } from './crypto.ts';
 import { RateLimiter } from './ratelimiter.ts';
 
 const LABEL_MAC1 = Buffer.from('mac1----');

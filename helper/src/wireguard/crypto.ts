@@ -1,15 +1,17 @@
 // The one place that decides which library computes each primitive.
-// OpenSSL where it is much faster than @noble: X25519 (through EVP directly, x25519.ts),
-// ChaCha20-Poly1305 of handshake messages (~3x noble), BLAKE2s-256 and HMAC-BLAKE2s (node:crypto),
-// keyed BLAKE2s with a 16-byte output (mac1/mac2, cookies: OpenSSL 3's EVP_MAC "BLAKE2SMAC", ~8x
-// noble, which matters because mac1 is what every unauthenticated handshake packet costs us).
-// Transport messages: transport-cipher.ts. @noble where OpenSSL has no equivalent:
-// XChaCha20-Poly1305 (cookie replies), and keyed BLAKE2s where the EVP_MAC symbols are missing.
+// OpenSSL, reached through koffi (openssl.ts), where it is much faster than @noble and so that a tunnel
+// never loads node:crypto (~1.8 MB of RSS): X25519 (through EVP directly, x25519.ts), ChaCha20-Poly1305
+// of handshake messages (~3x noble; transport-cipher.ts), BLAKE2s-256 and HMAC-BLAKE2s over it, random
+// bytes, constant-time comparison, and keyed BLAKE2s with a 16-byte output (mac1/mac2, cookies: OpenSSL
+// 3's EVP_MAC "BLAKE2SMAC", ~8x noble, which matters because mac1 is what every unauthenticated
+// handshake packet costs us). node:crypto, loaded only then, where those symbols are out of reach.
+// @noble where OpenSSL has no equivalent: XChaCha20-Poly1305 (cookie replies), and keyed BLAKE2s where
+// the EVP_MAC symbols are missing.
 
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { blake2s } from '@noble/hashes/blake2.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { addressOf, openSsl } from './openssl.ts';
+import { addressOf, openSsl, type OpenSslDigest } from './openssl.ts';
+import { TAG_SIZE, transportCipher, writeNonce } from './transport-cipher.ts';
 import { clampPrivateKey } from './x25519.ts';
 
 export {
@@ -22,16 +24,55 @@ export {
   type StaticKey,
   type X25519Backend,
 } from './x25519.ts';
+export { TAG_SIZE, writeNonce };
 
 export const KEY_SIZE = 32;
-export const TAG_SIZE = 16;
 export const MAC_SIZE = 16;
+const HASH_SIZE = 32;
 
-/** HASH(a || b || ...) = BLAKE2s-256. */
+const nodeCrypto = () => process.getBuiltinModule('node:crypto');
+
+export type HashBackend = 'openssl' | 'node:crypto';
+
+let nativeHash: OpenSslDigest | null | undefined;
+
+/** OpenSSL's one-shot BLAKE2s-256, trusted after one vector agrees with noble's. */
+function loadNativeHash(): OpenSslDigest | null {
+  const native = openSsl()?.blake2s256;
+  if (!native) return null;
+  const input = Buffer.alloc(100, 0xa5);
+  const out = Buffer.alloc(HASH_SIZE);
+  if (native.digest(input, input.length, out, native.md) !== 1) {
+    openSsl()!.clearErrors();
+    return null;
+  }
+  return out.equals(blake2s(input)) ? native : null;
+}
+
+/** Which backend `hash` uses here: OpenSSL when its BLAKE2s-256 is reachable and passes a self-test. */
+export function hashBackend(): HashBackend {
+  if (nativeHash === undefined) nativeHash = loadNativeHash();
+  return nativeHash ? 'openssl' : 'node:crypto';
+}
+
+/** BLAKE2s-256 of one input. `backend` is for tests. */
+export function digest(input: Uint8Array, backend: HashBackend = hashBackend()): Buffer {
+  if (backend === 'openssl' && nativeHash) {
+    const out = Buffer.allocUnsafe(HASH_SIZE);
+    if (nativeHash.digest(input, input.length, out, nativeHash.md) === 1) return out;
+    openSsl()!.clearErrors();
+  }
+  return nodeCrypto().createHash('blake2s256').update(input).digest();
+}
+
+/** HASH(a || b || ...) = BLAKE2s-256. The parts are joined first: one call into OpenSSL, not several. */
 export function hash(...parts: Uint8Array[]): Buffer {
-  const h = createHash('blake2s256');
-  for (const part of parts) h.update(part);
-  return h.digest();
+  if (parts.length === 1) return digest(parts[0]!);
+  const joined = Buffer.concat(parts);
+  const out = digest(joined);
+  // The parts may be secret (HMAC's padded key): the joined copy goes as they will.
+  joined.fill(0);
+  return out;
 }
 
 export type MacBackend = 'openssl' | 'noble';
@@ -127,19 +168,18 @@ const IPAD = 0x36;
 const OPAD = 0x5c;
 
 /**
- * HMAC-BLAKE2s(key, input), RFC 2104 written out over createHash: createHmac spends most of its time
- * preparing the key on every call (measured 35 us a call against 7 us), and a handshake makes dozens.
+ * HMAC-BLAKE2s(key, input), RFC 2104 written out over `hash`: node:crypto's createHmac spent most of
+ * its time preparing the key on every call (measured 35 us a call against 7 us), and a handshake makes
+ * dozens.
  */
 export function hmac(key: Uint8Array, ...parts: Uint8Array[]): Buffer {
   const block = Buffer.alloc(BLAKE2S_BLOCK);
   if (key.length > BLAKE2S_BLOCK) hash(key).copy(block);
   else block.set(key);
   for (let i = 0; i < BLAKE2S_BLOCK; i++) block[i]! ^= IPAD;
-  const inner = createHash('blake2s256').update(block);
-  for (const part of parts) inner.update(part);
-  const innerDigest = inner.digest();
+  const innerDigest = hash(block, ...parts);
   for (let i = 0; i < BLAKE2S_BLOCK; i++) block[i]! ^= IPAD ^ OPAD;
-  const out = createHash('blake2s256').update(block).update(innerDigest).digest();
+  const out = hash(block, innerDigest);
   wipe(block, innerDigest);
   return out;
 }
@@ -159,6 +199,15 @@ export function kdf(n: 1 | 2 | 3, key: Uint8Array, input: Uint8Array): Buffer[] 
   return out;
 }
 
+/** `length` bytes from OpenSSL's CSPRNG (node:crypto's randomBytes draws from the same one). */
+export function randomBytes(length: number): Buffer {
+  const out = Buffer.alloc(length);
+  const ssl = openSsl();
+  if (ssl && ssl.randomBytes(out, length) === 1) return out;
+  ssl?.clearErrors();
+  return nodeCrypto().randomBytes(length);
+}
+
 export function generatePrivateKey(): Buffer {
   return clampPrivateKey(randomBytes(KEY_SIZE)) as Buffer;
 }
@@ -167,41 +216,31 @@ export function randomKey(): Buffer {
   return randomBytes(KEY_SIZE);
 }
 
-/** The 96-bit AEAD nonce: 32 zero bits then the 64-bit little-endian counter. */
-export function writeNonce(nonce: Buffer, counter: bigint): Buffer {
-  nonce.writeUInt32LE(0, 0);
-  nonce.writeBigUInt64LE(counter, 4);
-  return nonce;
-}
-
 /** AEAD(key, counter, plaintext, ad) = ChaCha20-Poly1305; returns ciphertext || tag. */
 export function seal(key: Uint8Array, counter: bigint, plaintext: Uint8Array, ad?: Uint8Array): Buffer {
-  const cipher = createCipheriv('chacha20-poly1305', key, writeNonce(Buffer.allocUnsafe(12), counter), {
-    authTagLength: TAG_SIZE,
-  });
-  if (ad) cipher.setAAD(ad, { plaintextLength: plaintext.length });
-  const head = cipher.update(plaintext);
-  cipher.final();
-  return Buffer.concat([head, cipher.getAuthTag()]);
+  const sealed = Buffer.alloc(plaintext.length + TAG_SIZE);
+  sealed.set(plaintext);
+  const cipher = transportCipher(key, 'seal');
+  try {
+    cipher.seal(counter, sealed.subarray(0, plaintext.length), sealed.subarray(plaintext.length), ad);
+  } finally {
+    cipher.free();
+  }
+  return sealed;
 }
 
 /** Opens ciphertext || tag; null when authentication fails. */
 export function open(key: Uint8Array, counter: bigint, sealed: Uint8Array, ad?: Uint8Array): Buffer | null {
   if (sealed.length < TAG_SIZE) return null;
-  const body = sealed.subarray(0, sealed.length - TAG_SIZE);
-  const decipher = createDecipheriv('chacha20-poly1305', key, writeNonce(Buffer.allocUnsafe(12), counter), {
-    authTagLength: TAG_SIZE,
-  });
-  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE));
-  if (ad) decipher.setAAD(ad, { plaintextLength: body.length });
-  const plaintext = decipher.update(body);
+  const length = sealed.length - TAG_SIZE;
+  const body = Buffer.from(sealed.subarray(0, length));
+  const tag = Buffer.from(sealed.subarray(length));
+  const cipher = transportCipher(key, 'open');
   try {
-    decipher.final();
-  } catch {
-    plaintext.fill(0);
-    return null;
+    return cipher.open(counter, body, tag, ad) ? body : null;
+  } finally {
+    cipher.free();
   }
-  return plaintext;
 }
 
 /** XAEAD = XChaCha20-Poly1305 with a 24-byte nonce (cookie replies only). */
@@ -219,7 +258,9 @@ export function xopen(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad
 
 /** Constant-time comparison of equal-length secrets or macs. */
 export function equalConstantTime(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  if (a.length !== b.length) return false;
+  const ssl = openSsl();
+  return ssl ? ssl.memcmp(a, b, a.length) === 0 : nodeCrypto().timingSafeEqual(a, b);
 }
 
 export function isZero(bytes: Uint8Array): boolean {

@@ -1,12 +1,12 @@
 // Our receiver indices: random u32s, so that they tell an observer nothing about how many sessions we
 // have had, each naming a handshake in flight or a keypair. Zero is as good an index as any.
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './crypto.ts';
 
 export class IndexTable<T> {
   private readonly entries = new Map<number, T>();
   /** Random bytes drawn in bulk: a handshake flood allocates an index per response. */
-  private pool = Buffer.alloc(0);
+  private pool: Buffer = Buffer.alloc(0);
 
   allocate(value: T): number {
     for (;;) {

@@ -1,8 +1,9 @@
 // OpenSSL's libcrypto, as the running Node has it, called through koffi for the data path and the
-// handshake, where node:crypto's per-call objects cost several times the work itself. Official Node
-// builds link OpenSSL in and export its symbols; distribution builds link the system's libcrypto. Both
-// are found by looking symbols up in the running process. null where that fails: callers then use
-// node:crypto.
+// handshake, where node:crypto's per-call objects cost several times the work itself, and so that a
+// tunnel does not load node:crypto at all (~1.8 MB of the helper's RSS, docs/performance.md). Official
+// Node builds link OpenSSL in and export its symbols; distribution builds link the system's libcrypto.
+// Both are found by looking symbols up in the running process. null where that fails: callers then
+// use node:crypto.
 
 import koffi from 'koffi';
 
@@ -21,9 +22,10 @@ export interface OpenSsl {
     iv: Uint8Array | null,
     enc: number,
   ) => number;
+  /** `out` null passes additional authenticated data. */
   cipherUpdate: (
     ctx: unknown,
-    out: Uint8Array,
+    out: Uint8Array | null,
     outLength: Int32Array,
     input: Uint8Array,
     inputLength: number,
@@ -39,10 +41,22 @@ export interface OpenSsl {
   deriveInit: (ctx: unknown) => number;
   deriveSetPeer: (ctx: unknown, peer: unknown) => number;
   derive: (ctx: unknown, out: Uint8Array, length: BigUint64Array) => number;
+  /** RAND_bytes: OpenSSL's CSPRNG, the one node:crypto's randomBytes draws from. 1 on success. */
+  randomBytes: (out: Uint8Array, length: number) => number;
+  /** CRYPTO_memcmp: 0 when equal, in time that depends only on the length. */
+  memcmp: (a: Uint8Array, b: Uint8Array, length: number) => number;
   /** Failures leave entries in the thread's error queue, where node:crypto would find them later. */
   clearErrors: () => void;
   /** OpenSSL 3's EVP_MAC interface, for keyed BLAKE2s ("BLAKE2SMAC"); null before OpenSSL 3. */
   mac: OpenSslMac | null;
+  /** One-shot BLAKE2s-256; null where OpenSSL was built without BLAKE2. */
+  blake2s256: OpenSslDigest | null;
+}
+
+export interface OpenSslDigest {
+  md: unknown;
+  /** EVP_Digest(input, inputLength, out, NULL, md, NULL): 1 on success. */
+  digest: (input: Uint8Array, inputLength: number, out: Uint8Array, md: unknown) => number;
 }
 
 export interface OpenSslMac {
@@ -66,6 +80,22 @@ function loadMac(lib: ReturnType<typeof koffi.load>): OpenSslMac | null {
     };
   } catch {
     // Symbols missing (OpenSSL 1.1): the caller falls back to @noble.
+    return null;
+  }
+}
+
+function loadBlake2s256(lib: ReturnType<typeof koffi.load>): OpenSslDigest | null {
+  try {
+    const md = (lib.func('const void *EVP_blake2s256()') as () => unknown)();
+    const evpDigest = lib.func(
+      'int EVP_Digest(const void *data, size_t count, void *md, void *size, const void *type, void *impl)',
+    ) as (...args: unknown[]) => number;
+    if (!md) return null;
+    return {
+      md,
+      digest: (input, inputLength, out, type) => evpDigest(input, inputLength, out, null, type, null),
+    };
+  } catch {
     return null;
   }
 }
@@ -101,8 +131,11 @@ function load(): OpenSsl | null {
       deriveInit: f('int EVP_PKEY_derive_init(void *ctx)'),
       deriveSetPeer: f('int EVP_PKEY_derive_set_peer(void *ctx, void *peer)'),
       derive: f('int EVP_PKEY_derive(void *ctx, void *out, void *length)'),
+      randomBytes: f('int RAND_bytes(void *out, int length)'),
+      memcmp: f('int CRYPTO_memcmp(const void *a, const void *b, size_t length)'),
       clearErrors: f('void ERR_clear_error()'),
       mac: loadMac(lib),
+      blake2s256: loadBlake2s256(lib),
     };
   } catch {
     return null;
