@@ -162,7 +162,7 @@ export class WireGuardInterface {
       );
       // The handshake and data path compiled before the first peer's packet (once per process: the
       // first interface pays ~20 ms, the service with no tunnel carries none of it).
-      if (!process.env.PM_NO_WARMUP) await warmUpOnce();
+      await warmUpOnce();
       device.up(now());
       return new WireGuardInterface({
         name,
