@@ -12,3 +12,12 @@ import { en } from 'zod/locales';
 z.config(en());
 
 export { z };
+
+/** A failed parse in one line: each issue as "path: message", separated by "; ". Not
+ *  z.prettifyError, whose check marks and arrows made the helper bundle's zod chunk UTF-16 in the
+ *  V8 heap, twice its size (docs/performance.md). */
+export function describeIssues(error: z.core.$ZodError): string {
+  return error.issues
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}

@@ -8,7 +8,7 @@
 
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { z } from '../../../shared/src/zod.ts';
+import { describeIssues, z } from '../../../shared/src/zod.ts';
 import { PhantomError } from '../../../shared/src/errors.ts';
 import { writeFileAtomic } from '../../../shared/src/atomic-file.ts';
 
@@ -84,7 +84,7 @@ export class Journal<C extends JournalChange, R> {
     if (!parsed.success) {
       throw new PhantomError(
         'NETWORK_JOURNAL_INVALID',
-        `${path} is not a network journal this helper understands (${z.prettifyError(parsed.error)}). ` +
+        `${path} is not a network journal this helper understands (${describeIssues(parsed.error)}). ` +
           kinds.manualUndo,
       );
     }
@@ -151,7 +151,7 @@ export class Journal<C extends JournalChange, R> {
     const change = await this.#kinds.capture(request, this.#changes);
     const checked = this.#kinds.schema.safeParse(change);
     if (!checked.success)
-      throw new PhantomError('NETWORK_CHANGE_INVALID', `${change.kind}: ${z.prettifyError(checked.error)}`);
+      throw new PhantomError('NETWORK_CHANGE_INVALID', `${change.kind}: ${describeIssues(checked.error)}`);
     return checked.data;
   }
 

@@ -10,7 +10,7 @@
 // Raise PROTOCOL_VERSION on any change an older peer would misread. `hello` itself must never change:
 // it is how two versions find out they differ.
 
-import { z } from '../zod.ts';
+import { describeIssues, z } from '../zod.ts';
 import { INTERFACE_NAME_RULE, isInterfaceName } from '../interface-name.ts';
 import { MAX_RELAY_URL } from '../relay-url.ts';
 import type { TunnelConfig } from '../config/types.ts';
@@ -388,9 +388,5 @@ export function toPublicConfig(config: TunnelConfig, publicKey: string): PublicT
   };
 }
 
-/** One line per issue, `path: message`, for error replies. */
-export function describeIssues(error: z.core.$ZodError): string {
-  return error.issues
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
-    .join('; ');
-}
+/** One line per issue, `path: message`, for error replies (defined beside zod, used here too). */
+export { describeIssues };
