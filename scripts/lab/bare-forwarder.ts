@@ -13,8 +13,7 @@
 
 import koffi from 'koffi';
 import { libc, SOCK_DGRAM, SOCK_NONBLOCK, watchReadable } from '../../helper/src/libc_linux.ts';
-import { transportCipher } from '../../helper/src/wireguard/transport-cipher.ts';
-import { TAG_SIZE } from '../../helper/src/wireguard/crypto.ts';
+import { TAG_SIZE, transportCipher } from '../../helper/src/wireguard/transport-cipher.ts';
 import { createTunFd } from '../../helper/src/tun/tun_linux.ts';
 import { AF_INET, SOCKADDR_MAX, writeSockaddr } from '../../helper/src/conn/sockaddr_linux.ts';
 

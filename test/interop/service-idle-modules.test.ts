@@ -121,11 +121,11 @@ test(
 );
 
 test(
-  'a tunnel up (its warm-up ran handshakes and packets in memory, then handshakes are sent) loads none of node:crypto, perf_hooks or DNS',
+  'a tunnel up (its warm-up ran a handshake and packets in memory) loads none of node:crypto, perf_hooks or DNS',
   { skip },
   async () => {
-    // Somewhere for the handshakes to go: a veth pair inside the namespace routes the endpoint, and
-    // nothing answers at the other end.
+    // A route to the endpoint, so that the tunnel comes up: a veth pair inside the namespace, with
+    // nothing answering at the other end.
     await execIn(ns, 'ip', ['link', 'add', 'pmidle-d', 'type', 'veth', 'peer', 'name', 'pmidle-e']);
     await execIn(ns, 'ip', ['link', 'set', 'pmidle-e', 'up']);
     await execIn(ns, 'ip', ['address', 'add', '198.51.100.1/24', 'dev', 'pmidle-d']);

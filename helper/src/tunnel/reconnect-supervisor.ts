@@ -51,7 +51,7 @@ export class Connection {
 
   constructor(options: ConnectionOptions) {
     this.options = {
-      now: () => monotonicMs(),
+      now: monotonicMs,
       wallClock: Date.now,
       random: Math.random,
       ...options,

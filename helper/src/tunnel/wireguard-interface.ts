@@ -82,7 +82,7 @@ export class WireGuardInterface {
   /** Creates the interface and brings its device up; on any failure, what was done is undone. */
   static async open(options: InterfaceOptions): Promise<WireGuardInterface> {
     const { name, log } = options;
-    const now = () => monotonicMs();
+    const now = monotonicMs;
     const cleanup: CleanupStep[] = [];
     try {
       const tun: Tun = openTun(name, { mtu: options.mtu ?? DEFAULT_MTU });

@@ -111,7 +111,7 @@ export async function serveUapi(
   const directory = options.directory ?? '/var/run/wireguard';
   const log = options.log ?? (() => {});
   // The device reads no clock: the monotonic time of a `set=1` comes from here.
-  const now = options.now ?? (() => monotonicMs());
+  const now = options.now ?? monotonicMs;
   // Windows: wireguard-go's pipe, which only SYSTEM and Administrators may create (ProtectedPrefix)
   // or open (its descriptor), so nobody else can serve it first; a second server for the name fails.
   const windows = process.platform === 'win32';

@@ -42,7 +42,7 @@ function loadNativeHash(): OpenSslDigest | null {
   if (!native) return null;
   const input = Buffer.alloc(100, 0xa5);
   const out = Buffer.alloc(HASH_SIZE);
-  if (native.digest(input, input.length, out, native.md) !== 1) {
+  if (native.digest(input, input.length, out) !== 1) {
     openSsl()!.clearErrors();
     return null;
   }
@@ -59,7 +59,7 @@ export function hashBackend(): HashBackend {
 export function digest(input: Uint8Array, backend: HashBackend = hashBackend()): Buffer {
   if (backend === 'openssl' && nativeHash) {
     const out = Buffer.allocUnsafe(HASH_SIZE);
-    if (nativeHash.digest(input, input.length, out, nativeHash.md) === 1) return out;
+    if (nativeHash.digest(input, input.length, out) === 1) return out;
     openSsl()!.clearErrors();
   }
   return nodeCrypto().createHash('blake2s256').update(input).digest();

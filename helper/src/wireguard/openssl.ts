@@ -54,9 +54,8 @@ export interface OpenSsl {
 }
 
 export interface OpenSslDigest {
-  md: unknown;
-  /** EVP_Digest(input, inputLength, out, NULL, md, NULL): 1 on success. */
-  digest: (input: Uint8Array, inputLength: number, out: Uint8Array, md: unknown) => number;
+  /** EVP_Digest(input, inputLength, out, NULL, EVP_blake2s256(), NULL): 1 on success. */
+  digest: (input: Uint8Array, inputLength: number, out: Uint8Array) => number;
 }
 
 export interface OpenSslMac {
@@ -91,10 +90,7 @@ function loadBlake2s256(lib: ReturnType<typeof koffi.load>): OpenSslDigest | nul
       'int EVP_Digest(const void *data, size_t count, void *md, void *size, const void *type, void *impl)',
     ) as (...args: unknown[]) => number;
     if (!md) return null;
-    return {
-      md,
-      digest: (input, inputLength, out, type) => evpDigest(input, inputLength, out, null, type, null),
-    };
+    return { digest: (input, inputLength, out) => evpDigest(input, inputLength, out, null, md, null) };
   } catch {
     return null;
   }
